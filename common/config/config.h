@@ -1,0 +1,104 @@
+#pragma once
+// Configuration: command-line flags and CONCORD_* environment variables parsed into one
+// typed struct per service, validated before anything starts. Every flag --foo-bar has the
+// environment variable CONCORD_FOO_BAR; a flag on the command line wins over the variable.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <absl/status/status.h>
+#include <nlohmann/json.hpp>
+
+namespace concord::config {
+
+struct KafkaConfig {
+  std::string brokers = "127.0.0.1:9092";
+  // librdkafka properties passed through as key=value (TLS, SASL/SCRAM, tuning).
+  std::vector<std::string> properties;
+  std::string sasl_password;  // kept apart so it is never printed
+
+  // properties parsed into pairs (Validate() has checked the syntax), password included.
+  std::vector<std::pair<std::string, std::string>> Properties() const;
+};
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string password;
+  int db = 0;
+  int connect_timeout_ms = 500;
+  int command_timeout_ms = 1000;
+  int pool_size = 8;
+};
+
+struct ServerConfig {
+  std::string grpc_listen;
+  std::string admin_listen;
+  int shutdown_grace_seconds = 20;
+  int max_message_bytes = 4 * 1024 * 1024;
+};
+
+struct CommonConfig {
+  std::string service;  // "marketing", "sales", "alignment"
+  std::string instance_id;
+  std::string log_level = "info";
+  ServerConfig server;
+  KafkaConfig kafka;
+  RedisConfig redis;
+};
+
+// The defaults that differ between services.
+struct Defaults {
+  std::string grpc_listen;
+  std::string admin_listen;
+};
+
+// Environment variable for a flag: "--redis-port" -> "CONCORD_REDIS_PORT".
+std::string EnvName(std::string_view flag);
+
+// Thin layer over CLI11 that gives every option its environment variable and shows the
+// variable and the default in --help.
+class Parser {
+ public:
+  Parser(std::string program, std::string description);
+
+  CLI::App& app() { return app_; }
+
+  template <typename T>
+  CLI::Option* Add(const std::string& flag, T* target, const std::string& help) {
+    auto* opt = app_.add_option(flag, *target, help);
+    opt->envname(EnvName(flag));
+    opt->capture_default_str();
+    return opt;
+  }
+  CLI::Option* AddSecret(const std::string& flag, std::string* target, const std::string& help);
+
+  // Adds the options every service has.
+  void AddCommon(CommonConfig* cfg, const Defaults& defaults);
+
+  // Parses argv and the environment. Returns an exit code when the program should stop
+  // now (0 after --help, 2 after an error, with the message already printed to stderr).
+  std::optional<int> Parse(int argc, const char* const* argv);
+
+ private:
+  CLI::App app_;
+};
+
+// Semantic checks beyond types and ranges. Each message names the flag, its variable and
+// what is wrong, e.g. "--redis-port (CONCORD_REDIS_PORT): must be in 1..65535, got 0".
+std::vector<std::string> Validate(const CommonConfig& cfg);
+
+// Checks "host:port" (host may be empty, "[::]" or a name; port 0..65535).
+absl::Status CheckListenAddress(const std::string& value);
+
+// For the start-up log line: every setting, secrets redacted.
+nlohmann::json ToJson(const CommonConfig& cfg);
+
+// Helper for service-specific checks: formats a message the same way Validate() does.
+std::string Problem(std::string_view flag, std::string_view what);
+
+}  // namespace concord::config

@@ -1,0 +1,53 @@
+#include "common/kafka/cloudevents.h"
+
+#include <ctime>
+
+#include <absl/strings/str_cat.h>
+
+namespace concord::kafka {
+
+Headers ToHeaders(const CloudEvent& ce) {
+  Headers h = {
+      {"ce_specversion", "1.0"}, {"ce_id", ce.id}, {"ce_source", ce.source}, {"ce_type", ce.type},
+      {"content-type", ce.content_type},
+  };
+  if (!ce.time.empty()) h.push_back({"ce_time", ce.time});
+  if (!ce.subject.empty()) h.push_back({"ce_subject", ce.subject});
+  if (!ce.dataschema.empty()) h.push_back({"ce_dataschema", ce.dataschema});
+  return h;
+}
+
+absl::StatusOr<CloudEvent> FromHeaders(const Headers& headers) {
+  CloudEvent ce;
+  ce.content_type.clear();
+  std::string spec;
+  for (const auto& [k, v] : headers) {
+    if (k == "ce_specversion") spec = v;
+    else if (k == "ce_id") ce.id = v;
+    else if (k == "ce_source") ce.source = v;
+    else if (k == "ce_type") ce.type = v;
+    else if (k == "ce_time") ce.time = v;
+    else if (k == "ce_subject") ce.subject = v;
+    else if (k == "ce_dataschema") ce.dataschema = v;
+    else if (k == "content-type") ce.content_type = v;
+  }
+  if (spec.empty()) return absl::InvalidArgumentError("cloudevents: header ce_specversion is missing");
+  if (spec != "1.0") return absl::InvalidArgumentError(absl::StrCat("cloudevents: unsupported ce_specversion ", spec));
+  if (ce.id.empty()) return absl::InvalidArgumentError("cloudevents: header ce_id is missing");
+  if (ce.source.empty()) return absl::InvalidArgumentError("cloudevents: header ce_source is missing");
+  if (ce.type.empty()) return absl::InvalidArgumentError("cloudevents: header ce_type is missing");
+  return ce;
+}
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::system_clock::to_time_t(t);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
+  return buf;
+}
+
+}  // namespace concord::kafka

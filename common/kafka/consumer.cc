@@ -1,0 +1,207 @@
+#include "common/kafka/consumer.h"
+
+#include <cstring>
+
+#include <absl/strings/str_cat.h>
+
+#include "common/logging/log.h"
+
+namespace concord::kafka {
+
+std::string Message::error_text() const {
+  if (!m_->err) return "";
+  std::string text = rd_kafka_err2str(m_->err);
+  if (m_->payload && m_->len) text += ": " + std::string(static_cast<const char*>(m_->payload), m_->len);
+  return text;
+}
+
+int64_t Message::timestamp_ms() const {
+  rd_kafka_timestamp_type_t type;
+  return rd_kafka_message_timestamp(m_.get(), &type);
+}
+
+Headers Message::headers() const {
+  Headers out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m_.get(), &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return out;
+  const char* name;
+  const void* value;
+  size_t size;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    out.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
+  }
+  return out;
+}
+
+std::optional<std::string> Message::header(std::string_view key) const {
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m_.get(), &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return std::nullopt;
+  const void* value;
+  size_t size;
+  std::string k(key);
+  if (rd_kafka_header_get_last(hdrs, k.c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
+  return value ? std::string(static_cast<const char*>(value), size) : std::string();
+}
+
+std::vector<TopicPartition> ToVector(const rd_kafka_topic_partition_list_t* list) {
+  std::vector<TopicPartition> out;
+  if (!list) return out;
+  for (int i = 0; i < list->cnt; ++i) {
+    out.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+  }
+  return out;
+}
+
+PartitionListPtr ToList(const std::vector<TopicPartition>& tps) {
+  PartitionListPtr list(rd_kafka_topic_partition_list_new(static_cast<int>(tps.size())));
+  for (const auto& tp : tps) {
+    rd_kafka_topic_partition_list_add(list.get(), tp.topic.c_str(), tp.partition)->offset = tp.offset;
+  }
+  return list;
+}
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions& options) {
+  if (options.group_id.empty()) return absl::InvalidArgumentError("kafka consumer: group id is required");
+  Properties props = {
+      {"bootstrap.servers", options.brokers},
+      {"group.id", options.group_id},
+      {"client.id", options.client_id},
+      {"partition.assignment.strategy", "cooperative-sticky"},
+      {"enable.auto.offset.store", "false"},  // we store after processing
+      {"enable.auto.commit", options.auto_commit ? "true" : "false"},
+      {"auto.commit.interval.ms", std::to_string(options.auto_commit_interval_ms)},
+      {"auto.offset.reset", options.auto_offset_reset},
+      {"enable.partition.eof", "false"},
+      {"session.timeout.ms", "10000"},
+      {"heartbeat.interval.ms", "1000"},
+      {"socket.keepalive.enable", "true"},
+      {"statistics.interval.ms", "0"},
+  };
+  props.insert(props.end(), options.properties.begin(), options.properties.end());
+  auto conf = MakeConf(props);
+  if (!conf.ok()) return conf.status();
+
+  std::unique_ptr<Consumer> c(new Consumer());
+  c->listener_ = options.listener;
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::OnRebalance);
+  rd_kafka_conf_set_opaque(conf->get(), c.get());
+
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err);
+  if (!rk) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
+  conf->release();
+  c->rk_.reset(rk);
+  rd_kafka_poll_set_consumer(rk);
+
+  std::vector<TopicPartition> subs;
+  for (const auto& t : options.topics) subs.push_back({t, RD_KAFKA_PARTITION_UA});
+  auto list = ToList(subs);
+  if (auto e = rd_kafka_subscribe(rk, list.get()); e) return ToStatus(e, "kafka subscribe");
+  return c;
+}
+
+Consumer::~Consumer() {
+  if (rk_ && !closed_) {
+    if (auto s = Close(); !s.ok()) log::Warn("kafka consumer close failed", {{"error", s.ToString()}});
+  }
+}
+
+void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  auto tps = ToVector(parts);
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (cooperative) {
+      ErrorPtr e(rd_kafka_incremental_assign(rk, parts));
+      if (e) log::Error("kafka incremental assign failed", {{"error", rd_kafka_error_string(e.get())}});
+    } else {
+      rd_kafka_assign(rk, parts);
+    }
+    log::Info("kafka partitions assigned", {{"count", tps.size()}});
+    if (self->listener_) self->listener_->OnAssigned(tps);
+    return;
+  }
+  // Revoked or lost: let the application finish, then give the partitions up.
+  bool lost = rd_kafka_assignment_lost(rk);
+  if (self->listener_) {
+    if (lost) self->listener_->OnLost(tps);
+    else self->listener_->OnRevoked(tps);
+  }
+  if (!lost) {
+    // Commit what the application stored for these partitions before another member takes them.
+    rd_kafka_commit(rk, nullptr, 0);
+  }
+  if (cooperative) {
+    ErrorPtr e(rd_kafka_incremental_unassign(rk, parts));
+    if (e) log::Error("kafka incremental unassign failed", {{"error", rd_kafka_error_string(e.get())}});
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
+  log::Info(lost ? "kafka partitions lost" : "kafka partitions revoked", {{"count", tps.size()}});
+}
+
+std::optional<Message> Consumer::Poll(std::chrono::milliseconds timeout) {
+  rd_kafka_message_t* m = rd_kafka_consumer_poll(rk_.get(), static_cast<int>(timeout.count()));
+  if (!m) return std::nullopt;
+  return Message(MessagePtr(m));
+}
+
+absl::Status Consumer::Store(const Message& m) { return Store({m.topic(), m.partition(), m.offset() + 1}); }
+
+absl::Status Consumer::Store(const TopicPartition& next) {
+  auto list = ToList({next});
+  return ToStatus(rd_kafka_offsets_store(rk_.get(), list.get()), "kafka offsets store");
+}
+
+absl::Status Consumer::Commit() {
+  auto err = rd_kafka_commit(rk_.get(), nullptr, 0);
+  if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return absl::OkStatus();  // nothing new to commit
+  return ToStatus(err, "kafka commit");
+}
+
+absl::Status Consumer::Close() {
+  if (closed_) return absl::OkStatus();
+  closed_ = true;
+  return ToStatus(rd_kafka_consumer_close(rk_.get()), "kafka consumer close");
+}
+
+std::vector<TopicPartition> Consumer::Assignment() const {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(rk_.get(), &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  PartitionListPtr owned(list);
+  return ToVector(list);
+}
+
+absl::StatusOr<std::vector<TopicPartition>> Consumer::Committed(const std::vector<TopicPartition>& partitions,
+                                                                std::chrono::milliseconds timeout) {
+  auto list = ToList(partitions);
+  auto err = rd_kafka_committed(rk_.get(), list.get(), static_cast<int>(timeout.count()));
+  if (err) return ToStatus(err, "kafka committed");
+  return ToVector(list.get());
+}
+
+absl::Status Consumer::Seek(const TopicPartition& tp, std::chrono::milliseconds timeout) {
+  auto list = ToList({tp});
+  ErrorPtr e(rd_kafka_seek_partitions(rk_.get(), list.get(), static_cast<int>(timeout.count())));
+  if (e) return absl::InternalError(absl::StrCat("kafka seek: ", rd_kafka_error_string(e.get())));
+  return ToStatus(list->elems[0].err, "kafka seek");
+}
+
+int64_t Consumer::Lag() const {
+  auto assigned = Assignment();
+  if (assigned.empty()) return 0;
+  auto list = ToList(assigned);
+  rd_kafka_position(rk_.get(), list.get());
+  int64_t lag = 0;
+  for (int i = 0; i < list->cnt; ++i) {
+    int64_t lo = 0, hi = 0;
+    auto& e = list->elems[i];
+    if (rd_kafka_get_watermark_offsets(rk_.get(), e.topic, e.partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    if (hi < 0) continue;
+    int64_t pos = e.offset >= 0 ? e.offset : lo;
+    if (hi > pos) lag += hi - pos;
+  }
+  return lag;
+}
+
+}  // namespace concord::kafka

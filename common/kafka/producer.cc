@@ -1,0 +1,142 @@
+#include "common/kafka/producer.h"
+
+#include <absl/strings/str_cat.h>
+
+#include "common/logging/log.h"
+
+namespace concord::kafka {
+
+absl::Status DeliveryResult::status() const {
+  if (ok()) return absl::OkStatus();
+  auto s = ToStatus(error, "kafka delivery");
+  return absl::Status(s.code(), absl::StrCat(s.message(), " (", error_text, ")"));
+}
+
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions& options) {
+  Properties props = {
+      {"bootstrap.servers", options.brokers},
+      {"client.id", options.client_id},
+      {"enable.idempotence", "true"},  // implies acks=all, bounded in-flight, retries
+      {"acks", "all"},
+      {"linger.ms", std::to_string(options.linger_ms)},
+      {"delivery.timeout.ms", std::to_string(options.delivery_timeout_ms)},
+      {"compression.type", "lz4"},
+      {"socket.keepalive.enable", "true"},
+  };
+  props.insert(props.end(), options.properties.begin(), options.properties.end());
+  auto conf = MakeConf(props);
+  if (!conf.ok()) return conf.status();
+
+  std::unique_ptr<Producer> p(new Producer());
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &Producer::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf->get(), &Producer::OnError);
+  rd_kafka_conf_set_opaque(conf->get(), p.get());
+
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
+  if (!rk) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
+  conf->release();  // rd_kafka_new took ownership
+  p->rk_.reset(rk);
+  p->poller_ = std::thread([raw = p.get()] {
+    while (!raw->stop_.load()) rd_kafka_poll(raw->rk_.get(), 100);
+  });
+  return p;
+}
+
+Producer::~Producer() {
+  if (rk_) {
+    if (auto s = Flush(std::chrono::seconds(10)); !s.ok()) {
+      log::Warn("kafka producer closed with records undelivered", {{"in_flight", InFlight()}, {"error", s.ToString()}});
+    }
+  }
+  stop_ = true;
+  if (poller_.joinable()) poller_.join();
+  // Serve the last reports (including purged records) so no callback is leaked.
+  if (rk_) {
+    rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk_.get(), 0);
+  }
+}
+
+void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
+  auto* cb = static_cast<Callback*>(msg->_private);
+  if (!cb) return;
+  DeliveryResult r;
+  r.error = msg->err;
+  r.topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "";
+  r.partition = msg->partition;
+  r.offset = msg->offset;
+  if (msg->err) {
+    r.error_text = rd_kafka_err2str(msg->err);
+    r.retryable = IsRetryable(msg->err);
+  }
+  (*cb)(r);
+  delete cb;
+}
+
+void Producer::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* self = static_cast<Producer*>(opaque);
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char buf[512];
+    rd_kafka_fatal_error(rk, buf, sizeof buf);
+    self->fatal_ = true;
+    log::Error("kafka producer fatal error", {{"reason", buf}});
+    return;
+  }
+  // Transport errors are retried by librdkafka; log them for operators, quietly.
+  log::Debug("kafka producer error", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))}, {"reason", reason}});
+}
+
+absl::Status Producer::Produce(std::string_view topic, std::string_view key, std::string_view value,
+                               const Headers& headers, Callback callback, int32_t partition) {
+  HeadersPtr hdrs(rd_kafka_headers_new(headers.size()));
+  for (const auto& h : headers) {
+    rd_kafka_header_add(hdrs.get(), h.key.data(), static_cast<ssize_t>(h.key.size()), h.value.data(),
+                        static_cast<ssize_t>(h.value.size()));
+  }
+  auto* cb = new Callback(std::move(callback));
+  std::string topic_str(topic);
+  rd_kafka_resp_err_t err = rd_kafka_producev(
+      rk_.get(), RD_KAFKA_V_TOPIC(topic_str.c_str()), RD_KAFKA_V_PARTITION(partition),
+      RD_KAFKA_V_KEY(const_cast<char*>(key.data()), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_HEADERS(hdrs.get()), RD_KAFKA_V_OPAQUE(cb), RD_KAFKA_V_END);
+  if (err) {
+    delete cb;
+    return ToStatus(err, "kafka produce to " + std::string(topic));
+  }
+  hdrs.release();  // owned by the message now
+  return absl::OkStatus();
+}
+
+DeliveryResult Producer::ProduceSync(std::string_view topic, std::string_view key, std::string_view value,
+                                     const Headers& headers, std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<DeliveryResult>>();
+  auto future = promise->get_future();
+  auto s = Produce(topic, key, value, headers, [promise](const DeliveryResult& r) { promise->set_value(r); });
+  if (!s.ok()) {
+    DeliveryResult r;
+    r.error = RD_KAFKA_RESP_ERR__FAIL;
+    r.error_text = std::string(s.message());
+    r.retryable = absl::IsUnavailable(s);
+    return r;
+  }
+  if (future.wait_for(timeout) != std::future_status::ready) {
+    DeliveryResult r;
+    r.error = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    r.error_text = "no delivery report within the timeout (the record may still be delivered)";
+    r.retryable = true;
+    return r;
+  }
+  return future.get();
+}
+
+absl::Status Producer::Flush(std::chrono::milliseconds timeout) {
+  return ToStatus(rd_kafka_flush(rk_.get(), static_cast<int>(timeout.count())), "kafka flush");
+}
+
+absl::Status Producer::Ping(std::chrono::milliseconds timeout) { return PingCluster(rk_.get(), timeout); }
+
+int Producer::InFlight() const { return rd_kafka_outq_len(rk_.get()); }
+
+}  // namespace concord::kafka

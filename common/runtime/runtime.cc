@@ -1,0 +1,99 @@
+#include "common/runtime/runtime.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common/grpc/signals.h"
+#include "common/logging/log.h"
+#include "common/metrics/admin_server.h"
+
+namespace concord::runtime {
+
+using namespace std::chrono_literals;
+
+void Runtime::RequestShutdown() { ::kill(::getpid(), SIGTERM); }
+
+Main::Main(std::string service, std::string description, config::Defaults defaults)
+    : service_(std::move(service)), parser_("concord-" + service_, std::move(description)) {
+  rt_.cfg_.service = service_;
+  parser_.AddCommon(&rt_.cfg_, defaults);
+}
+
+int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>& setup) {
+  grpcserver::BlockTerminationSignals();
+  if (auto rc = parser_.Parse(argc, argv)) return *rc;
+  auto& cfg = rt_.cfg_;
+  if (cfg.instance_id.empty()) {
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    cfg.instance_id = host;
+  }
+  auto problems = config::Validate(cfg);
+  for (const auto& v : validators_) {
+    auto more = v();
+    problems.insert(problems.end(), more.begin(), more.end());
+  }
+  if (!problems.empty()) {
+    std::cerr << "concord-" << service_ << ": invalid configuration:\n";
+    for (const auto& p : problems) std::cerr << "  " << p << "\n";
+    return 2;
+  }
+  log::Init(service_, cfg.log_level);
+  log::Info("starting", {{"config", config::ToJson(cfg)}});
+
+  redis::Options ro{.host = cfg.redis.host,
+                    .port = cfg.redis.port,
+                    .password = cfg.redis.password,
+                    .db = cfg.redis.db,
+                    .connect_timeout = std::chrono::milliseconds(cfg.redis.connect_timeout_ms),
+                    .command_timeout = std::chrono::milliseconds(cfg.redis.command_timeout_ms)};
+  rt_.redis_ = std::make_unique<redis::Pool>(ro, cfg.redis.pool_size);
+
+  auto producer = kafka::Producer::Create({.brokers = cfg.kafka.brokers,
+                                           .client_id = "concord-" + service_ + "-" + cfg.instance_id,
+                                           .properties = cfg.kafka.Properties()});
+  if (!producer.ok()) {
+    log::Error("kafka producer configuration refused", {{"error", producer.status().ToString()}});
+    return 2;
+  }
+  rt_.producer_ = std::move(*producer);
+
+  rt_.server_ = std::make_unique<grpcserver::Server>(
+      grpcserver::ServerOptions{.listen = cfg.server.grpc_listen, .max_message_bytes = cfg.server.max_message_bytes});
+  rt_.server_->AddReadinessCheck({"redis", [this] { return rt_.redis_->Ping(); }});
+  rt_.server_->AddReadinessCheck({"kafka", [this] { return rt_.producer_->Ping(1s); }});
+  auto& ready_gauge = metrics::Default().AddGauge("concord_serving", "1 while health is SERVING").With({});
+  rt_.server_->OnReadinessChange([&ready_gauge](bool serving, const absl::Status&) { ready_gauge.Set(serving ? 1 : 0); });
+
+  if (auto s = setup(rt_); !s.ok()) {
+    log::Error("setup failed", {{"error", s.ToString()}});
+    return 1;
+  }
+
+  metrics::AdminServer admin(metrics::Default(), [this] { return rt_.server_->serving(); });
+  if (!admin.Start(cfg.server.admin_listen)) {
+    log::Error("cannot listen on the admin address", {{"address", cfg.server.admin_listen}});
+    return 1;
+  }
+  if (auto s = rt_.server_->Start(); !s.ok()) {
+    log::Error("cannot start the gRPC server", {{"error", s.ToString()}});
+    return 1;
+  }
+  log::Info("started", {{"grpc_port", rt_.server_->port()}, {"admin_port", admin.port()}});
+
+  int sig = grpcserver::WaitForTerminationSignal();
+  auto grace = std::chrono::seconds(cfg.server.shutdown_grace_seconds);
+  log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"grace_seconds", grace.count()}});
+  rt_.server_->Shutdown(grace);
+  for (auto it = rt_.shutdown_hooks_.rbegin(); it != rt_.shutdown_hooks_.rend(); ++it) (*it)();
+  if (auto s = rt_.producer_->Flush(10s); !s.ok()) {
+    log::Error("kafka flush at shutdown incomplete", {{"error", s.ToString()}, {"in_flight", rt_.producer_->InFlight()}});
+  }
+  admin.Stop();
+  log::Info("stopped");
+  return 0;
+}
+
+}  // namespace concord::runtime

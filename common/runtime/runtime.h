@@ -1,0 +1,64 @@
+#pragma once
+// What every Concord binary does around its own logic: parse and check the configuration,
+// set up logging, metrics, the Redis pool, the Kafka producer and the gRPC server, report
+// SERVING once Kafka and Redis answer, and on SIGTERM/SIGINT shut down in order:
+// health NOT_SERVING -> gRPC drain -> stop hooks (consumers, relays) -> producer flush.
+// A service's main() only declares its options and wires its parts in `setup`.
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/grpc/server.h"
+#include "common/kafka/producer.h"
+#include "common/metrics/metrics.h"
+#include "common/redis/redis.h"
+
+namespace concord::runtime {
+
+class Runtime {
+ public:
+  const config::CommonConfig& config() const { return cfg_; }
+  redis::Pool& redis() { return *redis_; }
+  kafka::Producer& producer() { return *producer_; }
+  grpcserver::Server& server() { return *server_; }
+  metrics::Registry& metrics() { return metrics::Default(); }
+  // Source for CloudEvents and the producer field: "/concord/<service>/<instance>".
+  std::string source() const { return "/concord/" + cfg_.service + "/" + cfg_.instance_id; }
+
+  // Runs at shutdown after the gRPC server has drained, in reverse order of registration.
+  void OnShutdown(std::function<void()> hook) { shutdown_hooks_.push_back(std::move(hook)); }
+  // Asks the process to shut down as if it got SIGTERM (e.g. a worker hit a fatal error).
+  void RequestShutdown();
+
+ private:
+  friend class Main;
+  config::CommonConfig cfg_;
+  std::unique_ptr<redis::Pool> redis_;
+  std::unique_ptr<kafka::Producer> producer_;
+  std::unique_ptr<grpcserver::Server> server_;
+  std::vector<std::function<void()>> shutdown_hooks_;
+};
+
+class Main {
+ public:
+  Main(std::string service, std::string description, config::Defaults defaults);
+
+  // For service-specific options, declared before Run().
+  config::Parser& parser() { return parser_; }
+  // Service-specific checks, run with the common ones; each problem as config::Problem().
+  void AddValidator(std::function<std::vector<std::string>()> v) { validators_.push_back(std::move(v)); }
+
+  // Returns the process exit code.
+  int Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>& setup);
+
+ private:
+  std::string service_;
+  config::Parser parser_;
+  Runtime rt_;
+  std::vector<std::function<std::vector<std::string>()>> validators_;
+};
+
+}  // namespace concord::runtime
