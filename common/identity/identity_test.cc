@@ -1,0 +1,64 @@
+#include "common/identity/identity.h"
+
+#include <gtest/gtest.h>
+
+namespace concord::identity {
+namespace {
+
+TEST(IdentityTest, NormalizeEmail) {
+  EXPECT_EQ(NormalizeEmail("  Jane.Doe+webinar@ACME.com "), "jane.doe@acme.com");
+  EXPECT_EQ(NormalizeEmail("j.a.n.e+x@googlemail.com"), "jane@gmail.com");
+  EXPECT_EQ(NormalizeEmail("no-at-sign"), "");
+  EXPECT_EQ(NormalizeEmail("a@b@c.com"), "");
+  EXPECT_EQ(NormalizeEmail("@acme.com"), "");
+  EXPECT_EQ(NormalizeEmail("jane@localhost"), "");
+  EXPECT_EQ(NormalizeEmail("jane doe@acme.com"), "");
+  EXPECT_TRUE(IsValidEmail("x@y.io"));
+}
+
+TEST(IdentityTest, NormalizeDomain) {
+  EXPECT_EQ(NormalizeDomain("https://www.Acme.com:443/pricing?x=1"), "acme.com");
+  EXPECT_EQ(NormalizeDomain("acme.co.uk."), "acme.co.uk");
+  EXPECT_EQ(NormalizeDomain("jane@acme.com"), "acme.com");
+  EXPECT_EQ(NormalizeDomain("not a domain"), "");
+  EXPECT_EQ(NormalizeDomain(""), "");
+  EXPECT_TRUE(IsFreeMailDomain("Gmail.com"));
+  EXPECT_FALSE(IsFreeMailDomain("acme.com"));
+}
+
+TEST(IdentityTest, NormalizePhoneToE164) {
+  EXPECT_EQ(*NormalizePhone("(415) 555-0100"), "+14155550100");
+  EXPECT_EQ(*NormalizePhone("1-415-555-0100"), "+14155550100");
+  EXPECT_EQ(*NormalizePhone("+44 20 7946 0958"), "+442079460958");
+  EXPECT_EQ(*NormalizePhone("0044 20 7946 0958"), "+442079460958");
+  EXPECT_EQ(*NormalizePhone("020 7946 0958", "44"), "+442079460958");
+  EXPECT_EQ(*NormalizePhone("+1 415 555 0100 ext. 42"), "+14155550100");
+  EXPECT_FALSE(NormalizePhone("12345").ok());
+  EXPECT_FALSE(NormalizePhone("+1 415 555 0100 555 0100 99").ok());
+  auto bad = NormalizePhone("415-CALL-NOW");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("unexpected character"), std::string::npos);
+}
+
+TEST(IdentityTest, NormalizeName) {
+  EXPECT_EQ(NormalizeName("  O'Brien-Smith, JOSÉ "), "obrien smith jose");
+  EXPECT_EQ(NormalizeName("Zoë  Müller"), "zoe muller");
+  EXPECT_EQ(NormalizeName("J. R. R. Tolkien"), "j r r tolkien");
+  EXPECT_EQ(NormalizeName(""), "");
+}
+
+TEST(IdentityTest, CustomerKeyRules) {
+  // Company domain first: from the website, else from a corporate email.
+  EXPECT_EQ(CustomerKey({.account_id = "A-1", .email = "jane@acme.com", .website = "https://www.acme.com"}), "domain:acme.com");
+  EXPECT_EQ(CustomerKey({.email = "Jane@Acme.com"}), "domain:acme.com");
+  EXPECT_EQ(CustomerKey({.account_id = "A-1", .email = "jane@acme.com"}), "domain:acme.com");
+  // Free-mail domains say nothing about the company: account id, else the email.
+  EXPECT_EQ(CustomerKey({.account_id = "A-1", .email = "jane@gmail.com"}), "account:A-1");
+  EXPECT_EQ(CustomerKey({.email = "Jane.Doe+promo@gmail.com"}), "email:janedoe@gmail.com");
+  EXPECT_EQ(CustomerKey({}), "");
+  // Marketing's lead and sales' account for the same company share one key.
+  EXPECT_EQ(CustomerKey({.email = "cfo@globex.io"}), CustomerKey({.account_id = "ACC-9", .website = "globex.io"}));
+}
+
+}  // namespace
+}  // namespace concord::identity
