@@ -21,6 +21,8 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
       {"linger.ms", std::to_string(options.linger_ms)},
       {"delivery.timeout.ms", std::to_string(options.delivery_timeout_ms)},
       {"compression.type", "lz4"},
+      // Same partition for a key as the Java client and Kafka Streams: other teams can join on it.
+      {"partitioner", "murmur2_random"},
       {"socket.keepalive.enable", "true"},
   };
   props.insert(props.end(), options.properties.begin(), options.properties.end());

@@ -1,0 +1,117 @@
+#pragma once
+// The write path of the marketing and sales services: entities, idempotency records,
+// list indexes and outbox events are committed in ONE atomic Redis step (a Lua script, which
+// Redis runs without interleaving, like MULTI/EXEC but with the checks inside), so a write
+// acknowledged to the caller always has its events in the outbox stream; the Relay moves
+// them to Kafka.
+//
+// Redis keys, under a per-service prefix P (e.g. "concord:sales"):
+//   P:e:<type>:<id>   hash {v: version, d: serialized entity}
+//   P:req:<id>        hash {fp: request fingerprint, resp: serialized response}, expires
+//   P:ix:<name>       sorted set of ids (score = creation time in ms) for listing
+//   P:outbox          stream of events waiting for Kafka: {t: topic, k: key, v: value, h: headers, id}
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <absl/status/statusor.h>
+
+#include "common/kafka/handle.h"
+#include "common/redis/redis.h"
+
+namespace concord::outbox {
+
+struct EntityWrite {
+  std::string key;           // Store::EntityKey(type, id)
+  uint64_t expected_version;  // the version read before the change; 0 = must not exist yet
+  std::string data;          // the new state; its version is expected_version + 1
+};
+
+struct OutboxEvent {
+  std::string topic;
+  std::string key;    // Kafka key (canonical customer key)
+  std::string value;  // serialized event
+  kafka::Headers headers;
+  std::string event_id;  // for logs and dedupe
+};
+
+struct IndexAdd {
+  std::string key;  // Store::IndexKey(name)
+  double score;
+  std::string member;
+};
+
+struct CommitRequest {
+  std::string request_id;   // client idempotency key; empty = not idempotent
+  std::string fingerprint;  // stable hash of the request: same id + other request = refused
+  std::string response;     // serialized response, returned again to retries
+  std::vector<EntityWrite> entities;
+  std::vector<OutboxEvent> events;
+  std::vector<IndexAdd> index;
+  std::chrono::seconds idempotency_ttl{std::chrono::hours(24)};
+};
+
+struct CommitResult {
+  enum class Outcome {
+    kCommitted,       // applied now
+    kReplayed,        // the same request was applied before: `response` is its answer
+    kConflict,        // an entity changed since it was read: `conflict_key`, `current_version`
+    kRequestIdReused  // the request id was used for a different request
+  };
+  Outcome outcome = Outcome::kCommitted;
+  std::string response;
+  std::string conflict_key;
+  uint64_t current_version = 0;
+};
+
+struct Versioned {
+  uint64_t version = 0;
+  std::string data;
+};
+
+struct Page {
+  std::vector<std::string> ids;
+  std::string next_token;  // "" when there is no next page
+};
+
+class Store {
+ public:
+  Store(redis::Pool& pool, std::string prefix, std::chrono::milliseconds acquire_timeout = std::chrono::milliseconds(500));
+
+  std::string EntityKey(std::string_view type, std::string_view id) const;
+  std::string IndexKey(std::string_view name) const;
+  std::string RequestKey(std::string_view request_id) const;
+  std::string OutboxKey() const;
+  const std::string& prefix() const { return prefix_; }
+
+  absl::StatusOr<CommitResult> Commit(const CommitRequest& request);
+
+  // The answer recorded for a request id, if any: lets a retry skip the work entirely.
+  // kRequestIdReused when the fingerprint differs.
+  absl::StatusOr<std::optional<CommitResult>> LookupRequest(const std::string& request_id,
+                                                            const std::string& fingerprint);
+
+  absl::StatusOr<std::optional<Versioned>> Get(const std::string& entity_key);
+  absl::StatusOr<std::vector<std::optional<Versioned>>> GetMany(const std::vector<std::string>& entity_keys);
+
+  // Newest first. The page token is opaque to clients (it encodes the last score and id).
+  absl::StatusOr<Page> List(const std::string& index_key, const std::string& page_token, int page_size);
+
+  // Outbox records not yet relayed.
+  absl::StatusOr<int64_t> OutboxLength();
+
+ private:
+  absl::StatusOr<redis::Pool::Lease> Acquire();
+
+  redis::Pool& pool_;
+  std::string prefix_;
+  std::chrono::milliseconds acquire_timeout_;
+  std::string script_sha_;
+};
+
+// Stable fingerprint of a request's bytes (for CommitRequest::fingerprint).
+std::string Fingerprint(std::string_view bytes);
+
+}  // namespace concord::outbox
