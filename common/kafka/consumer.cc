@@ -111,14 +111,15 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_top
   bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   auto tps = ToVector(parts);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (self->listener_) self->listener_->OnAssigned(tps);
+    auto list = ToList(tps);  // with any starting offsets the listener chose
     if (cooperative) {
-      ErrorPtr e(rd_kafka_incremental_assign(rk, parts));
+      ErrorPtr e(rd_kafka_incremental_assign(rk, list.get()));
       if (e) log::Error("kafka incremental assign failed", {{"error", rd_kafka_error_string(e.get())}});
     } else {
-      rd_kafka_assign(rk, parts);
+      rd_kafka_assign(rk, list.get());
     }
     log::Info("kafka partitions assigned", {{"count", tps.size()}});
-    if (self->listener_) self->listener_->OnAssigned(tps);
     return;
   }
   // Revoked or lost: let the application finish, then give the partitions up.

@@ -41,7 +41,9 @@ class Message {
 class RebalanceListener {
  public:
   virtual ~RebalanceListener() = default;
-  virtual void OnAssigned(const std::vector<TopicPartition>& partitions) {}
+  // Runs before the partitions are taken up: set an entry's offset to start reading there
+  // (e.g. from a checkpoint); leave it RD_KAFKA_OFFSET_INVALID for the committed offset.
+  virtual void OnAssigned(std::vector<TopicPartition>& partitions) {}
   virtual void OnRevoked(const std::vector<TopicPartition>& partitions) {}
   // Partitions lost without a clean hand-over (session timeout): do not commit for them.
   virtual void OnLost(const std::vector<TopicPartition>& partitions) { OnRevoked(partitions); }

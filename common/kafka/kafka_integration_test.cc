@@ -109,7 +109,7 @@ TEST_F(KafkaIntegrationTest, RecordNotStoredBeforeTheConsumerDiesIsDeliveredAgai
 
 class RecordingListener : public RebalanceListener {
  public:
-  void OnAssigned(const std::vector<TopicPartition>& p) override { assigned += p.size(); }
+  void OnAssigned(std::vector<TopicPartition>& p) override { assigned += p.size(); }
   void OnRevoked(const std::vector<TopicPartition>& p) override { revoked += p.size(); }
   std::atomic<size_t> assigned{0}, revoked{0};
 };

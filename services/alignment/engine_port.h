@@ -1,0 +1,34 @@
+#pragma once
+// What the streaming processor needs from the detection engine. The engine itself is pure
+// (no Kafka, no Redis, no threads, clock passed in); engine_adapter.cc implements this port
+// over it, so the processor can be tested with a fake and the engine without Kafka.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/status/status.h>
+
+#include "concord/alignment/v1/alignment.pb.h"
+#include "concord/events/v1/events.pb.h"
+
+namespace concord::alignment {
+
+class EnginePort {
+ public:
+  virtual ~EnginePort() = default;
+  // Findings whose evidence this event completes. An event id seen before yields nothing.
+  virtual std::vector<v1::Finding> Process(const events::v1::Event& event, const v1::SourcePosition& position) = 0;
+  // Findings that fire on time alone (SLA timers, stalled opportunities).
+  virtual std::vector<v1::Finding> AdvanceTime(std::chrono::system_clock::time_point now) = 0;
+  // Customers whose state changed since the last call.
+  virtual std::vector<std::string> TakeDirty() = 0;
+  virtual std::optional<std::string> Serialize(const std::string& customer_key) = 0;
+  virtual absl::Status Restore(const std::string& customer_key, std::string_view bytes) = 0;
+  virtual void Drop(const std::string& customer_key) = 0;
+  virtual size_t customers() const = 0;
+};
+
+}  // namespace concord::alignment

@@ -1,0 +1,338 @@
+#include "services/alignment/processor.h"
+
+#include <condition_variable>
+#include <mutex>
+#include <set>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "common/kafka/cloudevents.h"
+#include "common/logging/log.h"
+
+namespace concord::alignment {
+
+using namespace std::chrono_literals;
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+google::protobuf::Timestamp Now() {
+  return TimeUtil::MillisecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+std::string PartitionField(const std::string& topic, int32_t partition) { return topic + ":" + std::to_string(partition); }
+
+}  // namespace
+
+Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Producer& producer, EnginePort& engine)
+    : options_(std::move(options)), redis_(std::move(redis)), producer_(producer), engine_(engine),
+      findings_(options_.redis_prefix) {
+  auto& reg = metrics::Default();
+  consumed_ = &reg.AddCounter("concord_alignment_events_consumed_total", "Events consumed", {"topic"});
+  findings_metric_ = &reg.AddCounter("concord_alignment_findings_total", "Findings published", {"type"});
+  dlq_metric_ = &reg.AddCounter("concord_alignment_dead_letters_total", "Records sent to the dead-letter topic", {"topic"});
+  latency_ = &reg.AddHistogram("concord_alignment_detection_latency_seconds",
+                               "From the last evidence event's time to the finding's publication", {},
+                               metrics::LatencyBuckets())
+                  .With({});
+  lag_ = &reg.AddGauge("concord_alignment_consumer_lag", "Records behind the end of the assigned partitions").With({});
+  customers_ = &reg.AddGauge("concord_alignment_state_customers", "Customers held in memory").With({});
+}
+
+Processor::~Processor() { Stop(); }
+
+absl::Status Processor::Start() {
+  kafka::Properties props = options_.kafka_properties;
+  props.emplace_back("partition.assignment.strategy", "range");  // co-partitioning, see header
+  kafka::ConsumerOptions co{.brokers = options_.brokers,
+                            .group_id = options_.group_id,
+                            .client_id = "concord-alignment-" + options_.instance_id,
+                            .topics = options_.input_topics,
+                            .properties = props,
+                            .auto_commit = true,
+                            .listener = this};
+  auto c = kafka::Consumer::Create(co);
+  if (!c.ok()) return c.status();
+  consumer_ = std::move(*c);
+  running_ = true;
+  thread_ = std::thread([this] { Run(); });
+  return absl::OkStatus();
+}
+
+void Processor::Stop() {
+  if (!thread_.joinable()) return;
+  stop_ = true;
+  thread_.join();
+  running_ = false;
+}
+
+absl::Status Processor::Ping() {
+  if (!running_) return absl::UnavailableError("alignment processor is not running");
+  return absl::OkStatus();
+}
+
+void Processor::Run() {
+  log::Info("alignment processor started", {{"group", options_.group_id}, {"topics", options_.input_topics}});
+  while (!stop_) {
+    if (auto m = consumer_->Poll(options_.poll_timeout)) {
+      Handle(*m, batch_);
+      while (static_cast<int>(batch_.records) < options_.max_batch) {
+        auto next = consumer_->Poll(0ms);
+        if (!next) break;
+        Handle(*next, batch_);
+      }
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_tick_ >= options_.tick) {
+      last_tick_ = now;
+      auto timed = engine_.AdvanceTime(std::chrono::system_clock::now());
+      for (auto& f : timed) batch_.findings.push_back(std::move(f));
+      lag_->Set(static_cast<double>(consumer_->Lag()));
+      customers_->Set(static_cast<double>(engine_.customers()));
+    }
+    if (!batch_.empty()) Flush(batch_);
+  }
+  if (!batch_.empty()) Flush(batch_);
+  (void)consumer_->Commit();
+  if (auto s = consumer_->Close(); !s.ok()) log::Warn("alignment consumer close", {{"error", s.ToString()}});
+  log::Info("alignment processor stopped", {{"processed", processed_.load()}, {"findings", findings_published_.load()}});
+}
+
+void Processor::Handle(const kafka::Message& m, Pending& batch) {
+  if (m.error()) {
+    log::Warn("kafka consumer error", {{"error", m.error_text()}});
+    return;
+  }
+  batch.records++;
+  processed_++;
+  batch.next_offsets[{m.topic(), m.partition()}] = m.offset() + 1;
+  consumed_->With({m.topic()}).Inc();
+  auto headers = m.headers();
+  auto event = DecodeEvent(m.key(), m.value(), headers, options_.limits);
+  if (!event.ok()) {
+    batch.dead_letters.push_back({std::string(m.key()), std::string(m.value()), std::string(event.status().message()),
+                                  std::move(headers), {m.topic(), m.partition(), m.offset()}});
+    return;
+  }
+  v1::SourcePosition pos;
+  pos.set_topic(m.topic());
+  pos.set_partition(m.partition());
+  pos.set_offset(m.offset());
+  if (!event->customer().customer_key().empty()) partition_of_[event->customer().customer_key()] = m.partition();
+  auto found = engine_.Process(*event, pos);
+  for (auto& f : found) batch.findings.push_back(std::move(f));
+}
+
+bool Processor::Flush(Pending& batch) {
+  int attempt = 0;
+  while (true) {
+    auto s = Publish(batch);
+    if (s.ok()) s = Checkpoint(batch);
+    if (s.ok()) {
+      batch = Pending();
+      return true;
+    }
+    if (stop_ && attempt > 3) {
+      log::Error("alignment batch not checkpointed at shutdown; it will be replayed", {{"error", s.ToString()}});
+      batch = Pending();
+      return false;
+    }
+    ++attempt;
+    log::Warn("alignment batch flush failed; retrying", {{"error", s.ToString()}, {"attempt", attempt}});
+    std::this_thread::sleep_for(std::min(attempt * 200ms, 2000ms));
+  }
+}
+
+absl::Status Processor::Publish(Pending& batch) {
+  // Which findings are new: not published in an earlier run (replays) nor twice in this batch.
+  if (!batch.checked_existing) {
+    std::vector<std::string> ids;
+    for (const auto& f : batch.findings) ids.push_back(f.id());
+    auto exists = findings_.Exists(redis_, ids);
+    if (!exists.ok()) return exists.status();
+    std::set<std::string> seen;
+    auto now = Now();
+    for (size_t i = 0; i < batch.findings.size(); ++i) {
+      auto& f = batch.findings[i];
+      if ((*exists)[i] || !seen.insert(f.id()).second) continue;
+      *f.mutable_detected_at() = now;
+      if (f.has_last_evidence_at()) {
+        auto latency = now - f.last_evidence_at();
+        *f.mutable_detection_latency() = latency;
+        latency_->Observe(static_cast<double>(TimeUtil::DurationToMilliseconds(latency)) / 1000.0);
+      }
+      batch.fresh.push_back(i);
+    }
+    batch.checked_existing = true;
+  }
+
+  if (batch.items.empty()) {
+    for (size_t i : batch.fresh) {
+      const auto& f = batch.findings[i];
+      v1::FindingEvent ev;
+      ev.set_id("raised:" + f.id());
+      *ev.mutable_occurred_at() = f.detected_at();
+      ev.set_customer_key(f.customer_key());
+      ev.set_schema_version(1);
+      *ev.mutable_raised() = f;
+      kafka::CloudEvent ce{ev.id(), options_.source, "io.concord.alignment.finding-raised.v1",
+                           TimeUtil::ToString(ev.occurred_at()), f.customer_key(), "concord.alignment.v1.FindingEvent"};
+      batch.items.push_back({options_.findings_topic, f.customer_key(), ev.SerializeAsString(), kafka::ToHeaders(ce)});
+    }
+    for (const auto& d : batch.dead_letters) {
+      auto headers = d.headers;
+      headers.push_back({"dlq_reason", d.reason});
+      headers.push_back({"dlq_topic", d.from.topic});
+      headers.push_back({"dlq_partition", std::to_string(d.from.partition)});
+      headers.push_back({"dlq_offset", std::to_string(d.from.offset)});
+      headers.push_back({"dlq_consumer", options_.group_id});
+      batch.items.push_back({options_.dlq_topic, d.key, d.value, std::move(headers)});
+    }
+  }
+
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t outstanding = 0;
+  std::string last_error;
+  for (auto& item : batch.items) {
+    if (item.delivered) continue;
+    {
+      std::lock_guard lock(mu);
+      ++outstanding;
+    }
+    auto s = producer_.Produce(item.topic, item.key, item.value, item.headers, [&, it = &item](const kafka::DeliveryResult& r) {
+      std::lock_guard lock(mu);
+      if (r.ok()) it->delivered = true;
+      else last_error = r.error_text;
+      if (--outstanding == 0) cv.notify_all();
+    });
+    if (!s.ok()) {
+      std::lock_guard lock(mu);
+      --outstanding;
+      last_error = std::string(s.message());
+      break;
+    }
+  }
+  std::unique_lock lock(mu);
+  // Delivery reports always come (success, or failure after delivery.timeout.ms).
+  cv.wait(lock, [&] { return outstanding == 0; });
+  for (const auto& item : batch.items) {
+    if (!item.delivered) return absl::UnavailableError("publishing findings: " + last_error);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Processor::Checkpoint(Pending& batch) {
+  if (!batch.dirty_taken) {
+    batch.dirty = engine_.TakeDirty();
+    batch.dirty_taken = true;
+  }
+  std::vector<std::vector<std::string>> cmds = {{"MULTI"}};
+  for (const auto& key : batch.dirty) {
+    auto it = partition_of_.find(key);
+    if (it == partition_of_.end()) continue;
+    auto bytes = engine_.Serialize(key);
+    if (bytes) cmds.push_back({"HSET", StateKey(it->second), key, *bytes});
+    else cmds.push_back({"HDEL", StateKey(it->second), key});
+  }
+  for (size_t i : batch.fresh) {
+    for (auto& c : findings_.SaveCommands(batch.findings[i])) cmds.push_back(std::move(c));
+  }
+  if (!batch.next_offsets.empty()) {
+    std::vector<std::string> hset = {"HSET", OffsetsKey()};
+    for (const auto& [tp, next] : batch.next_offsets) {
+      hset.push_back(PartitionField(tp.first, tp.second));
+      hset.push_back(std::to_string(next));
+    }
+    cmds.push_back(std::move(hset));
+  }
+  cmds.push_back({"EXEC"});
+  auto replies = redis_.Pipeline(cmds);
+  if (!replies.ok()) return replies.status();
+  const auto& exec = replies->back();
+  if (exec.type != redis::Reply::Type::kArray) return absl::InternalError("checkpoint transaction aborted: " + exec.str);
+  for (const auto& r : exec.elements) {
+    if (r.is_error()) return absl::InternalError("checkpoint: " + r.str);
+  }
+  for (size_t i : batch.fresh) {
+    findings_published_++;
+    findings_metric_->With({v1::FindingType_Name(batch.findings[i].type())}).Inc();
+  }
+  for (const auto& d : batch.dead_letters) {
+    dead_lettered_++;
+    dlq_metric_->With({d.from.topic}).Inc();
+    log::Warn("record sent to the dead-letter topic",
+              {{"topic", d.from.topic}, {"partition", d.from.partition}, {"offset", d.from.offset}, {"reason", d.reason}});
+  }
+  for (const auto& [tp, next] : batch.next_offsets) (void)consumer_->Store({tp.first, tp.second, next});
+  return absl::OkStatus();
+}
+
+std::string Processor::StateKey(int32_t partition) const {
+  return options_.redis_prefix + ":state:p" + std::to_string(partition);
+}
+
+void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
+  std::set<int32_t> numbers;
+  for (const auto& tp : partitions) numbers.insert(tp.partition);
+  // Restore each partition's customers and resume at its checkpoint. Redis is required:
+  // starting without the state would repeat or miss findings, so wait for it.
+  for (int attempt = 0;; ++attempt) {
+    std::vector<std::vector<std::string>> cmds;
+    for (int32_t p : numbers) cmds.push_back({"HGETALL", StateKey(p)});
+    std::vector<std::string> hmget = {"HMGET", OffsetsKey()};
+    for (const auto& tp : partitions) hmget.push_back(PartitionField(tp.topic, tp.partition));
+    cmds.push_back(hmget);
+    auto replies = redis_.Pipeline(cmds);
+    if (replies.ok()) {
+      size_t restored = 0;
+      auto p = numbers.begin();
+      for (size_t i = 0; i < numbers.size(); ++i, ++p) {
+        const auto& el = (*replies)[i].elements;
+        for (size_t j = 0; j + 1 < el.size(); j += 2) {
+          if (engine_.Restore(el[j].str, el[j + 1].str).ok()) {
+            partition_of_[el[j].str] = *p;
+            ++restored;
+          }
+        }
+      }
+      const auto& offsets = replies->back().elements;
+      for (size_t i = 0; i < partitions.size() && i < offsets.size(); ++i) {
+        if (!offsets[i].is_nil()) partitions[i].offset = std::stoll(offsets[i].str);
+      }
+      log::Info("alignment partitions restored", {{"partitions", numbers.size()}, {"customers", restored}});
+      return;
+    }
+    if (stop_) return;
+    log::Warn("cannot restore alignment state yet; retrying", {{"error", replies.status().ToString()}, {"attempt", attempt}});
+    std::this_thread::sleep_for(500ms);
+  }
+}
+
+void Processor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
+  // Whatever was read for these partitions is published and checkpointed before letting go.
+  if (!batch_.empty()) Flush(batch_);
+  DropPartitions(partitions);
+}
+
+void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
+  // Another member owns them already: what we hold is stale; the new owner replays it.
+  batch_ = Pending();
+  DropPartitions(partitions);
+}
+
+void Processor::DropPartitions(const std::vector<kafka::TopicPartition>& partitions) {
+  std::set<int32_t> numbers;
+  for (const auto& tp : partitions) numbers.insert(tp.partition);
+  for (auto it = partition_of_.begin(); it != partition_of_.end();) {
+    if (numbers.count(it->second)) {
+      engine_.Drop(it->first);
+      it = partition_of_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace concord::alignment

@@ -1,0 +1,130 @@
+#pragma once
+// The alignment service's streaming loop. One consumer group over both teams' topics; each
+// instance owns whole partitions, keeps their customers' state in memory, and for every batch:
+//   1. decodes each record (undecodable -> dead-letter topic with the reason, processing goes on),
+//   2. runs the engine (and its timers),
+//   3. publishes the findings not published before (Kafka acks=all, idempotent),
+//   4. checkpoints, in ONE Redis MULTI/EXEC, the changed customers' state, the findings and the
+//      next offset of every partition the batch touched,
+//   5. only then stores the offsets in Kafka.
+// A restart or rebalance restores each partition's state and resumes at its checkpoint, so
+// only the tail is replayed; findings already stored are not published again.
+//
+// Both input topics have the same partition count and are keyed by customer with the same
+// partitioner, so partition N of each holds the same customers. The consumer uses the range
+// assignor, which gives partition N of both topics to the same member (co-partitioning);
+// cooperative-sticky would not guarantee that.
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/kafka/consumer.h"
+#include "common/kafka/producer.h"
+#include "common/metrics/metrics.h"
+#include "common/redis/redis.h"
+#include "services/alignment/engine_port.h"
+#include "services/alignment/event_codec.h"
+#include "services/alignment/findings_store.h"
+
+namespace concord::alignment {
+
+struct ProcessorOptions {
+  std::string brokers;
+  kafka::Properties kafka_properties;
+  std::string group_id = "concord-alignment";
+  std::string instance_id = "alignment";
+  std::vector<std::string> input_topics = {"concord.marketing.events.v1", "concord.sales.events.v1"};
+  std::string findings_topic = "concord.alignment.findings.v1";
+  std::string dlq_topic = "concord.alignment.dlq.v1";
+  std::string source = "/concord/alignment";  // ce_source of published findings
+  std::string redis_prefix = "concord:alignment";
+  int max_batch = 500;
+  std::chrono::milliseconds poll_timeout{20};
+  std::chrono::milliseconds tick{250};  // how often timers are evaluated
+  DecodeLimits limits;
+};
+
+class Processor : public kafka::RebalanceListener {
+ public:
+  Processor(ProcessorOptions options, redis::Options redis, kafka::Producer& producer, EnginePort& engine);
+  ~Processor() override;
+
+  absl::Status Start();
+  // Finishes the current batch (published and checkpointed), leaves the group.
+  void Stop();
+
+  bool running() const { return running_.load(); }
+  uint64_t processed() const { return processed_.load(); }
+  uint64_t findings_published() const { return findings_published_.load(); }
+  uint64_t dead_lettered() const { return dead_lettered_.load(); }
+  absl::Status Ping();
+
+  // Consumer thread only (called from inside Poll during a rebalance).
+  void OnAssigned(std::vector<kafka::TopicPartition>& partitions) override;
+  void OnRevoked(const std::vector<kafka::TopicPartition>& partitions) override;
+  void OnLost(const std::vector<kafka::TopicPartition>& partitions) override;
+
+ private:
+  struct Pending {
+    std::vector<v1::Finding> findings;
+    struct DeadLetter {
+      std::string key, value, reason;
+      kafka::Headers headers;
+      kafka::TopicPartition from;
+    };
+    std::vector<DeadLetter> dead_letters;
+    std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;  // (topic, partition) -> offset
+    size_t records = 0;
+    // Progress kept across retries of the same batch, so a retry never publishes twice.
+    bool checked_existing = false;
+    std::vector<size_t> fresh;  // indexes of findings not published before
+    struct Item {
+      std::string topic, key, value;
+      kafka::Headers headers;
+      bool delivered = false;
+    };
+    std::vector<Item> items;
+    bool dirty_taken = false;
+    std::vector<std::string> dirty;
+    bool empty() const { return findings.empty() && dead_letters.empty() && next_offsets.empty(); }
+  };
+
+  void Run();
+  void Handle(const kafka::Message& m, Pending& batch);
+  // Publishes and checkpoints; retries until done or stopping. False if it gave up.
+  bool Flush(Pending& batch);
+  absl::Status Publish(Pending& batch);
+  absl::Status Checkpoint(Pending& batch);
+  std::string StateKey(int32_t partition) const;
+  std::string OffsetsKey() const { return options_.redis_prefix + ":offsets"; }
+  void DropPartitions(const std::vector<kafka::TopicPartition>& partitions);
+
+  ProcessorOptions options_;
+  redis::Connection redis_;
+  kafka::Producer& producer_;
+  EnginePort& engine_;
+  FindingsStore findings_;
+  std::unique_ptr<kafka::Consumer> consumer_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> running_{false};
+  std::atomic<uint64_t> processed_{0}, findings_published_{0}, dead_lettered_{0};
+  std::unordered_map<std::string, int32_t> partition_of_;  // customer -> partition
+  std::chrono::steady_clock::time_point last_tick_{};
+  Pending batch_;  // the batch being read; a rebalance flushes it before partitions go
+
+  metrics::Family<metrics::Counter>* consumed_;
+  metrics::Family<metrics::Counter>* findings_metric_;
+  metrics::Family<metrics::Counter>* dlq_metric_;
+  metrics::Histogram* latency_;
+  metrics::Gauge* lag_;
+  metrics::Gauge* customers_;
+};
+
+}  // namespace concord::alignment
