@@ -145,7 +145,7 @@ TEST_F(ProcessorTest, PoisonRecordsGoToTheDeadLetterTopicAndProcessingGoesOn) {
   Processor p(options_, RedisOptions(), *producer_, engine);
   ASSERT_TRUE(p.Start().ok());
   ProduceEvent(0, "domain:a.com", "e1");
-  ProduceRaw(0, "domain:a.com", "\xff\x00garbage");  // undecodable bytes
+  ProduceRaw(0, "domain:a.com", std::string("\xff\x00garbage", 9));  // undecodable bytes
   events::v1::Event unknown;
   unknown.set_id("e-unknown");
   unknown.mutable_customer()->set_customer_key("domain:a.com");
