@@ -27,6 +27,7 @@ std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const v1::Find
       {"SET", FindingKey(f.id()), bytes},
       {"ZADD", AllIndexKey(), std::to_string(ms), f.id()},
       {"ZADD", CustomerIndexKey(f.customer_key()), std::to_string(ms), f.id()},
+      {"XADD", FeedKey(), "MAXLEN", "~", "1000000", "*", "kind", "raised", "id", f.id()},
   };
 }
 

@@ -4,6 +4,9 @@
 //   concord:alignment:f:<id>         serialized Finding
 //   concord:alignment:fx:all         sorted set of ids by detection time (ms)
 //   concord:alignment:fx:c:<key>     the same per customer
+//   concord:alignment:feed           stream of {kind: raised|status, id}: the order in which
+//                                    findings and status changes happened; its ids are the
+//                                    cursors of WatchFindings (capped at about 1M entries)
 
 #include <optional>
 #include <string>
@@ -23,6 +26,7 @@ class FindingsStore {
   std::string FindingKey(const std::string& id) const { return prefix_ + ":f:" + id; }
   std::string AllIndexKey() const { return prefix_ + ":fx:all"; }
   std::string CustomerIndexKey(const std::string& customer) const { return prefix_ + ":fx:c:" + customer; }
+  std::string FeedKey() const { return prefix_ + ":feed"; }
   const std::string& prefix() const { return prefix_; }
 
   // Which of these ids are already stored.
