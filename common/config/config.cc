@@ -101,7 +101,8 @@ std::vector<std::string> Validate(const CommonConfig& cfg) {
   std::vector<std::string> problems;
   if (auto s = CheckListenAddress(cfg.server.grpc_listen); !s.ok()) problems.push_back(Problem("--grpc-listen", std::string(s.message())));
   if (auto s = CheckListenAddress(cfg.server.admin_listen); !s.ok()) problems.push_back(Problem("--admin-listen", std::string(s.message())));
-  if (cfg.server.grpc_listen == cfg.server.admin_listen) {
+  bool ephemeral = cfg.server.grpc_listen.ends_with(":0");  // port 0: each gets a free port
+  if (cfg.server.grpc_listen == cfg.server.admin_listen && !ephemeral) {
     problems.push_back(Problem("--admin-listen", "must differ from --grpc-listen"));
   }
   if (cfg.kafka.brokers.empty()) problems.push_back(Problem("--kafka-brokers", "must not be empty"));

@@ -270,7 +270,7 @@ absl::Status Processor::Checkpoint(Pending& batch) {
 }
 
 std::string Processor::StateKey(int32_t partition) const {
-  return options_.redis_prefix + ":state:p" + std::to_string(partition);
+  return options_.redis_prefix + ":state:" + options_.group_id + ":p" + std::to_string(partition);
 }
 
 void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {

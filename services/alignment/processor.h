@@ -102,7 +102,8 @@ class Processor : public kafka::RebalanceListener {
   absl::Status Publish(Pending& batch);
   absl::Status Checkpoint(Pending& batch);
   std::string StateKey(int32_t partition) const;
-  std::string OffsetsKey() const { return options_.redis_prefix + ":offsets"; }
+  // State and offsets belong to the consumer group: two deployments never share checkpoints.
+  std::string OffsetsKey() const { return options_.redis_prefix + ":offsets:" + options_.group_id; }
   void DropPartitions(const std::vector<kafka::TopicPartition>& partitions);
 
   ProcessorOptions options_;

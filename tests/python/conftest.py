@@ -12,6 +12,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+SOURCE_DIR = Path(os.environ.get("CONCORD_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BINARY_DIR = Path(os.environ.get("CONCORD_BINARY_DIR", Path(__file__).resolve().parents[2] / "build"))
 KAFKA = os.environ.get("CONCORD_KAFKA_BROKERS", "127.0.0.1:9092")
 REDIS_PORT = os.environ.get("CONCORD_REDIS_PORT", "6379")
@@ -38,6 +39,7 @@ class Service:
             "CONCORD_GRPC_LISTEN": f"127.0.0.1:{self.grpc_port}",
             "CONCORD_ADMIN_LISTEN": f"127.0.0.1:{self.admin_port}",
             "CONCORD_INSTANCE_ID": f"test-{name}-{self.grpc_port}",
+            "CONCORD_PLAYBOOK": str(SOURCE_DIR / "services" / "alignment" / "playbook.example.yaml"),
         })
         env.update(extra_env or {})
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"concord-{name}-{self.grpc_port}.log"

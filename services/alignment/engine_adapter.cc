@@ -1,0 +1,73 @@
+#include "services/alignment/engine_adapter.h"
+
+namespace concord::alignment {
+namespace {
+engine::Micros ToMicros(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+}
+}  // namespace
+
+std::vector<v1::Finding> EngineAdapter::Process(const events::v1::Event& event, const v1::SourcePosition& position) {
+  engine::SourcePosition pos{position.topic(), position.partition(), position.offset()};
+  std::lock_guard lock(mu_);
+  auto found = engine_.Process(event, pos, ToMicros(std::chrono::system_clock::now()));
+  if (!event.customer().customer_key().empty()) dirty_.insert(event.customer().customer_key());
+  return found;
+}
+
+std::vector<v1::Finding> EngineAdapter::AdvanceTime(std::chrono::system_clock::time_point now) {
+  std::lock_guard lock(mu_);
+  auto found = engine_.AdvanceTime(ToMicros(now));
+  for (const auto& f : found) dirty_.insert(f.customer_key());  // the timer is now spent
+  return found;
+}
+
+std::vector<std::string> EngineAdapter::TakeDirty() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> out(dirty_.begin(), dirty_.end());
+  dirty_.clear();
+  return out;
+}
+
+std::optional<std::string> EngineAdapter::Serialize(const std::string& customer_key) {
+  std::lock_guard lock(mu_);
+  auto bytes = engine_.SerializeCustomer(customer_key);
+  if (bytes.empty()) return std::nullopt;
+  return bytes;
+}
+
+absl::Status EngineAdapter::Restore(const std::string& customer_key, std::string_view bytes) {
+  std::lock_guard lock(mu_);
+  if (!engine_.RestoreCustomer(customer_key, bytes)) {
+    return absl::DataLossError("checkpointed state of " + customer_key + " does not decode");
+  }
+  return absl::OkStatus();
+}
+
+void EngineAdapter::Drop(const std::string& customer_key) {
+  std::lock_guard lock(mu_);
+  engine_.EraseCustomer(customer_key);
+  dirty_.erase(customer_key);
+}
+
+size_t EngineAdapter::customers() const {
+  std::lock_guard lock(mu_);
+  return engine_.customers();
+}
+
+void EngineAdapter::ReplacePlaybook(engine::Playbook playbook) {
+  std::lock_guard lock(mu_);
+  engine_.ReplacePlaybook(std::move(playbook));
+}
+
+uint64_t EngineAdapter::playbook_version() const {
+  std::lock_guard lock(mu_);
+  return engine_.playbook().version;
+}
+
+void EngineAdapter::WithEngine(const std::function<void(const engine::Engine&)>& f) const {
+  std::lock_guard lock(mu_);
+  f(engine_);
+}
+
+}  // namespace concord::alignment

@@ -1,0 +1,38 @@
+#pragma once
+// The processor's EnginePort over the pure engine: adds the dirty-customer tracking the
+// checkpoints need, the wall clock for detection time, and a mutex so the gRPC API can read
+// state (customer view, playbook) while the consumer thread writes it.
+
+#include <functional>
+#include <mutex>
+#include <unordered_set>
+
+#include "services/alignment/engine/engine.h"
+#include "services/alignment/engine_port.h"
+
+namespace concord::alignment {
+
+class EngineAdapter : public EnginePort {
+ public:
+  explicit EngineAdapter(engine::Playbook playbook) : engine_(std::move(playbook)) {}
+
+  std::vector<v1::Finding> Process(const events::v1::Event& event, const v1::SourcePosition& position) override;
+  std::vector<v1::Finding> AdvanceTime(std::chrono::system_clock::time_point now) override;
+  std::vector<std::string> TakeDirty() override;
+  std::optional<std::string> Serialize(const std::string& customer_key) override;
+  absl::Status Restore(const std::string& customer_key, std::string_view bytes) override;
+  void Drop(const std::string& customer_key) override;
+  size_t customers() const override;
+
+  void ReplacePlaybook(engine::Playbook playbook);
+  uint64_t playbook_version() const;
+  // Runs f with the engine locked (read-only use from API threads).
+  void WithEngine(const std::function<void(const engine::Engine&)>& f) const;
+
+ private:
+  mutable std::mutex mu_;
+  engine::Engine engine_;
+  std::unordered_set<std::string> dirty_;
+};
+
+}  // namespace concord::alignment
