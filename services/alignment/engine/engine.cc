@@ -1,0 +1,1101 @@
+#include "services/alignment/engine/engine.h"
+
+#include <algorithm>
+#include <set>
+
+#include "services/alignment/engine/claims.h"
+#include "services/alignment/engine/detectors.h"
+#include "services/alignment/engine/state.h"
+
+namespace concord::alignment::engine {
+
+namespace ev = concord::events::v1;
+namespace av = concord::alignment::v1;
+
+Micros ToMicros(const google::protobuf::Timestamp& t) { return t.seconds() * kSecond + t.nanos() / 1000; }
+void SetTimestamp(Micros m, google::protobuf::Timestamp* t) {
+  int64_t s = m / kSecond, us = m % kSecond;
+  if (us < 0) {
+    us += kSecond;
+    --s;
+  }
+  t->set_seconds(s);
+  t->set_nanos(static_cast<int32_t>(us * 1000));
+}
+
+std::string FindingId(av::FindingType type, std::string_view rule, std::vector<std::string> keys) {
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  std::string s = std::to_string(static_cast<int>(type)) + "|" + std::string(rule) + "|";
+  for (size_t i = 0; i < keys.size(); ++i) s += (i ? "," : "") + keys[i];
+  return "f-" + Sha256Hex(s).substr(0, 32);
+}
+
+namespace {
+
+const char* TeamName(uint8_t t) {
+  switch (t) {
+    case ev::TEAM_MARKETING: return "marketing";
+    case ev::TEAM_SALES: return "sales";
+    case ev::TEAM_ALIGNMENT: return "alignment";
+    default: return "unknown";
+  }
+}
+const char* TeamTitle(uint8_t t) {
+  switch (t) {
+    case ev::TEAM_MARKETING: return "Marketing";
+    case ev::TEAM_SALES: return "Sales";
+    default: return "Someone";
+  }
+}
+const char* StageName(uint8_t s) {
+  static const char* k[] = {"unspecified", "subscriber", "lead",     "mql",           "sql",
+                            "opportunity", "customer",   "evangelist", "former_customer"};
+  return s < 9 ? k[s] : "unknown";
+}
+const char* PurposeName(uint8_t p) {
+  static const char* k[] = {"unspecified", "welcome",   "nurture",   "promotion",  "new_customer_offer",
+                            "win_back",    "event_invite", "newsletter", "follow_up", "proposal",
+                            "onboarding",  "renewal",   "transactional"};
+  return p < 13 ? k[p] : "unknown";
+}
+
+std::string EventType(uint8_t team, uint8_t payload) {
+  const auto* f = ev::Event::descriptor()->FindFieldByNumber(payload);
+  std::string name = f ? f->name() : "unknown";
+  std::replace(name.begin(), name.end(), '_', '-');
+  return std::string("io.concord.") + TeamName(team) + "." + name + ".v1";
+}
+
+std::string SpanFieldPath(SpanField f, uint8_t payload) {
+  switch (f) {
+    case SpanField::kMessageSubject: return "message_sent.message.subject";
+    case SpanField::kMessageBody: return "message_sent.message.body";
+    case SpanField::kOfferText: return payload == ev::Event::kCommitmentMade ? "commitment_made.commitment.concession.text"
+                                                                              : "message_sent.message.offers.text";
+    case SpanField::kActivitySubject: return "activity_logged.activity.subject";
+    case SpanField::kActivityNotes: return "activity_logged.activity.notes";
+    case SpanField::kQuoteNotes: return (payload == ev::Event::kQuoteRevised ? "quote_revised" : "quote_issued") + std::string(".quote.notes");
+    case SpanField::kQuoteTermsText: return (payload == ev::Event::kQuoteRevised ? "quote_revised" : "quote_issued") + std::string(".quote.terms.text");
+    case SpanField::kLineDescription: return (payload == ev::Event::kQuoteRevised ? "quote_revised" : "quote_issued") + std::string(".quote.line_items.description");
+    case SpanField::kCommitmentText: return "commitment_made.commitment.text";
+    case SpanField::kConcessionText: return "commitment_made.commitment.concession.text";
+    case SpanField::kStructured: {
+      const auto* fd = ev::Event::descriptor()->FindFieldByNumber(payload);
+      return fd ? fd->name() : "";
+    }
+    default: return "";
+  }
+}
+
+bool IsOpenStage(int s) { return s != ev::OPPORTUNITY_STAGE_CLOSED_WON && s != ev::OPPORTUNITY_STAGE_CLOSED_LOST; }
+
+template <typename T>
+void PushBounded(std::vector<T>& v, T x, size_t max) {
+  if (v.size() >= max) v.erase(v.begin(), v.begin() + static_cast<long>(v.size() - max + 1));
+  v.push_back(std::move(x));
+}
+
+bool RingHas(const std::vector<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
+void RingAdd(std::vector<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
+  if (r.size() < cap) {
+    r.push_back(h);
+    return;
+  }
+  if (cap == 0) return;
+  pos %= cap;
+  if (r.size() > cap) r.resize(cap);
+  r[pos] = h;
+  pos = (pos + 1) % static_cast<uint32_t>(cap);
+}
+
+// One piece of evidence to render.
+struct Ev {
+  const EvRef* ref;
+  std::string role;
+  const StoredClaim* claim = nullptr;
+  std::string description;
+};
+
+}  // namespace
+
+struct Engine::Impl {
+  std::shared_ptr<const Playbook> pb;
+  std::unique_ptr<ClaimExtractor> extractor;
+  Interner strings;
+  absl::flat_hash_map<std::string, std::unique_ptr<CustomerState>> customers;
+  std::set<std::pair<Micros, std::string>> timers;
+  EngineStats stats;
+
+  explicit Impl(Playbook p) {
+    strings.Intern("");
+    SetPlaybook(std::move(p));
+  }
+  void SetPlaybook(Playbook p) {
+    pb = std::make_shared<const Playbook>(std::move(p));
+    extractor = std::make_unique<ClaimExtractor>(*pb);
+  }
+
+  // ------------------------------------------------------------------ findings
+  struct Ctx {
+    const std::string& key;
+    CustomerState& st;
+    Micros now;
+    std::vector<Finding>* out;
+  };
+
+  void Emit(Ctx& c, av::FindingType type, const std::string& rule, std::vector<Ev> evs, std::string title,
+            std::string summary, std::string action, uint8_t action_team, std::optional<Micros> deadline,
+            std::vector<std::pair<std::string, std::string>> details = {}) {
+    std::vector<std::string> keys;
+    for (const auto& e : evs)
+      keys.push_back(e.claim ? e.ref->event_id.str() + "#" + std::to_string(e.claim->index) : e.ref->event_id.str());
+    std::string id = FindingId(type, rule, keys);
+    uint64_t h = Hash64(id);
+    if (RingHas(c.st.emitted, h)) return;
+    RingAdd(c.st.emitted, c.st.emitted_pos, h, 64);
+    std::stable_sort(evs.begin(), evs.end(), [](const Ev& a, const Ev& b) { return a.ref->at < b.ref->at; });
+    Finding f;
+    f.set_id(id);
+    f.set_version(1);
+    f.set_type(type);
+    f.set_severity(pb->SeverityOf(type));
+    f.set_status(av::FINDING_STATUS_OPEN);
+    f.set_customer_key(c.key);
+    f.mutable_customer()->set_customer_key(c.key);
+    if (title.size() > 200) title.resize(200);
+    f.set_title(std::move(title));
+    f.set_summary(std::move(summary));
+    f.set_recommended_action(std::move(action));
+    f.set_action_team(static_cast<ev::Team>(action_team));
+    Micros first = evs.empty() ? c.now : evs.front().ref->at, last = evs.empty() ? c.now : evs.back().ref->at;
+    for (auto& e : evs) {
+      auto* x = f.add_evidence();
+      const EvRef& r = *e.ref;
+      x->set_event_id(r.event_id.str());
+      x->set_event_type(EventType(r.team, r.payload));
+      x->set_team(static_cast<ev::Team>(r.team));
+      x->mutable_actor()->set_id(strings.Get(r.actor));
+      x->mutable_actor()->set_team(static_cast<ev::Team>(r.team));
+      SetTimestamp(r.at, x->mutable_occurred_at());
+      x->set_role(e.role);
+      x->set_record_id(r.record_id.str());
+      if (r.offset >= 0) {
+        x->mutable_source()->set_topic(strings.Get(r.topic));
+        x->mutable_source()->set_partition(r.partition);
+        x->mutable_source()->set_offset(r.offset);
+      }
+      if (e.claim) {
+        const StoredClaim& cl = *e.claim;
+        x->set_claim_id(r.event_id.str() + "#" + std::to_string(cl.index));
+        x->set_product(strings.Get(cl.product));
+        x->set_attribute(static_cast<av::ClaimAttribute>(cl.attr));
+        FillValue(cl, x->mutable_value());
+        auto* sp = x->mutable_span();
+        sp->set_field(SpanFieldPath(cl.field, r.payload));
+        if (!cl.structured) {
+          sp->set_text(cl.span_text);
+          sp->set_begin(cl.begin);
+          sp->set_end(cl.end);
+        }
+      }
+      std::string d = e.description;
+      if (d.size() > 1024) d.resize(1024);
+      x->set_description(std::move(d));
+    }
+    SetTimestamp(c.now, f.mutable_detected_at());
+    SetTimestamp(first, f.mutable_first_evidence_at());
+    SetTimestamp(last, f.mutable_last_evidence_at());
+    Micros complete = deadline ? *deadline : last;
+    Micros lat = std::max<Micros>(0, c.now - complete);
+    f.mutable_detection_latency()->set_seconds(lat / kSecond);
+    f.mutable_detection_latency()->set_nanos(static_cast<int32_t>((lat % kSecond) * 1000));
+    f.set_playbook_version(pb->version);
+    f.set_playbook_rule(rule);
+    SetTimestamp(c.now, f.mutable_updated_at());
+    for (auto& [k, v] : details) (*f.mutable_details())[k] = v;
+    ++stats.findings;
+    ++stats.findings_by_type[type & 7];
+    c.out->push_back(std::move(f));
+  }
+
+  void FillValue(const StoredClaim& cl, av::ClaimValue* v) {
+    ExtractedClaim e;
+    e.attr = cl.attr;
+    e.v = cl.v;
+    e.detail = cl.detail;
+    v->set_display(DisplayValue(e));
+    switch (cl.attr) {
+      case Attr::kPrice: {
+        auto* m = v->mutable_money();
+        m->set_currency_code(cl.v.currency);
+        m->set_units(cl.v.micros / 1'000'000);
+        m->set_nanos(static_cast<int32_t>((cl.v.micros % 1'000'000) * 1000));
+        v->set_billing_period(static_cast<ev::BillingPeriod>(cl.v.period));
+        break;
+      }
+      case Attr::kDiscount:
+        v->mutable_quantity()->set_value(cl.v.qty);
+        v->mutable_quantity()->set_unit(av::QUANTITY_UNIT_PERCENT);
+        break;
+      case Attr::kTrial:
+        v->mutable_quantity()->set_value(cl.v.qty);
+        v->mutable_quantity()->set_unit(av::QUANTITY_UNIT_DAYS);
+        break;
+      case Attr::kContractTerm:
+        v->mutable_quantity()->set_value(cl.v.qty);
+        v->mutable_quantity()->set_unit(av::QUANTITY_UNIT_MONTHS);
+        break;
+      case Attr::kDeliveryDate: {
+        auto* d = v->mutable_date();
+        d->set_year(cl.v.ymd / 10000);
+        d->set_month((cl.v.ymd / 100) % 100);
+        d->set_day(cl.v.ymd % 100);
+        break;
+      }
+      case Attr::kFreeShipping:
+      case Attr::kFeature: v->set_flag(cl.v.flag); break;
+      default: break;
+    }
+  }
+
+  std::string Who(const EvRef& r) {
+    return std::string(TeamTitle(r.team)) + " (" + (strings.Get(r.actor).empty() ? "unknown" : strings.Get(r.actor)) + ")";
+  }
+
+  // ------------------------------------------------------------------ suppression
+  bool Suppressed(CustomerState& st, uint64_t key, Micros now) {
+    for (auto& s : st.suppress)
+      if (s.key == key && now <= s.until) return true;
+    return false;
+  }
+  void Suppress(CustomerState& st, uint64_t key, Micros until, Micros now) {
+    st.suppress.erase(std::remove_if(st.suppress.begin(), st.suppress.end(),
+                                     [&](const auto& s) { return s.until < now || s.key == key; }),
+                      st.suppress.end());
+    if (st.suppress.size() >= 16) st.suppress.erase(st.suppress.begin());
+    st.suppress.push_back({key, until});
+  }
+
+  // ------------------------------------------------------------------ timers
+  Micros NextDue(const CustomerState& st) const {
+    Micros due = 0;
+    auto consider = [&](Micros d) {
+      if (due == 0 || d < due) due = d;
+    };
+    if (st.handoff) {
+      const auto& h = *st.handoff;
+      if (!h.rejected && !h.accepted && !h.touched && !h.accept_fired) consider(h.accept_due);
+      if (!h.rejected && !h.touched && !h.touch_fired) consider(h.touch_due);
+    }
+    for (const auto& o : st.opps)
+      if (!o.stalled_fired) consider(o.last_touch + pb->stalled_opportunity_days * kDay);
+    return due;
+  }
+
+  void Reschedule(const std::string& key, CustomerState& st) {
+    Micros due = NextDue(st);
+    if (due == st.timer_due) return;
+    if (st.timer_due) timers.erase({st.timer_due, key});
+    st.timer_due = due;
+    if (due) timers.insert({due, key});
+  }
+
+  void FireTimers(Ctx& c, Micros at) {
+    CustomerState& st = c.st;
+    if (st.handoff) {
+      auto& h = *st.handoff;
+      if (!h.rejected && !h.accepted && !h.touched && !h.accept_fired && at >= h.accept_due) {
+        h.accept_fired = true;
+        std::string sla = FormatDuration(pb->sla_handoff_accept);
+        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id + ")"}},
+             "Hand-off not accepted within " + sla,
+             "Marketing handed off this MQL; sales neither accepted it nor touched the customer within the " + sla +
+                 " SLA (due " + std::to_string((h.accept_due - h.ev.at) / kHour) + "h after hand-off).",
+             "Sales: accept or reject hand-off " + h.handoff_id + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
+             {{"sla", sla}, {"handoff_id", h.handoff_id}});
+      }
+      if (!h.rejected && !h.touched && !h.touch_fired && at >= h.touch_due) {
+        h.touch_fired = true;
+        std::string sla = FormatDuration(pb->sla_first_touch);
+        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id + ")"}};
+        if (h.accepted) evs.push_back({&h.accept_ev, "acceptance", nullptr, "Hand-off accepted by " + Who(h.accept_ev)});
+        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.first_touch", std::move(evs), "No first touch within " + sla + " of hand-off",
+             "No sales outreach reached this customer within the " + sla + " first-touch SLA after the hand-off.",
+             "Sales: the owning rep should contact the customer today.", ev::TEAM_SALES, h.touch_due,
+             {{"sla", sla}, {"handoff_id", h.handoff_id}});
+      }
+    }
+    for (auto& o : st.opps) {
+      Micros due = o.last_touch + pb->stalled_opportunity_days * kDay;
+      if (o.stalled_fired || at < due) continue;
+      o.stalled_fired = true;
+      std::vector<Ev> evs{{&o.ev, "open_opportunity", nullptr, "Opportunity " + o.id + " open"}};
+      if (o.has_touch_ev) evs.push_back({&o.last_touch_ev, "last_touch", nullptr, "Last touch by " + Who(o.last_touch_ev)});
+      std::string days = std::to_string(pb->stalled_opportunity_days);
+      Emit(c, av::FINDING_TYPE_CONTRADICTORY_JOURNEY, "journey.stalled_opportunity_days", std::move(evs),
+           "Open opportunity with no touch for " + days + " days",
+           "Opportunity " + o.id + " is open but nobody has touched the customer for " + days + " days.",
+           "Sales: the opportunity owner should re-engage or close the opportunity.", ev::TEAM_SALES, due,
+           {{"stalled_days", days}, {"opportunity_id", o.id}});
+    }
+  }
+
+  // ------------------------------------------------------------------ event helpers
+  EvRef Ref(const Event& e, const SourcePosition& pos, std::string_view record_id) {
+    EvRef r;
+    r.event_id.Set(e.id());
+    r.record_id.Set(record_id);
+    r.at = ToMicros(e.occurred_at());
+    r.offset = pos.offset;
+    r.partition = pos.partition;
+    r.topic = strings.Intern(pos.topic);
+    r.actor = strings.Intern(e.actor().id());
+    uint8_t team = static_cast<uint8_t>(e.actor().team());
+    if (!team) team = static_cast<uint8_t>(e.producer().team());
+    r.team = team;
+    r.payload = static_cast<uint8_t>(e.payload_case());
+    return r;
+  }
+
+  void AdvanceStage(CustomerState& st, int stage, const EvRef& r) {
+    if (stage <= 0 || stage > 8) return;
+    if (stage == ev::LIFECYCLE_STAGE_CUSTOMER || stage == ev::LIFECYCLE_STAGE_EVANGELIST) st.ever_customer = true;
+    bool forward = stage > st.stage && !(st.stage == ev::LIFECYCLE_STAGE_FORMER_CUSTOMER && stage < ev::LIFECYCLE_STAGE_CUSTOMER);
+    if (st.stage == 0 || forward) {
+      st.stage = static_cast<uint8_t>(stage);
+      st.stage_ev = r;
+      st.has_stage_ev = true;
+    }
+  }
+  void SetStage(CustomerState& st, int stage, const EvRef& r) {
+    st.stage = static_cast<uint8_t>(stage);
+    st.stage_ev = r;
+    st.has_stage_ev = true;
+    if (stage == ev::LIFECYCLE_STAGE_CUSTOMER || stage == ev::LIFECYCLE_STAGE_EVANGELIST) st.ever_customer = true;
+  }
+
+  // Builds stored claims from extracted ones.
+  void AddClaims(std::vector<StoredClaim>& out, std::vector<ExtractedClaim>& ex, const EvRef& r, SpanField field,
+                 std::string_view text, Micros valid_until, const std::string& offer_code, bool new_only) {
+    for (auto& x : ex) {
+      StoredClaim s;
+      s.ev = r;
+      s.attr = x.attr;
+      s.structured = x.structured;
+      s.field = x.structured ? SpanField::kStructured : field;
+      s.product = strings.Intern(x.product);
+      s.feature = strings.Intern(x.feature);
+      s.v = x.v;
+      s.detail = x.detail;
+      if (!x.structured) {
+        s.begin = x.begin;
+        s.end = x.end;
+        s.span_text = std::string(text.substr(x.begin, std::min<size_t>(x.end - x.begin, 160)));
+      }
+      s.valid_until = valid_until;
+      s.confidence = x.confidence;
+      s.offer_code = offer_code;
+      s.new_customers_only = new_only;
+      out.push_back(std::move(s));
+    }
+    ex.clear();
+  }
+
+  int32_t RefYmd(Micros at) const { return DaysToYmd(at >= 0 ? at / kDay : (at - kDay + 1) / kDay); }
+
+  void ClaimsFromText(std::vector<StoredClaim>& out, std::string_view text, std::string_view product, const EvRef& r,
+                      SpanField field, Micros valid_until) {
+    if (text.empty()) return;
+    std::vector<ExtractedClaim> ex;
+    extractor->Extract(text, product, RefYmd(r.at), &ex);
+    AddClaims(out, ex, r, field, text, valid_until, "", false);
+  }
+
+  void ClaimsFromOffer(std::vector<StoredClaim>& out, const ev::Offer& o, const EvRef& r, Micros default_valid,
+                       SpanField text_field) {
+    Micros vu = o.has_valid_until() ? ToMicros(o.valid_until()) : default_valid;
+    std::vector<ExtractedClaim> ex;
+    auto base = [&](Attr a) {
+      ExtractedClaim c;
+      c.attr = a;
+      c.product = o.product();
+      c.structured = true;
+      return c;
+    };
+    if (o.has_price() && (o.price().units() || o.price().nanos())) {
+      auto c = base(Attr::kPrice);
+      std::snprintf(c.v.currency, 4, "%s", o.price().currency_code().c_str());
+      c.v.micros = o.price().units() * 1'000'000 + o.price().nanos() / 1000;
+      c.v.period = static_cast<uint8_t>(o.billing_period());
+      ex.push_back(c);
+    }
+    if (o.has_discount_percent()) {
+      auto c = base(Attr::kDiscount);
+      c.v.qty = o.discount_percent();
+      ex.push_back(c);
+    }
+    if (o.has_trial_days()) {
+      auto c = base(Attr::kTrial);
+      c.v.qty = o.trial_days();
+      ex.push_back(c);
+    }
+    if (o.has_free_shipping()) {
+      auto c = base(Attr::kFreeShipping);
+      c.v.flag = o.free_shipping();
+      ex.push_back(c);
+    }
+    AddClaims(out, ex, r, SpanField::kStructured, {}, vu, o.offer_code(), o.new_customers_only());
+    if (!o.text().empty()) {
+      extractor->Extract(o.text(), o.product(), RefYmd(r.at), &ex);
+      AddClaims(out, ex, r, text_field, o.text(), vu, "", false);
+    }
+  }
+
+  void ClaimsFromQuote(std::vector<StoredClaim>& out, const ev::Quote& q, const EvRef& r) {
+    Micros vu = q.has_valid_until() ? ToMicros(q.valid_until()) : r.at + pb->claim_validity;
+    std::vector<ExtractedClaim> ex;
+    std::string single = q.line_items_size() == 1 ? q.line_items(0).product() : "";
+    for (const auto& li : q.line_items()) {
+      ExtractedClaim c;
+      c.structured = true;
+      c.product = li.product();
+      if (li.has_unit_price()) {
+        c.attr = Attr::kPrice;
+        std::snprintf(c.v.currency, 4, "%s",
+                      (li.unit_price().currency_code().empty() ? q.currency_code() : li.unit_price().currency_code()).c_str());
+        c.v.micros = li.unit_price().units() * 1'000'000 + li.unit_price().nanos() / 1000;
+        c.v.period = static_cast<uint8_t>(li.billing_period());
+        ex.push_back(c);
+      }
+      if (li.has_discount_percent()) {
+        ExtractedClaim d;
+        d.structured = true;
+        d.product = li.product();
+        d.attr = Attr::kDiscount;
+        d.v.qty = li.discount_percent();
+        ex.push_back(d);
+      }
+    }
+    const auto& t = q.terms();
+    auto term = [&](Attr a) {
+      ExtractedClaim c;
+      c.structured = true;
+      c.attr = a;
+      c.product = single;
+      return c;
+    };
+    if (t.contract_term_months()) {
+      auto c = term(Attr::kContractTerm);
+      c.v.qty = t.contract_term_months();
+      ex.push_back(c);
+    }
+    if (t.has_delivery_date() && t.delivery_date().year()) {
+      auto c = term(Attr::kDeliveryDate);
+      c.v.ymd = Ymd(t.delivery_date().year(), t.delivery_date().month(), t.delivery_date().day());
+      ex.push_back(c);
+    }
+    if (t.has_free_shipping()) {
+      auto c = term(Attr::kFreeShipping);
+      c.v.flag = t.free_shipping();
+      ex.push_back(c);
+    }
+    if (t.has_trial_days()) {
+      auto c = term(Attr::kTrial);
+      c.v.qty = t.trial_days();
+      ex.push_back(c);
+    }
+    AddClaims(out, ex, r, SpanField::kStructured, {}, vu, "", false);
+    for (const auto& li : q.line_items())
+      if (!li.description().empty()) {
+        extractor->Extract(li.description(), li.product(), RefYmd(r.at), &ex);
+        AddClaims(out, ex, r, SpanField::kLineDescription, li.description(), vu, "", false);
+      }
+    if (!t.text().empty()) {
+      extractor->Extract(t.text(), single, RefYmd(r.at), &ex);
+      AddClaims(out, ex, r, SpanField::kQuoteTermsText, t.text(), vu, "", false);
+    }
+    if (!q.notes().empty()) {
+      extractor->Extract(q.notes(), single, RefYmd(r.at), &ex);
+      AddClaims(out, ex, r, SpanField::kQuoteNotes, q.notes(), vu, "", false);
+    }
+  }
+
+  // Drops free-text claims that repeat a structured claim of the same event, numbers claims.
+  void Finalize(std::vector<StoredClaim>& cl) {
+    std::vector<StoredClaim> out;
+    for (auto& c : cl) {
+      bool dup = false;
+      for (const auto& o : out) {
+        if (o.attr != c.attr || o.feature != c.feature) continue;
+        if (o.product != c.product && c.product != 0) continue;
+        std::string w;
+        if (!Disagree(o, c, *pb, &w) &&
+            (c.attr != Attr::kPrice || (o.v.micros == c.v.micros && std::string(o.v.currency) == c.v.currency)))
+          dup = true;
+      }
+      if (!dup) out.push_back(std::move(c));
+    }
+    for (size_t i = 0; i < out.size(); ++i) out[i].index = static_cast<uint16_t>(i);
+    cl = std::move(out);
+  }
+
+  std::string Describe(const StoredClaim& c) {
+    ExtractedClaim e;
+    e.attr = c.attr;
+    e.v = c.v;
+    e.detail = c.detail;
+    std::string what = std::string(AttrName(c.attr)) + " " + DisplayValue(e);
+    if (c.attr == Attr::kFeature) what = "'" + strings.Get(c.feature) + "' " + DisplayValue(e);
+    std::string s = Who(c.ev) + " claimed " + what;
+    if (c.product) s += " for " + strings.Get(c.product);
+    if (!c.structured) s += ": \"" + c.span_text + "\"";
+    else if (!c.offer_code.empty()) s += " (offer " + c.offer_code + ")";
+    return s;
+  }
+
+  void DetectClaims(Ctx& c, std::vector<StoredClaim>& fresh) {
+    CustomerState& st = c.st;
+    Micros t = fresh.empty() ? 0 : fresh.front().ev.at;
+    // expire
+    st.claims.erase(std::remove_if(st.claims.begin(), st.claims.end(), [&](const StoredClaim& s) { return s.valid_until < t; }),
+                    st.claims.end());
+    for (const auto& nc : fresh) {
+      ++stats.claims;
+      // off-book
+      auto problems = CheckOffBook(nc, strings.Get(nc.product), strings.Get(nc.feature), *pb, RefYmd(nc.ev.at));
+      if (!problems.empty()) {
+        std::string summary, rule = problems.front().rule;
+        for (const auto& p : problems) summary += (summary.empty() ? "" : "; ") + p.problem;
+        Emit(c, av::FINDING_TYPE_OFF_BOOK_CLAIM, rule, {{&nc.ev, "claim", &nc, Describe(nc)}},
+             "Off-book claim: " + problems.front().problem, summary + ".",
+             std::string(TeamTitle(nc.ev.team)) + ": correct the claim with the customer and stay within " + rule + ".",
+             nc.ev.team, std::nullopt, {{"rule", rule}});
+      }
+      // conflicting
+      std::vector<const StoredClaim*> conflicts;
+      std::string why;
+      for (const auto& s : st.claims) {
+        if (s.ev.event_id == nc.ev.event_id) continue;
+        if (s.valid_until < nc.ev.at) continue;
+        if (!SameSubject(s, nc)) continue;
+        if (s.ev.team == nc.ev.team && s.ev.actor == nc.ev.actor) continue;
+        std::string w;
+        if (!Disagree(s, nc, *pb, &w)) continue;
+        if (why.empty()) why = w;
+        conflicts.push_back(&s);
+      }
+      if (!conflicts.empty()) {
+        if (conflicts.size() > 49) conflicts.erase(conflicts.begin(), conflicts.end() - 49);
+        std::vector<Ev> evs;
+        bool cross_team = false;
+        for (auto* s : conflicts) {
+          evs.push_back({&s->ev, "claim", s, Describe(*s)});
+          cross_team |= s->ev.team != nc.ev.team;
+        }
+        evs.push_back({&nc.ev, "claim", &nc, Describe(nc)});
+        std::string subject = nc.attr == Attr::kFeature ? "'" + strings.Get(nc.feature) + "'"
+                                                        : std::string(AttrName(nc.attr)) +
+                                                              (nc.product ? " of " + strings.Get(nc.product) : "");
+        const StoredClaim& first = *conflicts.back();
+        Emit(c, av::FINDING_TYPE_CONFLICTING_CLAIM, "tolerances", std::move(evs), "Conflicting " + subject + " claims",
+             (cross_team ? "Marketing and sales" : "Two people") + std::string(" told the customer different things: ") + why +
+                 ". " + Describe(first) + "; " + Describe(nc) + ".",
+             "Agree on one " + subject + " per the price book and send the customer a single corrected message.",
+             nc.ev.team == ev::TEAM_MARKETING ? ev::TEAM_MARKETING : ev::TEAM_SALES, std::nullopt,
+             {{"window", FormatDuration(pb->claim_validity)}, {"difference", why}});
+      }
+    }
+    for (auto& nc : fresh) PushBounded(st.claims, std::move(nc), pb->max_claims);
+  }
+
+  void RemoveClaimsOf(CustomerState& st, const std::string& record_id) {
+    CompactId rid(record_id);
+    st.claims.erase(std::remove_if(st.claims.begin(), st.claims.end(), [&](const StoredClaim& s) { return s.ev.record_id == rid; }),
+                    st.claims.end());
+  }
+
+  void OnTouch(Ctx& c, TouchRec t) {
+    CustomerState& st = c.st;
+    const Micros at = t.ev.at;
+    // first touch for the hand-off SLA: any sales touch
+    if (st.handoff && t.ev.team == ev::TEAM_SALES && !st.handoff->touched && at < st.handoff->touch_due) st.handoff->touched = true;
+    if (st.handoff && t.ev.team == ev::TEAM_SALES && !st.handoff->touched && !st.handoff->accept_fired && at < st.handoff->accept_due)
+      st.handoff->touched = true;
+    for (auto& o : st.opps)
+      if (at >= o.last_touch) {
+        o.last_touch = at;
+        o.last_touch_ev = t.ev;
+        o.has_touch_ev = true;
+        o.stalled_fired = false;
+      }
+    if (t.outreach) {
+      DetectOwnership(c, t);
+      DetectDuplicateOutreach(c, t);
+    }
+    PushBounded(st.touches, std::move(t), pb->max_touches);
+  }
+
+  void DetectDuplicateOutreach(Ctx& c, const TouchRec& t) {
+    CustomerState& st = c.st;
+    if (t.purpose == ev::MESSAGE_PURPOSE_NEWSLETTER || t.purpose == ev::MESSAGE_PURPOSE_TRANSACTIONAL) return;
+    for (auto it = st.touches.rbegin(); it != st.touches.rend(); ++it) {
+      const TouchRec& s = *it;
+      if (!s.outreach || s.purpose == ev::MESSAGE_PURPOSE_NEWSLETTER || s.purpose == ev::MESSAGE_PURPOSE_TRANSACTIONAL) continue;
+      if (t.ev.at - s.ev.at > pb->duplicate_outreach_window || t.ev.at < s.ev.at) continue;
+      bool two_teams = s.ev.team != t.ev.team && s.ev.team && t.ev.team;
+      bool two_reps = s.ev.team == ev::TEAM_SALES && t.ev.team == ev::TEAM_SALES && s.ev.actor != t.ev.actor;
+      if (!two_teams && !two_reps) continue;
+      if (st.last_handoff_accept_at >= s.ev.at && st.last_handoff_accept_at <= t.ev.at) continue;  // ownership moved
+      uint64_t a = Hash64(std::to_string(s.ev.team) + ":" + strings.Get(s.ev.actor)),
+               b = Hash64(std::to_string(t.ev.team) + ":" + strings.Get(t.ev.actor));
+      uint64_t key = Hash64("dup-outreach") ^ (std::min(a, b) * 31 + std::max(a, b));
+      if (Suppressed(st, key, t.ev.at)) return;
+      Suppress(st, key, t.ev.at + pb->duplicate_outreach_window, t.ev.at);
+      std::string w = FormatDuration(pb->duplicate_outreach_window);
+      std::string summary = two_teams ? "Both marketing and sales reached out to this customer within " + w + ": "
+                                      : "Two sales reps reached out to this customer within " + w + ": ";
+      summary += Who(s.ev) + " then " + Who(t.ev) + ".";
+      uint8_t owner = static_cast<uint8_t>(pb->OwnerOf(static_cast<LifecycleStage>(st.stage)));
+      Emit(c, av::FINDING_TYPE_DUPLICATE_OUTREACH, "windows.duplicate_outreach",
+           {{&s.ev, "first_outreach", nullptr, "Outreach by " + Who(s.ev)}, {&t.ev, "second_outreach", nullptr, "Outreach by " + Who(t.ev)}},
+           two_teams ? "Marketing and sales both reached out within " + w : "Two sales reps reached out within " + w, summary,
+           std::string("Agree on a single owner for this customer (playbook owner at stage ") + StageName(st.stage) + ": " +
+               (owner ? TeamName(owner) : "shared") + ") and pause the other sequence.",
+           owner ? owner : t.ev.team, std::nullopt, {{"window", w}, {"stage", StageName(st.stage)}});
+      return;
+    }
+  }
+
+  void DetectOwnership(Ctx& c, const TouchRec& t) {
+    CustomerState& st = c.st;
+    if (!st.stage) return;
+    Team owner = pb->OwnerOf(static_cast<LifecycleStage>(st.stage));
+    if (owner == ev::TEAM_UNSPECIFIED || t.ev.team == owner) return;
+    if (t.ev.team != ev::TEAM_MARKETING && t.ev.team != ev::TEAM_SALES) return;
+    for (int p : pb->non_owner_allowed_purposes)
+      if (p == t.purpose && t.purpose) return;
+    if (t.ev.team == ev::TEAM_SALES && st.handoff && !st.handoff->rejected) return;  // the hand-off gives sales the lead
+    uint64_t key = Hash64("ownership") ^ (static_cast<uint64_t>(t.ev.team) << 8 | st.stage);
+    if (Suppressed(st, key, t.ev.at)) return;
+    Suppress(st, key, t.ev.at + pb->ownership_repeat_window, t.ev.at);
+    std::vector<Ev> evs;
+    if (st.has_stage_ev) evs.push_back({&st.stage_ev, "stage", nullptr, std::string("Customer entered stage ") + StageName(st.stage)});
+    evs.push_back({&t.ev, "action", nullptr, "Outreach by " + Who(t.ev) + (t.purpose ? std::string(" (") + PurposeName(t.purpose) + ")" : "")});
+    std::string rule = std::string("ownership.stages.") + StageName(st.stage);
+    Emit(c, av::FINDING_TYPE_OWNERSHIP_VIOLATION, rule, std::move(evs),
+         std::string(TeamTitle(t.ev.team)) + " acted on a customer owned by " + TeamName(owner) + " (" + StageName(st.stage) + ")",
+         std::string("The playbook gives ") + TeamName(owner) + " the customer at stage " + StageName(st.stage) + ", but " +
+             Who(t.ev) + " reached out" + (t.purpose ? std::string(" with a ") + PurposeName(t.purpose) + " message" : "") + ".",
+         std::string(TeamTitle(t.ev.team)) + ": stop this sequence and route the contact through the owning team (" +
+             TeamName(owner) + ").",
+         t.ev.team, std::nullopt, {{"stage", StageName(st.stage)}, {"owner", TeamName(owner)}});
+  }
+
+  void DetectJourney(Ctx& c, const TouchRec& t, const ev::OutboundMessage& m) {
+    CustomerState& st = c.st;
+    const OppRec* open = st.opps.empty() ? nullptr : &st.opps.back();
+    bool customer = st.stage == ev::LIFECYCLE_STAGE_CUSTOMER || st.stage == ev::LIFECYCLE_STAGE_EVANGELIST;
+    bool existing = customer || st.ever_customer || st.stage == ev::LIFECYCLE_STAGE_FORMER_CUSTOMER;
+    bool new_only_offer = false;
+    for (const auto& o : m.offers()) new_only_offer |= o.new_customers_only();
+    std::string problem, role;
+    const EvRef* state_ev = nullptr;
+    uint8_t p = t.purpose;
+    if ((p == ev::MESSAGE_PURPOSE_WIN_BACK || p == ev::MESSAGE_PURPOSE_WELCOME || p == ev::MESSAGE_PURPOSE_NEW_CUSTOMER_OFFER) && open) {
+      problem = std::string("a ") + PurposeName(p) + " message was sent while opportunity " + open->id + " is open";
+      state_ev = &open->ev;
+      role = "open_opportunity";
+    } else if (p == ev::MESSAGE_PURPOSE_WIN_BACK && customer) {
+      problem = "a win_back message was sent to a current customer";
+    } else if ((p == ev::MESSAGE_PURPOSE_NEW_CUSTOMER_OFFER || new_only_offer) && existing) {
+      problem = "a new-customer offer was sent to an existing customer";
+    }
+    if (problem.empty()) return;
+    if (!state_ev && st.has_stage_ev) {
+      state_ev = &st.stage_ev;
+      role = "customer_state";
+    }
+    std::vector<Ev> evs{{&t.ev, "message", nullptr, "Message by " + Who(t.ev) + " (" + PurposeName(p) + "): " + m.subject().substr(0, 200)}};
+    if (state_ev) evs.push_back({state_ev, role, nullptr, std::string("Customer stage ") + StageName(st.stage)});
+    Emit(c, av::FINDING_TYPE_CONTRADICTORY_JOURNEY, "journey.message_purpose", std::move(evs),
+         "Message contradicts the customer's state", "The customer is at stage " + std::string(StageName(st.stage)) + " and " + problem + ".",
+         std::string(TeamTitle(t.ev.team)) + ": exclude customers with open opportunities or existing contracts from this send; "
+                                             "the account owner should follow up.",
+         t.ev.team, std::nullopt, {{"purpose", PurposeName(p)}, {"stage", StageName(st.stage)}});
+  }
+
+  void OnRecord(Ctx& c, RecordRec r, bool created) {
+    CustomerState& st = c.st;
+    MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
+    std::string rid = r.ev.record_id.str();
+    // update in place
+    for (auto& x : st.records)
+      if (x.type == r.type && x.ev.record_id == r.ev.record_id) {
+        x.id = r.id;
+        return;
+      }
+    if (created) {
+      std::vector<Ev> evs;
+      std::string reasons;
+      double best = 0;
+      for (const auto& x : st.records) {
+        bool person = r.type != 3, xperson = x.type != 3;
+        if (person != xperson) continue;
+        if (r.type == 2 && x.type == 1 && r.source_lead_id == x.ev.record_id.str()) continue;  // contact from that lead
+        if (r.type == 1 && x.type == 2 && x.source_lead_id == rid) continue;
+        MatchResult m = person ? MatchPersons(x.id, r.id, opt) : MatchAccounts(x.id, r.id, opt);
+        if (!m.matched) continue;
+        static const char* kType[] = {"record", "lead", "contact", "account"};
+        evs.push_back({&x.ev, "existing_record", nullptr,
+                       std::string(kType[x.type & 3]) + " " + x.ev.record_id.str() + " by " + Who(x.ev) + " (" + m.Reasons() + ")"});
+        if (m.score > best) {
+          best = m.score;
+          reasons = m.Reasons();
+        }
+      }
+      if (!evs.empty()) {
+        static const char* kType[] = {"record", "lead", "contact", "account"};
+        evs.push_back({&r.ev, "duplicate_record", nullptr, std::string(kType[r.type & 3]) + " " + rid + " created by " + Who(r.ev)});
+        char score[16];
+        std::snprintf(score, sizeof score, "%.2f", best);
+        Emit(c, av::FINDING_TYPE_DUPLICATE_RECORD, "identity", std::move(evs),
+             std::string("Duplicate ") + kType[r.type & 3] + " record",
+             std::string("The new ") + kType[r.type & 3] + " " + rid + " matches an existing record: " + reasons + ".",
+             "Merge the records (keep the older one) and tell the creator which record to use.", r.ev.team, std::nullopt,
+             {{"match_score", score}, {"match_reasons", reasons}});
+      }
+    }
+    PushBounded(st.records, std::move(r), pb->max_records);
+  }
+
+  RecordRec PersonRecord(const EvRef& r, uint8_t type, const ev::PersonIdentity& p, std::string source_lead) {
+    RecordRec rec;
+    rec.ev = r;
+    rec.type = type;
+    rec.source_lead_id = std::move(source_lead);
+    MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
+    rec.id = Normalize(p.first_name(), p.last_name(), p.full_name(), p.email(), p.phone(), p.company(), p.website(), opt);
+    return rec;
+  }
+
+  // ------------------------------------------------------------------ main entry
+  std::vector<Finding> Process(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt) {
+    std::vector<Finding> out;
+    const std::string& key = e.customer().customer_key();
+    if (key.empty()) {
+      ++stats.ignored;
+      return out;
+    }
+    auto [it, inserted] = customers.try_emplace(key, nullptr);
+    if (inserted) it->second = std::make_unique<CustomerState>();
+    CustomerState& st = *it->second;
+    uint64_t h = Hash64(e.id());
+    if (RingHas(st.seen, h)) {
+      ++stats.duplicates;
+      return out;
+    }
+    RingAdd(st.seen, st.seen_pos, h, pb->dedupe_ids);
+    ++stats.events;
+    const Micros at = ToMicros(e.occurred_at());
+    Ctx c{it->first, st, now_opt ? *now_opt : at, &out};
+    st.last_event_at = std::max(st.last_event_at, at);
+    FireTimers(c, at);
+
+    std::vector<StoredClaim> fresh;
+    auto touch = [&](const EvRef& r, uint8_t kind, uint8_t purpose, uint8_t channel, bool outreach) {
+      TouchRec t;
+      t.ev = r;
+      t.kind = kind;
+      t.purpose = purpose;
+      t.channel = channel;
+      t.outreach = outreach;
+      return t;
+    };
+    switch (e.payload_case()) {
+      case Event::kLeadCaptured:
+      case Event::kLeadUpdated: {
+        const auto& l = e.has_lead_captured() ? e.lead_captured().lead() : e.lead_updated().lead();
+        EvRef r = Ref(e, pos, l.id());
+        AdvanceStage(st, l.lifecycle_stage(), r);
+        OnRecord(c, PersonRecord(r, 1, l.person(), ""), e.has_lead_captured());
+        break;
+      }
+      case Event::kLeadQualified: AdvanceStage(st, ev::LIFECYCLE_STAGE_MQL, Ref(e, pos, e.lead_qualified().lead().id())); break;
+      case Event::kLeadScored: break;
+      case Event::kLeadHandedOff: {
+        const auto& l = e.lead_handed_off().lead();
+        EvRef r = Ref(e, pos, l.handoff().handoff_id().empty() ? l.id() : l.handoff().handoff_id());
+        HandoffRec hr;
+        hr.ev = r;
+        hr.handoff_id = l.handoff().handoff_id();
+        Micros base = l.handoff().has_handed_off_at() ? ToMicros(l.handoff().handed_off_at()) : at;
+        hr.accept_due = base + pb->sla_handoff_accept;
+        hr.touch_due = base + pb->sla_first_touch;
+        st.handoff = std::move(hr);
+        AdvanceStage(st, ev::LIFECYCLE_STAGE_MQL, r);
+        break;
+      }
+      case Event::kLeadRecycled: {
+        if (st.handoff && !st.handoff->accepted) st.handoff->rejected = true;
+        EvRef r = Ref(e, pos, e.lead_recycled().lead().id());
+        if (st.stage <= ev::LIFECYCLE_STAGE_SQL) SetStage(st, ev::LIFECYCLE_STAGE_LEAD, r);
+        break;
+      }
+      case Event::kHandoffAccepted: {
+        const auto& ho = e.handoff_accepted().handoff();
+        EvRef r = Ref(e, pos, ho.id());
+        if (st.handoff && (st.handoff->handoff_id == ho.id() || ho.id().empty() || st.handoff->handoff_id.empty())) {
+          st.handoff->accepted = true;
+          st.handoff->accept_ev = r;
+        }
+        st.last_handoff_accept_at = at;
+        AdvanceStage(st, ev::LIFECYCLE_STAGE_SQL, r);
+        break;
+      }
+      case Event::kHandoffRejected:
+        if (st.handoff) st.handoff->rejected = true;
+        break;
+      case Event::kContactCreated:
+      case Event::kContactUpdated: {
+        const auto& ct = e.has_contact_created() ? e.contact_created().contact() : e.contact_updated().contact();
+        EvRef r = Ref(e, pos, ct.id());
+        AdvanceStage(st, ct.lifecycle_stage(), r);
+        OnRecord(c, PersonRecord(r, 2, ct.person(), ct.source_lead_id()), e.has_contact_created());
+        break;
+      }
+      case Event::kAccountCreated:
+      case Event::kAccountUpdated: {
+        const auto& a = e.has_account_created() ? e.account_created().account() : e.account_updated().account();
+        EvRef r = Ref(e, pos, a.id());
+        AdvanceStage(st, a.lifecycle_stage(), r);
+        RecordRec rec;
+        rec.ev = r;
+        rec.type = 3;
+        MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
+        rec.id = Normalize("", "", "", "", "", a.name(), a.website().empty() ? a.domain() : a.website(), opt);
+        OnRecord(c, std::move(rec), e.has_account_created());
+        break;
+      }
+      case Event::kAccountMerged:
+      case Event::kContactMerged: {
+        std::vector<std::string> gone;
+        if (e.has_account_merged())
+          for (const auto& m : e.account_merged().merged()) gone.push_back(m.id());
+        else
+          for (const auto& m : e.contact_merged().merged()) gone.push_back(m.id());
+        st.records.erase(std::remove_if(st.records.begin(), st.records.end(),
+                                        [&](const RecordRec& r) {
+                                          return std::find(gone.begin(), gone.end(), r.ev.record_id.str()) != gone.end();
+                                        }),
+                         st.records.end());
+        break;
+      }
+      case Event::kMessageSent: {
+        const auto& m = e.message_sent().message();
+        EvRef r = Ref(e, pos, m.id());
+        if (m.sender().team()) r.team = static_cast<uint8_t>(m.sender().team());
+        if (!m.sender().id().empty()) r.actor = strings.Intern(m.sender().id());
+        std::string single;
+        for (const auto& o : m.offers()) {
+          if (single.empty()) single = o.product();
+          else if (single != o.product()) single = "-";
+        }
+        if (single == "-") single.clear();
+        Micros vu = at + pb->claim_validity;
+        for (const auto& o : m.offers()) ClaimsFromOffer(fresh, o, r, vu, SpanField::kOfferText);
+        ClaimsFromText(fresh, m.subject(), single, r, SpanField::kMessageSubject, vu);
+        ClaimsFromText(fresh, m.body(), single, r, SpanField::kMessageBody, vu);
+        TouchRec t = touch(r, av::TOUCH_KIND_MESSAGE, static_cast<uint8_t>(m.purpose()), static_cast<uint8_t>(m.channel()),
+                           m.purpose() != ev::MESSAGE_PURPOSE_TRANSACTIONAL);
+        DetectJourney(c, t, m);
+        OnTouch(c, std::move(t));
+        break;
+      }
+      case Event::kActivityLogged: {
+        const auto& a = e.activity_logged().activity();
+        EvRef r = Ref(e, pos, a.id());
+        if (!a.actor().id().empty()) r.actor = strings.Intern(a.actor().id());
+        if (a.has_occurred_at()) r.at = ToMicros(a.occurred_at());
+        Micros vu = r.at + pb->claim_validity;
+        ClaimsFromText(fresh, a.subject(), "", r, SpanField::kActivitySubject, vu);
+        ClaimsFromText(fresh, a.notes(), "", r, SpanField::kActivityNotes, vu);
+        static const uint8_t kKind[] = {0, av::TOUCH_KIND_CALL, av::TOUCH_KIND_EMAIL, av::TOUCH_KIND_MEETING, av::TOUCH_KIND_TASK};
+        bool outreach = a.direction() == ev::ACTIVITY_DIRECTION_OUTBOUND && a.kind() != ev::ACTIVITY_KIND_TASK;
+        bool contact = a.direction() != ev::ACTIVITY_DIRECTION_INTERNAL && a.kind() != ev::ACTIVITY_KIND_TASK;
+        if (contact) OnTouch(c, touch(r, kKind[a.kind() % 5], 0, ev::CHANNEL_PHONE, outreach));
+        break;
+      }
+      case Event::kQuoteIssued:
+      case Event::kQuoteRevised: {
+        const auto& q = e.has_quote_issued() ? e.quote_issued().quote() : e.quote_revised().quote();
+        RemoveClaimsOf(st, q.id());
+        EvRef r = Ref(e, pos, q.id());
+        if (!q.owner().id().empty()) r.actor = strings.Intern(q.owner().id());
+        ClaimsFromQuote(fresh, q, r);
+        OnTouch(c, touch(r, av::TOUCH_KIND_QUOTE, ev::MESSAGE_PURPOSE_PROPOSAL, 0, false));
+        break;
+      }
+      case Event::kQuoteWithdrawn: RemoveClaimsOf(st, e.quote_withdrawn().quote().id()); break;
+      case Event::kCommitmentMade: {
+        const auto& cm = e.commitment_made().commitment();
+        EvRef r = Ref(e, pos, cm.id());
+        if (!cm.made_by().id().empty()) r.actor = strings.Intern(cm.made_by().id());
+        Micros vu = cm.has_valid_until() ? ToMicros(cm.valid_until()) : at + pb->claim_validity;
+        std::vector<ExtractedClaim> ex;
+        if (cm.kind() == ev::COMMITMENT_KIND_FEATURE && !cm.feature().empty()) {
+          ExtractedClaim x;
+          x.attr = Attr::kFeature;
+          x.structured = true;
+          x.product = cm.product();
+          // map the feature name to a catalog id when possible
+          x.feature = cm.feature();
+          std::vector<ExtractedClaim> probe;
+          extractor->Extract(cm.feature() + " is available", "", 0, &probe);
+          for (const auto& pcl : probe)
+            if (pcl.attr == Attr::kFeature) x.feature = pcl.feature;
+          bool future = cm.has_due_date() && cm.due_date().year() &&
+                        Ymd(cm.due_date().year(), cm.due_date().month(), cm.due_date().day()) > RefYmd(at);
+          x.v.avail = future ? Avail::kComing : Avail::kAvailable;
+          x.v.flag = !future;
+          if (future) x.detail = FormatYmd(Ymd(cm.due_date().year(), cm.due_date().month(), cm.due_date().day()));
+          ex.push_back(x);
+        } else if (cm.kind() == ev::COMMITMENT_KIND_DATE && cm.has_due_date() && cm.due_date().year()) {
+          ExtractedClaim x;
+          x.attr = Attr::kDeliveryDate;
+          x.structured = true;
+          x.product = cm.product();
+          x.v.ymd = Ymd(cm.due_date().year(), cm.due_date().month(), cm.due_date().day());
+          ex.push_back(x);
+        }
+        AddClaims(fresh, ex, r, SpanField::kStructured, {}, vu, "", false);
+        if (cm.has_concession()) ClaimsFromOffer(fresh, cm.concession(), r, vu, SpanField::kConcessionText);
+        ClaimsFromText(fresh, cm.text(), cm.product(), r, SpanField::kCommitmentText, vu);
+        OnTouch(c, touch(r, av::TOUCH_KIND_COMMITMENT, 0, static_cast<uint8_t>(cm.channel()), false));
+        break;
+      }
+      case Event::kOpportunityCreated:
+      case Event::kOpportunityStageChanged: {
+        const auto& o = e.has_opportunity_created() ? e.opportunity_created().opportunity() : e.opportunity_stage_changed().opportunity();
+        EvRef r = Ref(e, pos, o.id());
+        auto oit = std::find_if(st.opps.begin(), st.opps.end(), [&](const OppRec& x) { return x.id == o.id(); });
+        if (IsOpenStage(o.stage())) {
+          if (oit == st.opps.end()) {
+            OppRec rec;
+            rec.id = o.id();
+            rec.ev = r;
+            rec.stage = static_cast<uint8_t>(o.stage());
+            rec.last_touch = at;
+            PushBounded(st.opps, std::move(rec), 4);
+          } else {
+            oit->stage = static_cast<uint8_t>(o.stage());
+          }
+          AdvanceStage(st, ev::LIFECYCLE_STAGE_OPPORTUNITY, r);
+        } else {
+          if (oit != st.opps.end()) st.opps.erase(oit);
+          if (o.stage() == ev::OPPORTUNITY_STAGE_CLOSED_WON) SetStage(st, ev::LIFECYCLE_STAGE_CUSTOMER, r);
+          else if (st.opps.empty() && st.stage == ev::LIFECYCLE_STAGE_OPPORTUNITY)
+            SetStage(st, st.ever_customer ? ev::LIFECYCLE_STAGE_CUSTOMER : ev::LIFECYCLE_STAGE_SQL, r);
+        }
+        break;
+      }
+      default: break;
+    }
+    if (!fresh.empty()) {
+      Finalize(fresh);
+      DetectClaims(c, fresh);
+    }
+    Reschedule(it->first, st);
+    return out;
+  }
+
+  std::vector<Finding> Advance(Micros now) {
+    std::vector<Finding> out;
+    while (!timers.empty() && timers.begin()->first <= now) {
+      auto [due, key] = *timers.begin();
+      timers.erase(timers.begin());
+      auto it = customers.find(key);
+      if (it == customers.end()) continue;
+      it->second->timer_due = 0;
+      Ctx c{it->first, *it->second, now, &out};
+      FireTimers(c, now);
+      Reschedule(it->first, *it->second);
+    }
+    return out;
+  }
+};
+
+Engine::Engine(Playbook playbook) : impl_(std::make_unique<Impl>(std::move(playbook))) {}
+Engine::~Engine() = default;
+
+std::vector<Finding> Engine::Process(const Event& event, const SourcePosition& pos) {
+  return impl_->Process(event, pos, std::nullopt);
+}
+std::vector<Finding> Engine::Process(const Event& event, const SourcePosition& pos, Micros now) {
+  return impl_->Process(event, pos, now);
+}
+std::vector<Finding> Engine::Process(const Event& event, const concord::alignment::v1::SourcePosition& pos) {
+  return impl_->Process(event, SourcePosition{pos.topic(), pos.partition(), pos.offset()}, std::nullopt);
+}
+std::vector<Finding> Engine::AdvanceTime(Micros now) { return impl_->Advance(now); }
+Micros Engine::NextTimer() const { return impl_->timers.empty() ? 0 : impl_->timers.begin()->first; }
+
+std::string Engine::SerializeCustomer(std::string_view key) const {
+  auto it = impl_->customers.find(absl::string_view(key.data(), key.size()));
+  if (it == impl_->customers.end()) return {};
+  return EncodeState(*it->second, impl_->strings);
+}
+
+bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
+  auto st = std::make_unique<CustomerState>();
+  if (!DecodeState(bytes, st.get(), &impl_->strings)) return false;
+  std::string k(key);
+  auto it = impl_->customers.find(k);
+  if (it != impl_->customers.end()) {
+    if (it->second->timer_due) impl_->timers.erase({it->second->timer_due, k});
+    it->second = std::move(st);
+  } else {
+    it = impl_->customers.emplace(k, std::move(st)).first;
+  }
+  it->second->timer_due = 0;
+  impl_->Reschedule(it->first, *it->second);
+  return true;
+}
+
+void Engine::EraseCustomer(std::string_view key) {
+  std::string k(key);
+  auto it = impl_->customers.find(k);
+  if (it == impl_->customers.end()) return;
+  if (it->second->timer_due) impl_->timers.erase({it->second->timer_due, k});
+  impl_->customers.erase(it);
+}
+
+std::vector<std::string> Engine::CustomerKeys() const {
+  std::vector<std::string> keys;
+  keys.reserve(impl_->customers.size());
+  for (const auto& [k, v] : impl_->customers) keys.push_back(k);
+  std::sort(keys.begin(), keys.end());
+  return keys;
+}
+
+size_t Engine::customers() const { return impl_->customers.size(); }
+
+size_t Engine::ApproxMemoryBytes() const {
+  size_t n = impl_->strings.ApproxBytes() + impl_->timers.size() * 80;
+  for (const auto& [k, v] : impl_->customers) n += sizeof(k) + k.capacity() + 16 + v->ApproxBytes();
+  return n;
+}
+
+void Engine::ReplacePlaybook(Playbook playbook) {
+  impl_->SetPlaybook(std::move(playbook));
+  // windows / SLAs changed: recompute every timer
+  impl_->timers.clear();
+  for (auto& [k, v] : impl_->customers) {
+    v->timer_due = 0;
+    impl_->Reschedule(k, *v);
+  }
+}
+const Playbook& Engine::playbook() const { return *impl_->pb; }
+const EngineStats& Engine::stats() const { return impl_->stats; }
+
+}  // namespace concord::alignment::engine

@@ -1,0 +1,140 @@
+#include "services/alignment/engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include "services/alignment/engine/test_util.h"
+
+namespace concord::alignment::engine {
+namespace {
+
+using namespace testing;  // NOLINT
+namespace ev = concord::events::v1;
+namespace av = concord::alignment::v1;
+
+TEST(EngineTest, SameEventTwiceDoesNothing) {
+  Engine engine(ExamplePlaybook());
+  Events E;
+  {
+    auto m = E.Message(kT0, ev::TEAM_MARKETING, "mkt-1", ev::MESSAGE_PURPOSE_PROMOTION, "20% off Concord Pro");
+    auto q = E.Quote(kT0 + kHour, "rep-1", "Q-1", "concord-pro", 49, 10.0);
+    engine.Process(m, kPos);
+    EXPECT_FALSE(engine.Process(q, kPos).empty());
+    EXPECT_TRUE(engine.Process(q, kPos).empty());
+    EXPECT_EQ(engine.stats().duplicates, 1u);
+  }
+}
+
+TEST(EngineTest, FindingIdIsDeterministic) {
+  EXPECT_EQ(FindingId(av::FINDING_TYPE_CONFLICTING_CLAIM, "r", {"b#0", "a#1"}),
+            FindingId(av::FINDING_TYPE_CONFLICTING_CLAIM, "r", {"a#1", "b#0"}));
+  EXPECT_NE(FindingId(av::FINDING_TYPE_CONFLICTING_CLAIM, "r", {"a"}), FindingId(av::FINDING_TYPE_OFF_BOOK_CLAIM, "r", {"a"}));
+  EXPECT_EQ(FindingId(av::FINDING_TYPE_CONFLICTING_CLAIM, "r", {"a"}).size(), 34u);
+}
+
+std::vector<ev::Event> Scenario() {
+  Events E;
+  std::vector<ev::Event> v;
+  v.push_back(E.Lead(kT0, "lead-1", "Bob", "Smith", "bob@acme.com", "+14155550100"));
+  v.push_back(E.HandOff(kT0 + kHour, "h-1"));
+  v.push_back(E.Message(kT0 + 2 * kHour, ev::TEAM_MARKETING, "mkt-1", ev::MESSAGE_PURPOSE_PROMOTION, "Get 20% off Concord Pro."));
+  v.push_back(E.Contact(kT0 + 3 * kHour, "c-1", "Robert", "Smith", "rs@acme.com", "415-555-0100"));
+  v.push_back(E.Quote(kT0 + 30 * kHour, "rep-1", "Q-1", "concord-pro", 49, 10.0));
+  v.push_back(E.Opportunity(kT0 + 31 * kHour, "opp-1", ev::OPPORTUNITY_STAGE_NEGOTIATION));
+  v.push_back(E.Message(kT0 + 32 * kHour, ev::TEAM_MARKETING, "mkt-1", ev::MESSAGE_PURPOSE_WIN_BACK, "Come back: 30% off Concord Pro"));
+  return v;
+}
+
+std::vector<std::string> Ids(const std::vector<Finding>& fs) {
+  std::vector<std::string> ids;
+  for (const auto& f : fs) ids.push_back(f.id());
+  return ids;
+}
+
+TEST(EngineTest, ReplayIsIdenticalAndCheckpointRestoreLosesNothing) {
+  auto events = Scenario();
+  // one run, straight through
+  Engine a(ExamplePlaybook());
+  std::vector<Finding> all_a;
+  for (const auto& e : events)
+    for (auto& f : a.Process(e, kPos)) all_a.push_back(f);
+  for (auto& f : a.AdvanceTime(kT0 + 40 * kDay)) all_a.push_back(f);
+  EXPECT_GE(all_a.size(), 6u);
+
+  // the same with a checkpoint after event 3, a "restart" and a replay from event 2
+  Engine b(ExamplePlaybook());
+  std::vector<Finding> all_b;
+  for (int i = 0; i < 4; ++i)
+    for (auto& f : b.Process(events[i], kPos)) all_b.push_back(f);
+  std::string bytes = b.SerializeCustomer("domain:acme.com");
+  ASSERT_FALSE(bytes.empty());
+  Engine c(ExamplePlaybook());
+  ASSERT_TRUE(c.RestoreCustomer("domain:acme.com", bytes));
+  EXPECT_EQ(c.customers(), 1u);
+  EXPECT_EQ(c.SerializeCustomer("domain:acme.com"), bytes);
+  for (size_t i = 2; i < events.size(); ++i)  // overlap: events 2 and 3 again
+    for (auto& f : c.Process(events[i], kPos)) all_b.push_back(f);
+  for (auto& f : c.AdvanceTime(kT0 + 40 * kDay)) all_b.push_back(f);
+  auto ia = Ids(all_a), ib = Ids(all_b);
+  std::sort(ia.begin(), ia.end());
+  std::sort(ib.begin(), ib.end());
+  EXPECT_EQ(ia, ib);
+  EXPECT_EQ(std::unique(ib.begin(), ib.end()), ib.end());  // nothing repeated
+}
+
+TEST(EngineTest, SlaTimerSurvivesRestore) {
+  Engine a(ExamplePlaybook());
+  Events E;
+  a.Process(E.HandOff(kT0, "h-1"), kPos);
+  Engine b(ExamplePlaybook());
+  ASSERT_TRUE(b.RestoreCustomer("domain:acme.com", a.SerializeCustomer("domain:acme.com")));
+  EXPECT_EQ(b.NextTimer(), kT0 + 24 * kHour);
+  EXPECT_EQ(Count(b.AdvanceTime(kT0 + 24 * kHour), av::FINDING_TYPE_HANDOFF_SLA_BREACH), 1);
+}
+
+TEST(EngineTest, RestoreRejectsGarbage) {
+  Engine e(ExamplePlaybook());
+  EXPECT_FALSE(e.RestoreCustomer("k", "garbage"));
+  EXPECT_FALSE(e.RestoreCustomer("k", ""));
+  EXPECT_EQ(e.customers(), 0u);
+}
+
+TEST(EngineTest, EventsWithoutCustomerAreIgnored) {
+  Engine e(ExamplePlaybook());
+  ev::Event x;
+  x.set_id("x");
+  EXPECT_TRUE(e.Process(x, kPos).empty());
+  EXPECT_EQ(e.stats().ignored, 1u);
+}
+
+TEST(EngineTest, MemoryStaysBounded) {
+  Engine e(ExamplePlaybook());
+  for (int c = 0; c < 200; ++c) {
+    Events E("domain:c" + std::to_string(c) + ".com");
+    for (int i = 0; i < 50; ++i) {
+      e.Process(E.Call(kT0 + i * kHour, "rep-" + std::to_string(i % 3), "We can do 10% off Concord Pro."), kPos);
+      e.Process(E.Message(kT0 + i * kHour + 1, ev::TEAM_MARKETING, "mkt", ev::MESSAGE_PURPOSE_NEWSLETTER, "News"), kPos);
+    }
+  }
+  EXPECT_EQ(e.customers(), 200u);
+  size_t per = e.ApproxMemoryBytes() / e.customers();
+  EXPECT_LT(per, 16 * 1024u) << per;  // heavy customers (100 events each) stay bounded
+  RecordProperty("bytes_per_heavy_customer", static_cast<int>(per));
+}
+
+TEST(EngineTest, ReplacePlaybookChangesTimers) {
+  Engine e(ExamplePlaybook());
+  Events E;
+  e.Process(E.Opportunity(kT0, "opp-1", ev::OPPORTUNITY_STAGE_PROPOSAL), kPos);
+  EXPECT_EQ(e.NextTimer(), kT0 + 14 * kDay);
+  auto pb = ExamplePlaybook();
+  pb.stalled_opportunity_days = 7;
+  pb.version = 8;
+  e.ReplacePlaybook(pb);
+  EXPECT_EQ(e.NextTimer(), kT0 + 7 * kDay);
+  auto f = e.AdvanceTime(kT0 + 7 * kDay);
+  ASSERT_EQ(f.size(), 1u);
+  EXPECT_EQ(f[0].playbook_version(), 8u);
+}
+
+}  // namespace
+}  // namespace concord::alignment::engine

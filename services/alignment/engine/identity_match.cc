@@ -1,0 +1,166 @@
+#include "services/alignment/engine/identity_match.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "common/identity/identity.h"
+
+namespace concord::alignment::engine {
+
+namespace {
+const std::pair<std::string_view, std::string_view> kNick[] = {
+    {"bob", "robert"},      {"rob", "robert"},       {"bobby", "robert"},    {"robbie", "robert"},
+    {"bill", "william"},    {"will", "william"},     {"billy", "william"},   {"liam", "william"},
+    {"liz", "elizabeth"},   {"beth", "elizabeth"},   {"betty", "elizabeth"}, {"lizzie", "elizabeth"},
+    {"eliza", "elizabeth"}, {"jim", "james"},        {"jimmy", "james"},     {"jamie", "james"},
+    {"mike", "michael"},    {"mick", "michael"},     {"mikey", "michael"},   {"dave", "david"},
+    {"davey", "david"},     {"tom", "thomas"},       {"tommy", "thomas"},    {"dick", "richard"},
+    {"rick", "richard"},    {"rich", "richard"},     {"ricky", "richard"},   {"joe", "joseph"},
+    {"joey", "joseph"},     {"chris", "christopher"}, {"kate", "katherine"}, {"katie", "katherine"},
+    {"kathy", "katherine"}, {"cathy", "catherine"},  {"jen", "jennifer"},    {"jenny", "jennifer"},
+    {"jenn", "jennifer"},   {"alex", "alexander"},   {"sasha", "alexander"}, {"tony", "anthony"},
+    {"dan", "daniel"},      {"danny", "daniel"},     {"matt", "matthew"},    {"nick", "nicholas"},
+    {"sam", "samuel"},      {"steve", "steven"},     {"stephen", "steven"},  {"ben", "benjamin"},
+    {"ed", "edward"},       {"eddie", "edward"},     {"ted", "edward"},      {"greg", "gregory"},
+    {"pat", "patricia"},    {"patty", "patricia"},   {"trish", "patricia"},  {"peggy", "margaret"},
+    {"maggie", "margaret"}, {"meg", "margaret"},     {"sue", "susan"},       {"susie", "susan"},
+    {"andy", "andrew"},     {"drew", "andrew"},      {"tim", "timothy"},     {"jon", "jonathan"},
+    {"nate", "nathan"},     {"vicky", "victoria"},   {"tori", "victoria"},   {"chuck", "charles"},
+    {"charlie", "charles"}, {"hank", "henry"},       {"harry", "henry"},     {"jack", "john"},
+    {"johnny", "john"},     {"jeff", "jeffrey"},     {"larry", "lawrence"},  {"ron", "ronald"},
+    {"don", "donald"},      {"ken", "kenneth"},      {"abby", "abigail"},    {"becky", "rebecca"},
+    {"mandy", "amanda"},    {"manny", "emmanuel"},   {"fred", "frederick"},  {"pete", "peter"},
+};
+}  // namespace
+
+size_t NicknameCount() { return sizeof(kNick) / sizeof(kNick[0]); }
+
+std::string_view CanonicalFirstName(std::string_view first) {
+  for (const auto& [n, c] : kNick)
+    if (n == first) return c;
+  return first;
+}
+
+double JaroWinkler(std::string_view a, std::string_view b) {
+  if (a.empty() && b.empty()) return 1.0;
+  if (a.empty() || b.empty()) return 0.0;
+  if (a == b) return 1.0;
+  const int la = static_cast<int>(a.size()), lb = static_cast<int>(b.size());
+  const int window = std::max(0, std::max(la, lb) / 2 - 1);
+  std::vector<char> ma(la, 0), mb(lb, 0);
+  int matches = 0;
+  for (int i = 0; i < la; ++i) {
+    int lo = std::max(0, i - window), hi = std::min(lb - 1, i + window);
+    for (int j = lo; j <= hi; ++j) {
+      if (mb[j] || a[i] != b[j]) continue;
+      ma[i] = mb[j] = 1;
+      ++matches;
+      break;
+    }
+  }
+  if (!matches) return 0.0;
+  int t = 0;
+  for (int i = 0, j = 0; i < la; ++i) {
+    if (!ma[i]) continue;
+    while (!mb[j]) ++j;
+    if (a[i] != b[j]) ++t;
+    ++j;
+  }
+  double m = matches;
+  double jaro = (m / la + m / lb + (m - t / 2.0) / m) / 3.0;
+  int prefix = 0;
+  while (prefix < 4 && prefix < la && prefix < lb && a[prefix] == b[prefix]) ++prefix;
+  return jaro + prefix * 0.1 * (1 - jaro);
+}
+
+NormalizedIdentity Normalize(std::string_view first, std::string_view last, std::string_view full,
+                             std::string_view email, std::string_view phone, std::string_view company,
+                             std::string_view website, const MatchOptions& opt) {
+  NormalizedIdentity n;
+  n.email = identity::NormalizeEmail(email);
+  if (!phone.empty()) {
+    auto p = identity::NormalizePhone(phone, opt.default_country_code);
+    if (p.ok()) n.phone = *p;
+  }
+  std::string f = identity::NormalizeName(first), l = identity::NormalizeName(last);
+  std::string name;
+  if (!f.empty() || !l.empty()) name = f + (f.empty() || l.empty() ? "" : " ") + l;
+  else name = identity::NormalizeName(full);
+  // canonicalize the first word through the nickname table
+  size_t sp = name.find(' ');
+  std::string_view first_word = std::string_view(name).substr(0, sp);
+  std::string_view canon = CanonicalFirstName(first_word);
+  if (canon != first_word) name = std::string(canon) + (sp == std::string::npos ? "" : name.substr(sp));
+  n.name = std::move(name);
+  n.domain = identity::NormalizeDomain(website);
+  if (n.domain.empty() && !n.email.empty()) {
+    std::string d = identity::EmailDomain(n.email);
+    if (!identity::IsFreeMailDomain(d)) n.domain = d;
+  }
+  n.company = identity::NormalizeName(company);
+  return n;
+}
+
+std::string MatchResult::Reasons() const {
+  std::string s;
+  for (const auto& r : reasons) s += (s.empty() ? "" : " + ") + r;
+  return s;
+}
+
+namespace {
+std::string Fmt(double v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+}  // namespace
+
+MatchResult MatchPersons(const NormalizedIdentity& a, const NormalizedIdentity& b, const MatchOptions& opt) {
+  MatchResult r;
+  if (!a.email.empty() && a.email == b.email) {
+    r.matched = true;
+    r.score = 1.0;
+    r.reasons.push_back("email equal after normalization");
+  }
+  if (!a.phone.empty() && a.phone == b.phone) {
+    if (!r.matched) r.score = 0.95;
+    r.matched = true;
+    r.reasons.push_back("phone equal in E.164 (" + a.phone + ")");
+  }
+  bool same_company = (!a.domain.empty() && a.domain == b.domain) || (!a.company.empty() && a.company == b.company);
+  if (!a.name.empty() && !b.name.empty()) {
+    double jw = JaroWinkler(a.name, b.name);
+    if (jw >= opt.name_threshold) {
+      r.reasons.push_back("name Jaro-Winkler " + Fmt(jw) + (a.name == b.name ? " (after nicknames)" : ""));
+      if (same_company && !r.matched) {
+        r.matched = true;
+        r.score = 0.9 * jw;
+      }
+    }
+  }
+  if (same_company && !r.reasons.empty())
+    r.reasons.push_back(!a.domain.empty() && a.domain == b.domain ? "same company domain (" + a.domain + ")"
+                                                                   : "same company name");
+  if (!r.matched) r.reasons.clear();
+  return r;
+}
+
+MatchResult MatchAccounts(const NormalizedIdentity& a, const NormalizedIdentity& b, const MatchOptions& opt) {
+  MatchResult r;
+  if (!a.domain.empty() && a.domain == b.domain) {
+    r.matched = true;
+    r.score = 1.0;
+    r.reasons.push_back("same company domain (" + a.domain + ")");
+  }
+  if (!a.company.empty() && !b.company.empty()) {
+    double jw = JaroWinkler(a.company, b.company);
+    if (jw >= opt.name_threshold) {
+      if (!r.matched) r.score = jw;
+      r.matched = true;
+      r.reasons.push_back("company name Jaro-Winkler " + Fmt(jw));
+    }
+  }
+  return r;
+}
+
+}  // namespace concord::alignment::engine

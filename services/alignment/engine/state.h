@@ -1,0 +1,119 @@
+#pragma once
+// Per-customer state of the alignment engine. Compact, bounded and serializable (state.cc).
+// Internal to the engine; the wiring only sees the bytes of Engine::SerializeCustomer.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "services/alignment/engine/claims.h"
+#include "services/alignment/engine/identity_match.h"
+#include "services/alignment/engine/util.h"
+
+namespace concord::alignment::engine {
+
+// An event, as much of it as evidence needs.
+struct EvRef {
+  CompactId event_id;
+  CompactId record_id;
+  Micros at = 0;
+  int64_t offset = -1;
+  int32_t partition = -1;
+  uint32_t topic = 0;  // interned ("" = 0)
+  uint32_t actor = 0;  // interned actor id
+  uint8_t team = 0;
+  uint8_t payload = 0;  // Event payload field number
+};
+
+// Where a claim's text came from (TextSpan.field).
+enum class SpanField : uint8_t {
+  kNone, kMessageSubject, kMessageBody, kOfferText, kActivitySubject, kActivityNotes, kQuoteNotes, kQuoteTermsText,
+  kCommitmentText, kConcessionText, kLineDescription, kStructured
+};
+
+struct StoredClaim {
+  EvRef ev;
+  uint16_t index = 0;  // claim index within the event: claim id = event id + "#" + index
+  Attr attr = Attr::kNone;
+  bool structured = false;
+  SpanField field = SpanField::kNone;
+  uint32_t product = 0;  // interned
+  uint32_t feature = 0;  // interned
+  ClaimVal v;
+  std::string detail;
+  std::string span_text;  // the claimed text (free text), at most 160 bytes
+  uint32_t begin = 0, end = 0;
+  Micros valid_until = 0;
+  float confidence = 1;
+  std::string offer_code;
+  bool new_customers_only = false;
+};
+
+struct TouchRec {
+  EvRef ev;
+  uint8_t kind = 0;     // concord.alignment.v1.TouchKind
+  uint8_t purpose = 0;  // MessagePurpose
+  uint8_t channel = 0;
+  bool outreach = false;
+};
+
+struct RecordRec {
+  EvRef ev;
+  uint8_t type = 0;  // RecordType: 1 lead, 2 contact, 3 account
+  std::string source_lead_id;
+  NormalizedIdentity id;
+};
+
+struct HandoffRec {
+  EvRef ev;  // LeadHandedOff
+  std::string handoff_id;
+  Micros accept_due = 0, touch_due = 0;
+  bool accepted = false, rejected = false, touched = false;
+  EvRef accept_ev;
+  bool accept_fired = false, touch_fired = false;
+};
+
+struct OppRec {
+  std::string id;
+  EvRef ev;  // created / last stage change
+  uint8_t stage = 0;
+  Micros last_touch = 0;
+  EvRef last_touch_ev;
+  bool has_touch_ev = false;
+  bool stalled_fired = false;  // for this last touch
+};
+
+struct Suppress {
+  uint64_t key;
+  Micros until;
+};
+
+struct CustomerState {
+  uint8_t stage = 0;  // LifecycleStage
+  EvRef stage_ev;
+  bool has_stage_ev = false;
+  bool ever_customer = false;
+  Micros last_event_at = 0;
+  Micros last_handoff_accept_at = -1;
+  std::vector<TouchRec> touches;    // oldest first, <= max_touches
+  std::vector<StoredClaim> claims;  // oldest first, <= max_claims
+  std::vector<RecordRec> records;   // <= max_records
+  std::optional<HandoffRec> handoff;
+  std::vector<OppRec> opps;         // open opportunities, <= 4
+  std::vector<uint64_t> seen;       // ring of event id hashes (dedupe)
+  uint32_t seen_pos = 0;
+  std::vector<uint64_t> emitted;    // ring of finding id hashes (repeat suppression)
+  uint32_t emitted_pos = 0;
+  std::vector<Suppress> suppress;   // time-boxed repeat suppression keys
+  Micros timer_due = 0;             // the timer registered in the engine (0 = none)
+
+  size_t ApproxBytes() const;
+};
+
+// Encoding: version byte + fields; strings for interned values (topics, actors, products).
+class Interner;
+std::string EncodeState(const CustomerState& s, const Interner& strings);
+bool DecodeState(std::string_view bytes, CustomerState* s, Interner* strings);
+
+}  // namespace concord::alignment::engine

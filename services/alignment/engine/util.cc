@@ -1,0 +1,153 @@
+#include "services/alignment/engine/util.h"
+
+#include <openssl/sha.h>
+
+#include <cstdio>
+
+namespace concord::alignment::engine {
+
+int64_t DaysFromCivil(int y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void CivilFromDays(int64_t z, int* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = static_cast<int>(yy + (*m <= 2));
+}
+
+int64_t YmdToDays(int32_t ymd) { return DaysFromCivil(ymd / 10000, (ymd / 100) % 100, ymd % 100); }
+
+int32_t DaysToYmd(int64_t days) {
+  int y;
+  unsigned m, d;
+  CivilFromDays(days, &y, &m, &d);
+  return Ymd(y, static_cast<int>(m), static_cast<int>(d));
+}
+
+std::string FormatYmd(int32_t ymd) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", ymd / 10000, (ymd / 100) % 100, ymd % 100);
+  return buf;
+}
+
+std::string FormatDuration(Micros d) {
+  if (d % kDay == 0) return std::to_string(d / kDay) + "d";
+  if (d % kHour == 0) return std::to_string(d / kHour) + "h";
+  if (d % kMinute == 0) return std::to_string(d / kMinute) + "m";
+  if (d % kSecond == 0) return std::to_string(d / kSecond) + "s";
+  return std::to_string(d) + "us";
+}
+
+uint64_t Hash64(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+
+std::string Sha256Hex(std::string_view s) {
+  unsigned char md[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
+  static const char* kHex = "0123456789abcdef";
+  std::string out(2 * SHA256_DIGEST_LENGTH, '0');
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
+    out[2 * i] = kHex[md[i] >> 4];
+    out[2 * i + 1] = kHex[md[i] & 15];
+  }
+  return out;
+}
+
+namespace {
+int HexVal(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+}  // namespace
+
+CompactId& CompactId::operator=(const CompactId& o) {
+  if (this == &o) return *this;
+  hi_ = o.hi_;
+  lo_ = o.lo_;
+  is_uuid_ = o.is_uuid_;
+  other_ = o.other_ ? std::make_unique<std::string>(*o.other_) : nullptr;
+  return *this;
+}
+
+void CompactId::Set(std::string_view s) {
+  other_.reset();
+  is_uuid_ = false;
+  hi_ = lo_ = 0;
+  if (s.size() == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-') {
+    uint64_t parts[2] = {0, 0};
+    int n = 0;
+    bool ok = true;
+    for (size_t i = 0; i < 36 && ok; ++i) {
+      if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+      int v = HexVal(s[i]);
+      if (v < 0) ok = false;
+      parts[n / 16] = (parts[n / 16] << 4) | static_cast<uint64_t>(v);
+      ++n;
+    }
+    if (ok) {
+      hi_ = parts[0];
+      lo_ = parts[1];
+      is_uuid_ = true;
+      return;
+    }
+  }
+  if (!s.empty()) other_ = std::make_unique<std::string>(s);
+}
+
+std::string CompactId::str() const {
+  if (!is_uuid_) return other_ ? *other_ : std::string();
+  static const char* kHex = "0123456789abcdef";
+  std::string out(36, '-');
+  int n = 0;
+  for (size_t i = 0; i < 36; ++i) {
+    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
+    uint64_t word = n < 16 ? hi_ : lo_;
+    int shift = 4 * (15 - (n % 16));
+    out[i] = kHex[(word >> shift) & 15];
+    ++n;
+  }
+  return out;
+}
+
+bool CompactId::operator==(const CompactId& o) const {
+  if (is_uuid_ != o.is_uuid_) return false;
+  if (is_uuid_) return hi_ == o.hi_ && lo_ == o.lo_;
+  return str() == o.str();
+}
+
+uint32_t Interner::Intern(std::string_view s) {
+  auto it = index_.find(absl::string_view(s.data(), s.size()));
+  if (it != index_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(strings_.size());
+  strings_.emplace_back(s);
+  index_.emplace(std::string(s), id);
+  return id;
+}
+
+size_t Interner::ApproxBytes() const {
+  size_t n = 0;
+  for (const auto& s : strings_) n += 2 * (sizeof(std::string) + (s.size() > 15 ? s.size() : 0)) + 8;
+  return n;
+}
+
+}  // namespace concord::alignment::engine

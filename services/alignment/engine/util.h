@@ -1,0 +1,148 @@
+#pragma once
+// Small building blocks of the alignment engine: time, compact ids, interning, hashing and a
+// compact binary writer/reader for per-customer checkpoints.
+
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+namespace concord::alignment::engine {
+
+// Microseconds since the Unix epoch (UTC). The engine never reads a clock.
+using Micros = int64_t;
+inline constexpr Micros kSecond = 1'000'000;
+inline constexpr Micros kMinute = 60 * kSecond;
+inline constexpr Micros kHour = 60 * kMinute;
+inline constexpr Micros kDay = 24 * kHour;
+
+// Days since 1970-01-01 for a civil date, and back (Howard Hinnant's algorithms).
+int64_t DaysFromCivil(int y, unsigned m, unsigned d);
+void CivilFromDays(int64_t z, int* y, unsigned* m, unsigned* d);
+// yyyymmdd <-> days.
+inline int32_t Ymd(int y, int m, int d) { return y * 10000 + m * 100 + d; }
+int64_t YmdToDays(int32_t ymd);
+int32_t DaysToYmd(int64_t days);
+std::string FormatYmd(int32_t ymd);  // "2026-03-01"
+std::string FormatDuration(Micros d);  // "72h", "30d", "90m", "45s"
+
+// 64-bit FNV-1a.
+uint64_t Hash64(std::string_view s);
+// Lower-case hex SHA-256 of the input.
+std::string Sha256Hex(std::string_view s);
+
+// An id stored in 16 bytes when it is a lower-case canonical UUID (the Event.id format), as
+// a heap string otherwise. Round-trips exactly.
+class CompactId {
+ public:
+  CompactId() = default;
+  explicit CompactId(std::string_view s) { Set(s); }
+  CompactId(const CompactId& o) { *this = o; }
+  CompactId& operator=(const CompactId& o);
+  CompactId(CompactId&&) noexcept = default;
+  CompactId& operator=(CompactId&&) noexcept = default;
+  void Set(std::string_view s);
+  std::string str() const;
+  bool empty() const { return !is_uuid_ && (!other_ || other_->empty()); }
+  bool operator==(const CompactId& o) const;
+
+ private:
+  uint64_t hi_ = 0, lo_ = 0;
+  bool is_uuid_ = false;
+  std::unique_ptr<std::string> other_;
+};
+
+// Maps strings to small integers and back (actors, topics, products). Append-only.
+class Interner {
+ public:
+  uint32_t Intern(std::string_view s);
+  const std::string& Get(uint32_t id) const { return strings_[id]; }
+  size_t size() const { return strings_.size(); }
+  size_t ApproxBytes() const;
+
+ private:
+  std::vector<std::string> strings_;
+  absl::flat_hash_map<std::string, uint32_t> index_;
+};
+
+// Compact binary encoding: varints, zig-zag signed, length-prefixed strings.
+class Writer {
+ public:
+  void U(uint64_t v) {
+    while (v >= 0x80) {
+      out_.push_back(static_cast<char>(v | 0x80));
+      v >>= 7;
+    }
+    out_.push_back(static_cast<char>(v));
+  }
+  void I(int64_t v) { U((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void S(std::string_view s) {
+    U(s.size());
+    out_.append(s);
+  }
+  void D(double d) {
+    uint64_t b;
+    std::memcpy(&b, &d, 8);
+    out_.append(reinterpret_cast<const char*>(&b), 8);
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  bool ok() const { return ok_; }
+  bool done() const { return pos_ == in_.size(); }
+  uint64_t U() {
+    uint64_t v = 0;
+    int shift = 0;
+    while (pos_ < in_.size() && shift < 64) {
+      uint8_t b = static_cast<uint8_t>(in_[pos_++]);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+      shift += 7;
+    }
+    ok_ = false;
+    return 0;
+  }
+  int64_t I() {
+    uint64_t u = U();
+    return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
+  }
+  std::string S() {
+    uint64_t n = U();
+    if (!ok_ || n > in_.size() - pos_) {
+      ok_ = false;
+      return {};
+    }
+    std::string s(in_.substr(pos_, n));
+    pos_ += n;
+    return s;
+  }
+  double D() {
+    if (in_.size() - pos_ < 8) {
+      ok_ = false;
+      return 0;
+    }
+    uint64_t b;
+    std::memcpy(&b, in_.data() + pos_, 8);
+    pos_ += 8;
+    double d;
+    std::memcpy(&d, &b, 8);
+    return d;
+  }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+  bool ok_ = true;
+};
+
+}  // namespace concord::alignment::engine
