@@ -1,8 +1,62 @@
 #include "services/alignment/findings_store.h"
 
+#include <charconv>
+
 #include <google/protobuf/util/time_util.h>
 
 namespace concord::alignment {
+
+namespace {
+
+bool ParseU64(std::string_view s, uint64_t* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// XREAD / XRANGE entry: [id, [field, value, ...]].
+std::optional<FeedEntry> ToEntry(const redis::Reply& r) {
+  if (r.elements.size() < 2) return std::nullopt;
+  FeedEntry e;
+  e.cursor = r.elements[0].str;
+  const auto& fv = r.elements[1].elements;
+  for (size_t i = 0; i + 1 < fv.size(); i += 2) {
+    const auto& k = fv[i].str;
+    const auto& v = fv[i + 1].str;
+    if (k == "kind") e.kind = v;
+    else if (k == "id") e.finding_id = v;
+    else if (k == "version") ParseU64(v, &e.version);
+  }
+  if (e.finding_id.empty()) return std::nullopt;
+  return e;
+}
+
+constexpr const char* kCasScript = R"lua(
+local cur = redis.call('GET', KEYS[1])
+if cur ~= ARGV[1] then return false end
+redis.call('SET', KEYS[1], ARGV[2])
+local fid = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '1000000', '*', 'kind', 'status', 'id', ARGV[3], 'version', ARGV[4])
+if ARGV[5] ~= '' then redis.call('SET', KEYS[3], ARGV[5], 'EX', 86400) end
+redis.call('HSET', KEYS[4], ARGV[6], ARGV[7])
+redis.call('ZADD', KEYS[5], ARGV[8], ARGV[6])
+return fid
+)lua";
+
+}  // namespace
+
+std::optional<FeedId> FeedId::Parse(const std::string& s) {
+  auto dash = s.find('-');
+  FeedId id;
+  if (dash == std::string::npos) {
+    if (!ParseU64(s, &id.ms)) return std::nullopt;
+    return id;
+  }
+  if (!ParseU64(std::string_view(s).substr(0, dash), &id.ms) ||
+      !ParseU64(std::string_view(s).substr(dash + 1), &id.seq)) {
+    return std::nullopt;
+  }
+  return id;
+}
 
 absl::StatusOr<std::vector<bool>> FindingsStore::Exists(redis::Connection& conn, const std::vector<std::string>& ids) const {
   std::vector<std::vector<std::string>> cmds;
@@ -38,6 +92,154 @@ absl::StatusOr<std::optional<v1::Finding>> FindingsStore::Get(redis::Connection&
   v1::Finding f;
   if (!f.ParseFromString(r->str)) return absl::DataLossError("finding " + id + " in Redis does not parse");
   return std::optional<v1::Finding>(std::move(f));
+}
+
+absl::StatusOr<std::vector<std::optional<v1::Finding>>> FindingsStore::GetMany(redis::Connection& conn,
+                                                                              const std::vector<std::string>& ids) const {
+  std::vector<std::optional<v1::Finding>> out;
+  if (ids.empty()) return out;
+  std::vector<std::string> cmd = {"MGET"};
+  for (const auto& id : ids) cmd.push_back(FindingKey(id));
+  auto r = conn.CommandOk(cmd);
+  if (!r.ok()) return r.status();
+  out.resize(ids.size());
+  for (size_t i = 0; i < ids.size() && i < r->elements.size(); ++i) {
+    if (r->elements[i].is_nil()) continue;
+    v1::Finding f;
+    if (f.ParseFromString(r->elements[i].str)) out[i] = std::move(f);
+  }
+  return out;
+}
+
+absl::StatusOr<IndexScan> FindingsStore::ScanIndex(redis::Connection& conn, const std::string& index_key, int64_t min_ms,
+                                                   int64_t max_ms, const std::optional<IndexPosition>& after,
+                                                   int count) const {
+  IndexScan out;
+  int64_t max = after ? std::min(after->ms, max_ms) : max_ms;
+  if (max < min_ms || count <= 0) {
+    out.exhausted = max < min_ms;
+    return out;
+  }
+  const int chunk = count + 16;
+  long long offset = 0;
+  while (true) {
+    auto r = conn.CommandOk({"ZREVRANGEBYSCORE", index_key, std::to_string(max), std::to_string(min_ms), "WITHSCORES",
+                             "LIMIT", std::to_string(offset), std::to_string(chunk)});
+    if (!r.ok()) return r.status();
+    const auto& el = r->elements;
+    for (size_t i = 0; i + 1 < el.size(); i += 2) {
+      int64_t ms = 0;
+      try {
+        ms = static_cast<int64_t>(std::stod(el[i + 1].str));
+      } catch (...) {
+        continue;
+      }
+      const auto& id = el[i].str;
+      // Ties on the time are ordered by id descending: skip what the previous page returned.
+      if (after && ms == after->ms && id >= after->id) continue;
+      out.items.emplace_back(ms, id);
+    }
+    size_t got = el.size() / 2;
+    if (got < static_cast<size_t>(chunk)) {
+      out.exhausted = true;
+      break;
+    }
+    if (out.items.size() >= static_cast<size_t>(count)) break;
+    offset += chunk;
+  }
+  if (out.items.size() > static_cast<size_t>(count)) {
+    out.items.resize(count);
+    out.exhausted = false;
+  }
+  return out;
+}
+
+absl::StatusOr<std::string> FindingsStore::FeedLastId(redis::Connection& conn) const {
+  auto r = conn.CommandOk({"XREVRANGE", FeedKey(), "+", "-", "COUNT", "1"});
+  if (!r.ok()) return r.status();
+  if (r->elements.empty() || r->elements[0].elements.empty()) return std::string("0-0");
+  return r->elements[0].elements[0].str;
+}
+
+absl::StatusOr<bool> FindingsStore::FeedCursorExpired(redis::Connection& conn, const FeedId& cursor) const {
+  auto r = conn.Command({"XINFO", "STREAM", FeedKey()});
+  if (!r.ok()) return r.status();
+  if (r->is_error()) return false;  // no feed yet: nothing was trimmed
+  const auto& el = r->elements;
+  std::optional<FeedId> max_deleted, first;
+  for (size_t i = 0; i + 1 < el.size(); i += 2) {
+    if (el[i].str == "max-deleted-entry-id") max_deleted = FeedId::Parse(el[i + 1].str);
+    if (el[i].str == "first-entry" && !el[i + 1].elements.empty()) first = FeedId::Parse(el[i + 1].elements[0].str);
+  }
+  if (max_deleted) return cursor < *max_deleted;
+  // Redis < 7: without the trim watermark, a cursor before the first retained entry may have
+  // lost entries (except "0-0", which means "from the beginning").
+  if (first && !(cursor == FeedId{})) return cursor < *first;
+  return false;
+}
+
+absl::StatusOr<std::vector<FeedEntry>> FindingsStore::ReadFeed(redis::Connection& conn, const std::string& cursor,
+                                                               int count, int block_ms) const {
+  std::vector<std::string> cmd = {"XREAD", "COUNT", std::to_string(count)};
+  if (block_ms > 0) {
+    cmd.push_back("BLOCK");
+    cmd.push_back(std::to_string(block_ms));
+  }
+  cmd.push_back("STREAMS");
+  cmd.push_back(FeedKey());
+  cmd.push_back(cursor);
+  auto r = conn.CommandOk(cmd);
+  if (!r.ok()) return r.status();
+  std::vector<FeedEntry> out;
+  if (r->is_nil()) return out;
+  for (const auto& stream : r->elements) {
+    if (stream.elements.size() < 2) continue;
+    for (const auto& e : stream.elements[1].elements) {
+      if (auto entry = ToEntry(e)) out.push_back(std::move(*entry));
+      else if (!e.elements.empty()) out.push_back({e.elements[0].str, "", "", 0});  // unknown: cursor only
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<std::string>> FindingsStore::CompareAndSetStatus(
+    redis::Connection& conn, const std::string& old_bytes, const v1::Finding& updated, const std::string& request_id,
+    const std::string& request_record, const std::string& event_id, const std::string& event_bytes) const {
+  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  auto r = conn.CommandOk({"EVAL", kCasScript, "5", FindingKey(updated.id()), FeedKey(),
+                           RequestKey(request_id.empty() ? "-" : request_id), OutboxKey(), OutboxDueKey(), old_bytes,
+                           updated.SerializeAsString(), updated.id(), std::to_string(updated.version()),
+                           request_id.empty() ? std::string() : request_record, event_id, event_bytes,
+                           std::to_string(now_ms)});
+  if (!r.ok()) return r.status();
+  if (r->is_nil()) return std::optional<std::string>();
+  return std::optional<std::string>(r->str);
+}
+
+std::optional<v1::Finding> FindingsStore::AtVersion(const v1::Finding& current, uint64_t version) {
+  uint64_t cur = current.version() == 0 ? 1 : current.version();
+  if (version < 1 || version > cur) return std::nullopt;
+  if (version == cur) return current;
+  v1::Finding f = current;
+  f.clear_status_history();
+  const v1::StatusChange* last = nullptr;
+  for (const auto& c : current.status_history()) {
+    if (c.version() > version) break;
+    *f.add_status_history() = c;
+    last = &c;
+  }
+  f.set_version(version);
+  if (last) {
+    f.set_status(last->status());
+    *f.mutable_updated_at() = last->changed_at();
+  } else {
+    f.set_status(v1::FINDING_STATUS_OPEN);
+    if (current.has_detected_at()) *f.mutable_updated_at() = current.detected_at();
+    else f.clear_updated_at();
+  }
+  return f;
 }
 
 }  // namespace concord::alignment

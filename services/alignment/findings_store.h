@@ -1,13 +1,19 @@
 #pragma once
 // Findings in Redis: the record the API serves and the memory that keeps a finding from being
 // published twice across restarts and replays.
-//   concord:alignment:f:<id>         serialized Finding
+//   concord:alignment:f:<id>         serialized Finding (its current version)
 //   concord:alignment:fx:all         sorted set of ids by detection time (ms)
 //   concord:alignment:fx:c:<key>     the same per customer
-//   concord:alignment:feed           stream of {kind: raised|status, id}: the order in which
-//                                    findings and status changes happened; its ids are the
+//   concord:alignment:feed           stream of {kind: raised|status, id[, version]}: the order in
+//                                    which findings and status changes happened; its ids are the
 //                                    cursors of WatchFindings (capped at about 1M entries)
+//   concord:alignment:freq:<rid>     status-change request record (idempotency, 24 h)
+//   concord:alignment:fout           hash event id -> FindingEvent bytes not yet confirmed on
+//                                    Kafka (status-change outbox)
+//   concord:alignment:fout:due       sorted set event id -> ms written (relay order)
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +25,32 @@
 
 namespace concord::alignment {
 
+// A feed entry id "ms-seq". "0-0" is before everything.
+struct FeedId {
+  uint64_t ms = 0, seq = 0;
+  static std::optional<FeedId> Parse(const std::string& s);
+  std::string ToString() const { return std::to_string(ms) + "-" + std::to_string(seq); }
+  auto operator<=>(const FeedId&) const = default;
+};
+
+struct FeedEntry {
+  std::string cursor;  // the stream entry id
+  std::string kind;    // "raised" or "status"
+  std::string finding_id;
+  uint64_t version = 1;  // the finding's version after this entry
+};
+
+// Keyset position inside a time index, newest first: the last item returned.
+struct IndexPosition {
+  int64_t ms = 0;
+  std::string id;
+};
+
+struct IndexScan {
+  std::vector<std::pair<int64_t, std::string>> items;  // (ms, id), newest first
+  bool exhausted = false;
+};
+
 class FindingsStore {
  public:
   explicit FindingsStore(std::string prefix = "concord:alignment") : prefix_(std::move(prefix)) {}
@@ -27,6 +59,9 @@ class FindingsStore {
   std::string AllIndexKey() const { return prefix_ + ":fx:all"; }
   std::string CustomerIndexKey(const std::string& customer) const { return prefix_ + ":fx:c:" + customer; }
   std::string FeedKey() const { return prefix_ + ":feed"; }
+  std::string RequestKey(const std::string& request_id) const { return prefix_ + ":freq:" + request_id; }
+  std::string OutboxKey() const { return prefix_ + ":fout"; }
+  std::string OutboxDueKey() const { return prefix_ + ":fout:due"; }
   const std::string& prefix() const { return prefix_; }
 
   // Which of these ids are already stored.
@@ -34,6 +69,40 @@ class FindingsStore {
   // The commands that store a finding (for a MULTI/EXEC batch).
   std::vector<std::vector<std::string>> SaveCommands(const v1::Finding& f) const;
   absl::StatusOr<std::optional<v1::Finding>> Get(redis::Connection& conn, const std::string& id) const;
+  // Several at once (MGET); missing or unparsable ones are nullopt.
+  absl::StatusOr<std::vector<std::optional<v1::Finding>>> GetMany(redis::Connection& conn,
+                                                                 const std::vector<std::string>& ids) const;
+
+  // Up to `count` (ms, id) of an index, newest first, with detection time in [min_ms, max_ms]
+  // and strictly after `after` in that order (keyset pagination: ties on ms are ordered by id
+  // descending, as Redis orders them).
+  absl::StatusOr<IndexScan> ScanIndex(redis::Connection& conn, const std::string& index_key, int64_t min_ms,
+                                      int64_t max_ms, const std::optional<IndexPosition>& after, int count) const;
+
+  // The id of the last feed entry, "0-0" when the feed is empty.
+  absl::StatusOr<std::string> FeedLastId(redis::Connection& conn) const;
+  // Whether entries after `cursor` may have been trimmed (the cursor is older than the
+  // retained history).
+  absl::StatusOr<bool> FeedCursorExpired(redis::Connection& conn, const FeedId& cursor) const;
+  // Entries after `cursor`; block_ms > 0 waits that long for new ones (XREAD BLOCK).
+  absl::StatusOr<std::vector<FeedEntry>> ReadFeed(redis::Connection& conn, const std::string& cursor, int count,
+                                                  int block_ms) const;
+
+  // Result of a compare-and-set status change.
+  enum class CasResult { kApplied, kConflict };
+  // Atomically (Lua): if the stored bytes still equal `old_bytes`, stores `updated`, appends
+  // {kind: status, id, version} to the feed, records the request (`request_record`, 24 h) and
+  // puts the status event in the outbox. Returns the feed entry id when applied.
+  absl::StatusOr<std::optional<std::string>> CompareAndSetStatus(redis::Connection& conn, const std::string& old_bytes,
+                                                                 const v1::Finding& updated,
+                                                                 const std::string& request_id,
+                                                                 const std::string& request_record,
+                                                                 const std::string& event_id,
+                                                                 const std::string& event_bytes) const;
+
+  // The finding as it was at `version` (1 = as raised), rebuilt from its status history.
+  // nullopt when the finding never had that version.
+  static std::optional<v1::Finding> AtVersion(const v1::Finding& current, uint64_t version);
 
  private:
   std::string prefix_;

@@ -119,6 +119,7 @@ class Processor : public kafka::RebalanceListener {
   std::unordered_map<std::string, int32_t> partition_of_;  // customer -> partition
   std::chrono::steady_clock::time_point last_tick_{};
   Pending batch_;  // the batch being read; a rebalance flushes it before partitions go
+  bool caught_up_ = false;  // set once a poll finds nothing after an assignment
 
   metrics::Family<metrics::Counter>* consumed_;
   metrics::Family<metrics::Counter>* findings_metric_;
