@@ -63,6 +63,8 @@ def main() -> int:
     ap.add_argument("--max", type=int, default=0, help="stop after N distinct events (0 = never)")
     ap.add_argument("--timeout", type=float, default=0, help="stop after S seconds (0 = never)")
     ap.add_argument("--json", action="store_true", help="one JSON object per event")
+    ap.add_argument("--ready-file", help="written once partitions are assigned (scripts wait for it)")
+    ap.add_argument("--subject-contains", default="", help="only events whose ce_subject contains this")
     args = ap.parse_args()
 
     consumer = Consumer({
@@ -72,7 +74,12 @@ def main() -> int:
         "enable.auto.commit": True,
         "isolation.level": "read_committed",
     })
-    consumer.subscribe([TOPIC])
+    def on_assign(cons, partitions):
+        if args.ready_file:
+            with open(args.ready_file, "w") as f:
+                f.write("assigned\n")
+
+    consumer.subscribe([TOPIC], on_assign=on_assign)
     stop = False
 
     def on_signal(*_):
@@ -94,6 +101,8 @@ def main() -> int:
                 continue
             headers = {k: (v.decode() if v else "") for k, v in (msg.headers() or [])}
             ce_id = headers.get("ce_id", "")
+            if args.subject_contains and args.subject_contains not in headers.get("ce_subject", ""):
+                continue
             if ce_id in seen:
                 continue  # at-least-once delivery: dedupe by event id
             seen.add(ce_id)

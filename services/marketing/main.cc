@@ -1,12 +1,50 @@
-// concord-marketing: wiring only.
+// concord-marketing: wiring only. The logic is in marketing.{h,cc}, the gRPC adapter in
+// service.{h,cc}; see README.md in this directory.
+#include <memory>
+
+#include "common/outbox/relay.h"
+#include "common/outbox/store.h"
 #include "common/runtime/runtime.h"
-#include "concord/marketing/v1/marketing.grpc.pb.h"
+#include "common/writes/envelope.h"
+#include "services/marketing/marketing.h"
+#include "services/marketing/service.h"
+
+#ifndef CONCORD_VERSION
+#define CONCORD_VERSION "dev"
+#endif
 
 int main(int argc, char** argv) {
-  concord::runtime::Main app("marketing", "Concord marketing service: campaigns, leads, hand-offs and outbound messages", {.grpc_listen = "0.0.0.0:50051", .admin_listen = "0.0.0.0:9101"});
-  concord::marketing::v1::MarketingService::CallbackService service;
-  return app.Run(argc, argv, [&](concord::runtime::Runtime& rt) {
-    rt.server().AddService(&service, concord::marketing::v1::MarketingService::service_full_name());
+  using namespace concord;
+  runtime::Main app("marketing", "Concord marketing service: campaigns, leads, hand-offs and outbound messages",
+                    {.grpc_listen = "0.0.0.0:50051", .admin_listen = "0.0.0.0:9101"});
+  bool relay_enabled = true;
+  app.parser().Add("--outbox-relay", &relay_enabled,
+                   "Relay committed events from the Redis outbox to Kafka (false: they wait in Redis; for tests)");
+
+  std::unique_ptr<outbox::Store> store;
+  std::unique_ptr<marketing::Marketing> logic;
+  std::unique_ptr<marketing::MarketingService> service;
+  std::unique_ptr<outbox::Relay> relay;
+  return app.Run(argc, argv, [&](runtime::Runtime& rt) {
+    store = std::make_unique<outbox::Store>(rt.redis(), marketing::kStorePrefix);
+    writes::EventSource source;
+    source.team = events::v1::TEAM_MARKETING;
+    source.service = "marketing";
+    source.instance = rt.config().instance_id;
+    source.version = CONCORD_VERSION;
+    source.source = rt.source();
+    source.topic = marketing::kTopic;
+    logic = std::make_unique<marketing::Marketing>(*store, writes::EventFactory(source));
+    service = std::make_unique<marketing::MarketingService>(*logic, rt.metrics());
+    rt.server().AddService(service.get(), marketing::MarketingService::service_full_name());
+
+    outbox::RelayOptions ro;
+    ro.prefix = marketing::kStorePrefix;
+    ro.instance = rt.config().instance_id;
+    ro.enabled = relay_enabled;
+    relay = std::make_unique<outbox::Relay>(rt.redis().options(), rt.producer(), ro);
+    relay->Start();
+    rt.OnShutdown([&] { relay->Stop(std::chrono::seconds(10)); });
     return absl::OkStatus();
   });
 }

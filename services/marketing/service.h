@@ -1,0 +1,67 @@
+#pragma once
+// concord.marketing.v1.MarketingService over the gRPC callback API. Each handler checks the
+// call's deadline (already past -> DEADLINE_EXCEEDED without touching Redis), runs the logic
+// in `Marketing` (blocking Redis calls on the gRPC callback thread: short, bounded by the
+// Redis command timeout), finishes the call and records concord_rpc_* metrics.
+
+#include <string_view>
+
+#include "common/writes/rpc_metrics.h"
+#include "concord/marketing/v1/marketing.grpc.pb.h"
+#include "services/marketing/marketing.h"
+
+namespace concord::marketing {
+
+class MarketingService final : public mv1::MarketingService::CallbackService {
+ public:
+  MarketingService(Marketing& logic, metrics::Registry& registry);
+
+  static constexpr const char* service_full_name() { return mv1::MarketingService::service_full_name(); }
+
+  grpc::ServerUnaryReactor* CreateCampaign(grpc::CallbackServerContext* ctx, const mv1::CreateCampaignRequest* req,
+                                           mv1::CreateCampaignResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdateCampaign(grpc::CallbackServerContext* ctx, const mv1::UpdateCampaignRequest* req,
+                                           mv1::UpdateCampaignResponse* resp) override;
+  grpc::ServerUnaryReactor* LaunchCampaign(grpc::CallbackServerContext* ctx, const mv1::LaunchCampaignRequest* req,
+                                           mv1::LaunchCampaignResponse* resp) override;
+  grpc::ServerUnaryReactor* EndCampaign(grpc::CallbackServerContext* ctx, const mv1::EndCampaignRequest* req,
+                                        mv1::EndCampaignResponse* resp) override;
+  grpc::ServerUnaryReactor* GetCampaign(grpc::CallbackServerContext* ctx, const mv1::GetCampaignRequest* req,
+                                        events::v1::Campaign* resp) override;
+  grpc::ServerUnaryReactor* ListCampaigns(grpc::CallbackServerContext* ctx, const mv1::ListCampaignsRequest* req,
+                                          mv1::ListCampaignsResponse* resp) override;
+
+  grpc::ServerUnaryReactor* CaptureLead(grpc::CallbackServerContext* ctx, const mv1::CaptureLeadRequest* req,
+                                        mv1::CaptureLeadResponse* resp) override;
+  grpc::ServerUnaryReactor* UpdateLead(grpc::CallbackServerContext* ctx, const mv1::UpdateLeadRequest* req,
+                                       mv1::UpdateLeadResponse* resp) override;
+  grpc::ServerUnaryReactor* ScoreLead(grpc::CallbackServerContext* ctx, const mv1::ScoreLeadRequest* req,
+                                      mv1::ScoreLeadResponse* resp) override;
+  grpc::ServerUnaryReactor* QualifyLead(grpc::CallbackServerContext* ctx, const mv1::QualifyLeadRequest* req,
+                                        mv1::QualifyLeadResponse* resp) override;
+  grpc::ServerUnaryReactor* HandOffLead(grpc::CallbackServerContext* ctx, const mv1::HandOffLeadRequest* req,
+                                        mv1::HandOffLeadResponse* resp) override;
+  grpc::ServerUnaryReactor* RecycleLead(grpc::CallbackServerContext* ctx, const mv1::RecycleLeadRequest* req,
+                                        mv1::RecycleLeadResponse* resp) override;
+  grpc::ServerUnaryReactor* GetLead(grpc::CallbackServerContext* ctx, const mv1::GetLeadRequest* req,
+                                    events::v1::Lead* resp) override;
+  grpc::ServerUnaryReactor* ListLeads(grpc::CallbackServerContext* ctx, const mv1::ListLeadsRequest* req,
+                                      mv1::ListLeadsResponse* resp) override;
+
+  grpc::ServerUnaryReactor* SendMessage(grpc::CallbackServerContext* ctx, const mv1::SendMessageRequest* req,
+                                        mv1::SendMessageResponse* resp) override;
+  grpc::ServerUnaryReactor* GetMessage(grpc::CallbackServerContext* ctx, const mv1::GetMessageRequest* req,
+                                       events::v1::OutboundMessage* resp) override;
+  grpc::ServerUnaryReactor* ListMessages(grpc::CallbackServerContext* ctx, const mv1::ListMessagesRequest* req,
+                                         mv1::ListMessagesResponse* resp) override;
+
+ private:
+  template <typename Resp, typename Fn>
+  grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* ctx, std::string_view method, bool write, Resp* resp,
+                                   Fn&& fn);
+
+  Marketing& logic_;
+  writes::RpcMetrics metrics_;
+};
+
+}  // namespace concord::marketing
