@@ -47,10 +47,18 @@ def usd(amount: float) -> c.Money:
 
 
 class Day:
-    def __init__(self, marketing: str, sales: str, pace: float):
+    def __init__(self, marketing: str, sales: str, pace: float, suffix: str = ""):
         self.mk = mk_grpc.MarketingServiceStub(grpc.insecure_channel(marketing))
         self.sl = sl_grpc.SalesServiceStub(grpc.insecure_channel(sales))
         self.pace = pace
+        self.suffix = suffix
+
+    def d(self, domain: str) -> str:
+        """The scenario's company domains; a suffix keeps repeated runs apart (tests)."""
+        if not self.suffix:
+            return domain
+        name, _, tld = domain.rpartition(".")
+        return f"{name}-{self.suffix}.{tld}"
 
     def step(self, who: str, what: str):
         print(f"scenario: {who:<9} {what}", flush=True)
@@ -71,8 +79,8 @@ class Day:
         # Globex: marketing's promise and sales' quote disagree; both teams reach out.
         lead = self.mk.CaptureLead(mk.CaptureLeadRequest(
             request_id=rid(), actor=MARKETER, source_campaign_id=spring.id, source_channel=c.CHANNEL_WEBINAR,
-            person=c.PersonIdentity(first_name="Dana", last_name="Scully", email="dana.scully@globex.io",
-                                    phone="(415) 555-0142", company="Globex", website="globex.io",
+            person=c.PersonIdentity(first_name="Dana", last_name="Scully", email="dana.scully@" + self.d("globex.io"),
+                                    phone="(415) 555-0142", company="Globex", website=self.d("globex.io"),
                                     title="CFO")), timeout=DEADLINE).lead
         self.step("marketing", "captured lead Dana Scully (CFO, globex.io) from the webinar")
         lead = self.mk.ScoreLead(mk.ScoreLeadRequest(request_id=rid(), actor=MARKETER, lead_id=lead.id, score=86,
@@ -84,16 +92,15 @@ class Day:
         handoff = self.mk.HandOffLead(mk.HandOffLeadRequest(request_id=rid(), actor=MARKETER, lead_id=lead.id,
                                                             suggested_owner=REP_LI), timeout=DEADLINE)
         self.step("marketing", "scored 86, qualified as MQL and handed Dana to sales")
-        customer = c.CustomerRef(lead_id=lead.id, person=lead.person if hasattr(lead, "person") else None)
-        accepted = self.sl.AcceptHandoff(sl.AcceptHandoffRequest(
+        self.sl.AcceptHandoff(sl.AcceptHandoffRequest(
             request_id=rid(), actor=REP_LI, handoff_id=handoff_id(handoff), lead_id=lead.id,
             customer=c.CustomerRef(person=c.PersonIdentity(first_name="Dana", last_name="Scully",
-                                                           email="dana.scully@globex.io", company="Globex",
-                                                           website="globex.io")),
+                                                           email="dana.scully@" + self.d("globex.io"), company="Globex",
+                                                           website=self.d("globex.io"))),
             owner=REP_LI), timeout=DEADLINE)
         self.step("sales", "Li accepted the hand-off")
         account = self.sl.CreateAccount(sl.CreateAccountRequest(
-            request_id=rid(), actor=REP_LI, name="Globex", website="https://www.globex.io", industry="manufacturing",
+            request_id=rid(), actor=REP_LI, name="Globex", website="https://www." + self.d("globex.io"), industry="manufacturing",
             region="NA", country="US", employee_count=1200, owner=REP_LI), timeout=DEADLINE).account
         self.sl.LogActivity(sl.LogActivityRequest(
             request_id=rid(), actor=REP_LI, kind=ev.ACTIVITY_KIND_CALL if hasattr(ev, "ACTIVITY_KIND_CALL") else c.ACTIVITY_KIND_CALL,
@@ -118,7 +125,7 @@ class Day:
 
         # Initech: a rep promises what the catalog and the price book do not allow.
         initech = self.sl.CreateAccount(sl.CreateAccountRequest(
-            request_id=rid(), actor=REP_SAM, name="Initech", website="initech.com", owner=REP_SAM),
+            request_id=rid(), actor=REP_SAM, name="Initech", website=self.d("initech.com"), owner=REP_SAM),
             timeout=DEADLINE).account
         self.sl.MakeCommitment(sl.MakeCommitmentRequest(
             request_id=rid(), actor=REP_SAM, kind=commitment_kind("FEATURE"), account_id=initech.id,
@@ -135,7 +142,7 @@ class Day:
 
         # Hooli: in negotiation with sales while marketing sends a win-back email.
         hooli = self.sl.CreateAccount(sl.CreateAccountRequest(
-            request_id=rid(), actor=REP_SAM, name="Hooli", website="hooli.xyz", owner=REP_SAM), timeout=DEADLINE).account
+            request_id=rid(), actor=REP_SAM, name="Hooli", website=self.d("hooli.xyz"), owner=REP_SAM), timeout=DEADLINE).account
         opp = self.sl.CreateOpportunity(sl.CreateOpportunityRequest(
             request_id=rid(), actor=REP_SAM, account_id=hooli.id, name="Hooli Enterprise rollout",
             stage=ev.OPPORTUNITY_STAGE_PROPOSAL if hasattr(ev, "OPPORTUNITY_STAGE_PROPOSAL") else c.OPPORTUNITY_STAGE_PROPOSAL,
@@ -147,8 +154,8 @@ class Day:
         self.step("sales", "Sam moved the Hooli opportunity to negotiation ($72k)")
         self.mk.SendMessage(mk.SendMessageRequest(
             request_id=rid(), actor=NURTURE_BOT, channel=c.CHANNEL_EMAIL, purpose=c.MESSAGE_PURPOSE_WIN_BACK,
-            person=c.CustomerRef(person=c.PersonIdentity(full_name="Gavin Belson", email="gavin@hooli.xyz",
-                                                         website="hooli.xyz")),
+            person=c.CustomerRef(person=c.PersonIdentity(full_name="Gavin Belson", email="gavin@" + self.d("hooli.xyz"),
+                                                         website=self.d("hooli.xyz"))),
             subject="We miss you, Hooli!", body="Come back to Concord: 3 months free if you return this week."),
             timeout=DEADLINE)
         self.step("marketing", "win-back email to gavin@hooli.xyz (Hooli is mid-negotiation)")
@@ -156,20 +163,20 @@ class Day:
         # Umbrella: handed off, never accepted. The SLA timer fires on its own.
         umbrella = self.mk.CaptureLead(mk.CaptureLeadRequest(
             request_id=rid(), actor=MARKETER, person=c.PersonIdentity(
-                first_name="Albert", last_name="Wesker", email="a.wesker@umbrella-corp.com",
-                company="Umbrella", website="umbrella-corp.com")), timeout=DEADLINE).lead
+                first_name="Albert", last_name="Wesker", email="a.wesker@" + self.d("umbrella-corp.com"),
+                company="Umbrella", website=self.d("umbrella-corp.com"))), timeout=DEADLINE).lead
         umbrella = self.mk.QualifyLead(mk.QualifyLeadRequest(request_id=rid(), actor=MARKETER, lead_id=umbrella.id),
                                        timeout=DEADLINE).lead
         self.mk.HandOffLead(mk.HandOffLeadRequest(request_id=rid(), actor=MARKETER, lead_id=umbrella.id), timeout=DEADLINE)
         self.step("marketing", "handed Albert Wesker (umbrella-corp.com) to sales; nobody accepts it")
 
         # Globex again: the same person entered twice by sales.
-        for first, email, phone in [("Robert", "robert.paulson@globex.io", "+1 415 555 0199"),
-                                    ("Bob", "bob.paulson@globex.io", "415-555-0199")]:
+        for first, email, phone in [("Robert", "robert.paulson@" + self.d("globex.io"), "+1 415 555 0199"),
+                                    ("Bob", "bob.paulson@" + self.d("globex.io"), "415-555-0199")]:
             self.sl.CreateContact(sl.CreateContactRequest(
                 request_id=rid(), actor=REP_LI, account_id=account.id,
                 person=c.PersonIdentity(first_name=first, last_name="Paulson", email=email, phone=phone,
-                                        company="Globex", website="globex.io")), timeout=DEADLINE)
+                                        company="Globex", website=self.d("globex.io"))), timeout=DEADLINE)
         self.step("sales", "Li created contacts 'Robert Paulson' and 'Bob Paulson' (same phone)")
 
 
@@ -197,9 +204,10 @@ def main() -> int:
     ap.add_argument("--marketing", default="127.0.0.1:50051")
     ap.add_argument("--sales", default="127.0.0.1:50052")
     ap.add_argument("--pace", type=float, default=1.0, help="seconds between steps")
+    ap.add_argument("--suffix", default="", help="appended to the company domains (keeps repeated runs apart)")
     args = ap.parse_args()
     try:
-        Day(args.marketing, args.sales, args.pace).run()
+        Day(args.marketing, args.sales, args.pace, args.suffix).run()
     except grpc.RpcError as e:
         print(f"scenario: call failed: {e.code().name}: {e.details()}", file=sys.stderr)
         return 1
