@@ -166,6 +166,9 @@ std::string CustomerKey(const IdentityInput& in) {
   if (!account.empty()) return "account:" + account;
   std::string email = NormalizeEmail(in.email);
   if (!email.empty()) return "email:" + email;
+  if (!in.phone.empty()) {
+    if (auto e164 = NormalizePhone(in.phone, in.default_country_code); e164.ok()) return "phone:" + *e164;
+  }
   return "";
 }
 

@@ -6,7 +6,8 @@
 //   1. the company domain, from the website or the email ("domain:acme.com"), unless the
 //      email is at a free-mail provider (gmail.com, outlook.com, ...);
 //   2. else an explicit account id ("account:A-123");
-//   3. else the normalized email ("email:jane.doe@gmail.com").
+//   3. else the normalized email ("email:jane.doe@gmail.com");
+//   4. else the phone in E.164 ("phone:+14155550100"), for a person known only by phone.
 // DESIGN.md puts the account id first; we put the domain first so that a lead marketing
 // captured (which has no account id yet) and the account sales creates for the same company
 // share one key, one partition and one ordered history. An account without a known domain
@@ -44,6 +45,8 @@ struct IdentityInput {
   std::string account_id;
   std::string email;
   std::string website;  // or a bare domain
+  std::string phone;    // any common format
+  std::string default_country_code = "1";
 };
 
 // The canonical customer key per the rules above; "" when nothing identifies the customer.

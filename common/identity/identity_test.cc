@@ -56,6 +56,9 @@ TEST(IdentityTest, CustomerKeyRules) {
   EXPECT_EQ(CustomerKey({.account_id = "A-1", .email = "jane@gmail.com"}), "account:A-1");
   EXPECT_EQ(CustomerKey({.email = "Jane.Doe+promo@gmail.com"}), "email:janedoe@gmail.com");
   EXPECT_EQ(CustomerKey({}), "");
+  EXPECT_EQ(CustomerKey({.phone = "(415) 555-0100"}), "phone:+14155550100");
+  EXPECT_EQ(CustomerKey({.email = "x@gmail.com", .phone = "(415) 555-0100"}), "email:x@gmail.com");
+  EXPECT_EQ(CustomerKey({.phone = "12"}), "") << "an invalid phone identifies nobody";
   // Marketing's lead and sales' account for the same company share one key.
   EXPECT_EQ(CustomerKey({.email = "cfo@globex.io"}), CustomerKey({.account_id = "ACC-9", .website = "globex.io"}));
 }

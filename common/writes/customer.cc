@@ -11,12 +11,10 @@ std::string NormalizedPhone(std::string_view phone) {
 }
 
 std::string CustomerKeyFor(const events::v1::PersonIdentity& person, std::string_view account_id) {
-  std::string key = identity::CustomerKey(
-      {.account_id = std::string(account_id), .email = person.email(), .website = person.website()});
-  if (!key.empty()) return key;
-  std::string phone = NormalizedPhone(person.phone());
-  if (!phone.empty()) return "phone:" + phone;
-  return "";
+  return identity::CustomerKey({.account_id = std::string(account_id),
+                                .email = person.email(),
+                                .website = person.website(),
+                                .phone = person.phone()});
 }
 
 }  // namespace concord::writes

@@ -1,10 +1,6 @@
 #pragma once
 // The customer key of a person as both services compute it: identity::CustomerKey (company
-// domain, else account id, else normalized email) and, when that is empty (a person known only
-// by a phone number), "phone:<E.164>".
-//
-// NOTE: the phone fallback belongs in common/identity (identity::CustomerKey returns "" for a
-// phone-only person); it lives here until it moves there, so both services already agree.
+// domain, else account id, else normalized email, else "phone:<E.164>").
 
 #include <string>
 #include <string_view>
