@@ -1,0 +1,132 @@
+"""End to end through the real broker: the demo scenario driven through the real marketing
+and sales services gives exactly the expected findings from the real alignment service, and
+no others, each within a second of its last evidence; restarting the alignment service with
+kill -9 in the middle of the scenario loses and repeats nothing, and the SLA timer still fires."""
+import random
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Consumer
+
+from conftest import KAFKA, SOURCE_DIR
+
+sys.path.insert(0, str(SOURCE_DIR / "scripts" / "lib"))
+sys.path.insert(0, str(SOURCE_DIR / "examples" / "python"))
+import scenario  # noqa: E402
+from concord.alignment.v1 import alignment_pb2  # noqa: E402
+
+DEMO_PLAYBOOK = str(SOURCE_DIR / "deploy" / "local" / "playbook.demo.yaml")
+
+# (finding type, customer key template) the scenario must produce, and nothing else.
+EXPECTED = {
+    ("CONFLICTING_CLAIM", "domain:globex-{s}.io"),
+    ("DUPLICATE_OUTREACH", "domain:globex-{s}.io"),
+    ("DUPLICATE_RECORD", "domain:globex-{s}.io"),
+    ("OFF_BOOK_CLAIM", "domain:initech-{s}.com"),
+    ("CONTRADICTORY_JOURNEY", "domain:hooli-{s}.xyz"),
+    ("OWNERSHIP_VIOLATION", "domain:hooli-{s}.xyz"),
+    ("HANDOFF_SLA_BREACH", "domain:umbrella-corp-{s}.com"),
+}
+
+
+class FindingsReader:
+    """Reads the findings topic from the end, keeping only this run's customers."""
+
+    def __init__(self, suffix: str):
+        self.suffix = suffix
+        self.consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": f"e2e-{suffix}",
+                                  "auto.offset.reset": "earliest", "enable.auto.commit": False})
+        self.consumer.subscribe(["concord.alignment.findings.v1"])
+        self.events = []  # (ce_id, FindingEvent, received_at)
+
+    def poll(self, seconds: float):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            msg = self.consumer.poll(0.1)
+            if msg is None or msg.error():
+                continue
+            headers = {k: (v.decode() if v else "") for k, v in (msg.headers() or [])}
+            if f"-{self.suffix}." not in headers.get("ce_subject", ""):
+                continue
+            event = alignment_pb2.FindingEvent()
+            event.ParseFromString(msg.value())
+            self.events.append((headers["ce_id"], event, time.time()))
+
+    def raised(self):
+        return [e.raised for _, e, _ in self.events if e.WhichOneof("kind") == "raised"]
+
+    def close(self):
+        self.consumer.close()
+
+
+def kinds(findings, suffix):
+    return sorted((alignment_pb2.FindingType.Name(f.type).removeprefix("FINDING_TYPE_"), f.customer_key.replace(suffix, "{s}"))
+                  for f in findings)
+
+
+def start_all(start_service, group):
+    env = {"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group}
+    marketing = start_service("marketing")
+    sales = start_service("sales")
+    alignment = start_service("alignment", env=env)
+    return marketing, sales, alignment
+
+
+def wait_for(reader, expected_count, seconds):
+    deadline = time.time() + seconds
+    while time.time() < deadline and len(reader.raised()) < expected_count:
+        reader.poll(0.5)
+    reader.poll(3)  # and a little more, to catch anything extra
+
+
+def test_scenario_gives_exactly_the_expected_findings(start_service):
+    suffix = f"{random.randrange(16**8):08x}"
+    marketing, sales, alignment = start_all(start_service, f"e2e-{suffix}")
+    reader = FindingsReader(suffix)
+    try:
+        day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.0, suffix=suffix)
+        day.run()
+        wait_for(reader, len(EXPECTED), 60)  # the demo SLA is 20 s
+        found = reader.raised()
+        assert kinds(found, suffix) == sorted(EXPECTED), alignment.output()[-4000:]
+        ids = [ce_id for ce_id, _, _ in reader.events]
+        assert len(ids) == len(set(ids)), "no finding is published twice"
+        for f in found:
+            assert f.evidence, f"{f.type} has evidence"
+            assert f.recommended_action
+            if f.type != alignment_pb2.FINDING_TYPE_HANDOFF_SLA_BREACH:
+                latency = f.detection_latency.seconds + f.detection_latency.nanos / 1e9
+                assert latency < 1.0, f"{alignment_pb2.FindingType.Name(f.type)} took {latency:.3f}s"
+    finally:
+        reader.close()
+
+
+def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
+    suffix = f"{random.randrange(16**8):08x}"
+    group = f"e2e-restart-{suffix}"
+    marketing, sales, alignment = start_all(start_service, group)
+    reader = FindingsReader(suffix)
+    try:
+        day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.0, suffix=suffix)
+        steps = 0
+        original_step = day.step
+
+        def step(who, what):
+            nonlocal steps, alignment
+            original_step(who, what)
+            steps += 1
+            if steps == 6:  # half-way: after the Globex quote, before Initech
+                time.sleep(1)
+                alignment.kill()
+                alignment = start_service("alignment", env={"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group})
+
+        day.step = step
+        day.run()
+        wait_for(reader, len(EXPECTED), 90)
+        assert kinds(reader.raised(), suffix) == sorted(EXPECTED), alignment.output()[-4000:]
+        ids = [ce_id for ce_id, _, _ in reader.events]
+        assert len(ids) == len(set(ids)), "no finding is published twice across the restart"
+    finally:
+        reader.close()
