@@ -1,0 +1,105 @@
+// Engine alone (issue 7, benchmark 4): detectors and state in process, no Kafka, no Redis.
+// A realistic mix per customer: a lead, marketing emails with offers in free text, sales
+// calls, quotes (a share of them conflicting with marketing's offer), a hand-off and its
+// acceptance, contacts (some duplicates). Events are pre-built and interleaved across
+// customers as a partition would deliver them; the clock advances with them.
+#include <sys/resource.h>
+
+#include <benchmark/benchmark.h>
+
+#include "services/alignment/engine/test_util.h"
+
+namespace concord::alignment::engine::testing {
+namespace {
+
+struct Workload {
+  std::vector<ev::Event> events;
+  size_t customers = 0;
+};
+
+Workload Build(size_t customers) {
+  Workload w;
+  w.customers = customers;
+  std::vector<std::vector<ev::Event>> per(customers);
+  for (size_t c = 0; c < customers; ++c) {
+    Events b("domain:customer" + std::to_string(c) + ".com");
+    Micros t = kT0 + static_cast<Micros>(c) * kSecond;
+    auto& out = per[c];
+    out.push_back(b.Lead(t, "lead-" + std::to_string(c), "Dana", "Scully", "dana@customer" + std::to_string(c) + ".com",
+                         "+1 415 555 " + std::to_string(1000 + c % 9000)));
+    out.push_back(b.Message(t + kMinute, ev::TEAM_MARKETING, "mkt-auto", ev::MESSAGE_PURPOSE_PROMOTION,
+                            "Spring offer: get 20% off Concord Pro with a 30-day free trial.", "Your spring offer"));
+    out.push_back(b.Call(t + kHour, "rep-" + std::to_string(c % 50), "Discussed pricing for 40 seats, asked about SSO."));
+    out.push_back(b.HandOff(t + 2 * kHour, "ho-" + std::to_string(c)));
+    out.push_back(b.Accept(t + 3 * kHour, "ho-" + std::to_string(c)));
+    out.push_back(b.Quote(t + 4 * kHour, "rep-" + std::to_string(c % 50), "q-" + std::to_string(c), "concord-pro", 44,
+                          (c % 4 == 0) ? std::optional<double>(10) : std::optional<double>(20)));
+    out.push_back(b.Message(t + 5 * kHour, ev::TEAM_SALES, "rep-" + std::to_string(c % 50), ev::MESSAGE_PURPOSE_FOLLOW_UP,
+                            "Thanks for the call, the quote is attached. Delivery by March 30."));
+    out.push_back(b.Contact(t + 6 * kHour, "ct-" + std::to_string(c), "Robert", "Paulson",
+                            "robert@customer" + std::to_string(c) + ".com", "+1 415 555 0199"));
+    if (c % 10 == 0) {
+      out.push_back(b.Contact(t + 7 * kHour, "ct2-" + std::to_string(c), "Bob", "Paulson",
+                              "bob@customer" + std::to_string(c) + ".com", "415-555-0199"));
+    }
+    out.push_back(b.Message(t + 8 * kHour, ev::TEAM_MARKETING, "mkt-auto", ev::MESSAGE_PURPOSE_NEWSLETTER,
+                            "This month: audit log improvements and a webinar on SSO."));
+  }
+  // Interleave: round-robin over customers, like many keys sharing a partition.
+  for (size_t i = 0;; ++i) {
+    bool any = false;
+    for (auto& list : per) {
+      if (i < list.size()) {
+        w.events.push_back(std::move(list[i]));
+        any = true;
+      }
+    }
+    if (!any) break;
+  }
+  return w;
+}
+
+const Workload& Shared() {
+  static Workload w = Build(20000);
+  return w;
+}
+
+void BM_EngineProcess(benchmark::State& state) {
+  const auto& w = Shared();
+  size_t findings = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    Engine engine(ExamplePlaybook());
+    state.ResumeTiming();
+    for (const auto& e : w.events) findings += engine.Process(e, kPos).size();
+    benchmark::DoNotOptimize(findings);
+    state.PauseTiming();
+    state.counters["bytes_per_customer"] = static_cast<double>(engine.ApproxMemoryBytes()) / engine.customers();
+    state.counters["customers"] = static_cast<double>(engine.customers());
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * w.events.size()));
+  state.counters["findings_per_run"] = static_cast<double>(findings) / state.iterations();
+}
+BENCHMARK(BM_EngineProcess)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+
+void BM_CheckpointCustomer(benchmark::State& state) {
+  const auto& w = Shared();
+  Engine engine(ExamplePlaybook());
+  for (const auto& e : w.events) engine.Process(e, kPos);
+  auto keys = engine.CustomerKeys();
+  size_t i = 0, bytes = 0;
+  for (auto _ : state) {
+    auto s = engine.SerializeCustomer(keys[i++ % keys.size()]);
+    bytes += s.size();
+    benchmark::DoNotOptimize(s);
+  }
+  state.SetItemsProcessed(state.iterations());
+  state.counters["checkpoint_bytes"] = static_cast<double>(bytes) / state.iterations();
+}
+BENCHMARK(BM_CheckpointCustomer);
+
+}  // namespace
+}  // namespace concord::alignment::engine::testing
+
+BENCHMARK_MAIN();
