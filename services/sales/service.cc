@@ -1,0 +1,114 @@
+#include "services/sales/service.h"
+
+#include <absl/status/status.h>
+
+#include "common/logging/log.h"
+#include "common/writes/status.h"
+#include "common/writes/write.h"
+
+namespace concord::sales {
+
+Executor::Executor(int threads) {
+  for (int i = 0; i < std::max(1, threads); ++i) {
+    threads_.emplace_back([this] {
+      while (true) {
+        std::function<void()> task;
+        {
+          std::unique_lock lock(mu_);
+          cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+          if (queue_.empty()) return;  // stop_ and nothing left
+          task = std::move(queue_.front());
+          queue_.pop_front();
+        }
+        task();
+      }
+    });
+  }
+}
+
+Executor::~Executor() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  for (auto& t : threads_) t.join();
+}
+
+void Executor::Submit(std::function<void()> task) {
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(task));
+  }
+  cv_.notify_one();
+}
+
+SalesService::SalesService(outbox::Store& store, ServiceOptions options, metrics::Registry& registry)
+    : logic_(store, writes::EventSource{.team = events::v1::TEAM_SALES,
+                                        .service = "sales",
+                                        .instance = options.instance,
+                                        .version = options.version,
+                                        .source = options.source,
+                                        .topic = options.topic}),
+      metrics_(registry, "sales"),
+      executor_(options.workers) {}
+
+SalesService::~SalesService() = default;
+
+template <typename Req, typename Resp>
+grpc::ServerUnaryReactor* SalesService::Serve(const char* method, grpc::CallbackServerContext* ctx, const Req* req,
+                                              Resp* resp,
+                                              absl::StatusOr<Resp> (SalesLogic::*fn)(const Req&, const Deadline&)) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto started = std::chrono::steady_clock::now();
+  Deadline deadline;
+  if (auto dl = ctx->deadline(); dl != std::chrono::system_clock::time_point::max()) deadline = dl;
+  executor_.Submit([=, this] {
+    absl::Status status;
+    if (ctx->IsCancelled()) {
+      status = absl::CancelledError("the call was cancelled before it started");
+    } else if (auto s = writes::CheckDeadline(deadline); !s.ok()) {
+      status = s;
+    } else {
+      auto result = (logic_.*fn)(*req, deadline);
+      if (result.ok()) {
+        *resp = std::move(*result);
+      } else {
+        status = result.status();
+      }
+    }
+    Finish(method, reactor, status, started);
+  });
+  return reactor;
+}
+
+void SalesService::Finish(const char* method, grpc::ServerUnaryReactor* reactor, const absl::Status& status,
+                          std::chrono::steady_clock::time_point started) {
+  const std::string_view name(method);
+  const bool read = name.rfind("Get", 0) == 0 || name.rfind("List", 0) == 0;
+  grpc::Status answer = writes::ToGrpc(status);
+  metrics_.Record(name, answer.error_code(), std::chrono::steady_clock::now() - started, !read);
+  switch (status.code()) {
+    case absl::StatusCode::kInternal:
+    case absl::StatusCode::kUnknown:
+    case absl::StatusCode::kDataLoss:
+      log::Error("call failed", {{"method", method}, {"status", status.ToString()}});
+      break;
+    case absl::StatusCode::kUnavailable:
+    case absl::StatusCode::kDeadlineExceeded:
+      log::Warn("call failed", {{"method", method}, {"status", status.ToString()}});
+      break;
+    default:
+      break;
+  }
+  reactor->Finish(answer);
+}
+
+#define CONCORD_SALES_DEFINE(Method, Req, Resp)                                                           \
+  grpc::ServerUnaryReactor* SalesService::Method(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp) { \
+    return Serve<Req, Resp>(#Method, ctx, req, resp, &SalesLogic::Method);                                  \
+  }
+CONCORD_SALES_RPCS(CONCORD_SALES_DEFINE)
+#undef CONCORD_SALES_DEFINE
+
+}  // namespace concord::sales
