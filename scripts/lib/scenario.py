@@ -69,6 +69,8 @@ class Day:
         spring = self.mk.CreateCampaign(mk.CreateCampaignRequest(
             request_id=rid(), actor=MARKETER, name="Spring Pro promotion", channel=c.CHANNEL_EMAIL,
             purpose=c.MESSAGE_PURPOSE_PROMOTION,
+            segment=c.Segment(name="Mid-market NA", criteria=c.SegmentCriteria(
+                regions=["NA"], lifecycle_stages=[c.LIFECYCLE_STAGE_LEAD, c.LIFECYCLE_STAGE_MQL])),
             offers=[c.Offer(offer_code="SPRING20", product="concord-pro", discount_percent=20, trial_days=30,
                             valid_until=ts(now + timedelta(days=30)), text="20% off Concord Pro")],
             starts_at=ts(now), ends_at=ts(now + timedelta(days=30))), timeout=DEADLINE).campaign
@@ -84,8 +86,8 @@ class Day:
                                     title="CFO")), timeout=DEADLINE).lead
         self.step("marketing", "captured lead Dana Scully (CFO, globex.io) from the webinar")
         lead = self.mk.ScoreLead(mk.ScoreLeadRequest(request_id=rid(), actor=MARKETER, lead_id=lead.id, score=86,
-                                                     reasons=[c.ScoreReason(reason="attended webinar", points=40),
-                                                              c.ScoreReason(reason="pricing page x3", points=46)]),
+                                                     reasons=[c.ScoreReason(code="webinar", description="attended the webinar", points=40),
+                                                              c.ScoreReason(code="pricing", description="pricing page x3", points=46)]),
                                  timeout=DEADLINE).lead
         lead = self.mk.QualifyLead(mk.QualifyLeadRequest(request_id=rid(), actor=MARKETER, lead_id=lead.id,
                                                          note="budget confirmed"), timeout=DEADLINE).lead
@@ -93,7 +95,7 @@ class Day:
                                                             suggested_owner=REP_LI), timeout=DEADLINE)
         self.step("marketing", "scored 86, qualified as MQL and handed Dana to sales")
         self.sl.AcceptHandoff(sl.AcceptHandoffRequest(
-            request_id=rid(), actor=REP_LI, handoff_id=handoff_id(handoff), lead_id=lead.id,
+            request_id=rid(), actor=REP_LI, handoff_id=handoff.lead.handoff.handoff_id, lead_id=lead.id,
             customer=c.CustomerRef(person=c.PersonIdentity(first_name="Dana", last_name="Scully",
                                                            email="dana.scully@" + self.d("globex.io"), company="Globex",
                                                            website=self.d("globex.io"))),
@@ -103,7 +105,7 @@ class Day:
             request_id=rid(), actor=REP_LI, name="Globex", website="https://www." + self.d("globex.io"), industry="manufacturing",
             region="NA", country="US", employee_count=1200, owner=REP_LI), timeout=DEADLINE).account
         self.sl.LogActivity(sl.LogActivityRequest(
-            request_id=rid(), actor=REP_LI, kind=ev.ACTIVITY_KIND_CALL if hasattr(ev, "ACTIVITY_KIND_CALL") else c.ACTIVITY_KIND_CALL,
+            request_id=rid(), actor=REP_LI, kind=ev.ACTIVITY_KIND_CALL,
             account_id=account.id, occurred_at=ts(datetime.now(timezone.utc)), subject="Discovery call",
             notes="Dana wants Concord Pro for 40 seats; asked about SSO."), timeout=DEADLINE)
         self.step("sales", "Li called Dana (discovery)")
@@ -128,7 +130,7 @@ class Day:
             request_id=rid(), actor=REP_SAM, name="Initech", website=self.d("initech.com"), owner=REP_SAM),
             timeout=DEADLINE).account
         self.sl.MakeCommitment(sl.MakeCommitmentRequest(
-            request_id=rid(), actor=REP_SAM, kind=commitment_kind("FEATURE"), account_id=initech.id,
+            request_id=rid(), actor=REP_SAM, kind=ev.COMMITMENT_KIND_FEATURE, account_id=initech.id,
             product="concord-enterprise", feature="offline-mode",
             text="Offline mode is included in Enterprise today, you can roll it out next week."), timeout=DEADLINE)
         self.step("sales", "Sam told Initech 'offline mode is included' (it is on the roadmap)")
@@ -145,11 +147,10 @@ class Day:
             request_id=rid(), actor=REP_SAM, name="Hooli", website=self.d("hooli.xyz"), owner=REP_SAM), timeout=DEADLINE).account
         opp = self.sl.CreateOpportunity(sl.CreateOpportunityRequest(
             request_id=rid(), actor=REP_SAM, account_id=hooli.id, name="Hooli Enterprise rollout",
-            stage=ev.OPPORTUNITY_STAGE_PROPOSAL if hasattr(ev, "OPPORTUNITY_STAGE_PROPOSAL") else c.OPPORTUNITY_STAGE_PROPOSAL,
+            stage=ev.OPPORTUNITY_STAGE_PROPOSAL,
             amount=usd(72000), owner=REP_SAM), timeout=DEADLINE).opportunity
-        stage_enum = ev if hasattr(ev, "OPPORTUNITY_STAGE_NEGOTIATION") else c
         self.sl.UpdateOpportunityStage(sl.UpdateOpportunityStageRequest(
-            request_id=rid(), actor=REP_SAM, opportunity_id=opp.id, stage=stage_enum.OPPORTUNITY_STAGE_NEGOTIATION),
+            request_id=rid(), actor=REP_SAM, opportunity_id=opp.id, stage=ev.OPPORTUNITY_STAGE_NEGOTIATION),
             timeout=DEADLINE)
         self.step("sales", "Sam moved the Hooli opportunity to negotiation ($72k)")
         self.mk.SendMessage(mk.SendMessageRequest(
@@ -178,25 +179,6 @@ class Day:
                 person=c.PersonIdentity(first_name=first, last_name="Paulson", email=email, phone=phone,
                                         company="Globex", website=self.d("globex.io"))), timeout=DEADLINE)
         self.step("sales", "Li created contacts 'Robert Paulson' and 'Bob Paulson' (same phone)")
-
-
-def handoff_id(resp) -> str:
-    for field in ("handoff_id",):
-        if hasattr(resp, field) and getattr(resp, field):
-            return getattr(resp, field)
-    if hasattr(resp, "handoff") and resp.handoff.id:
-        return resp.handoff.id
-    if hasattr(resp, "lead") and resp.lead.handoff_id if hasattr(resp.lead, "handoff_id") else False:
-        return resp.lead.handoff_id
-    raise RuntimeError("HandOffLead response carries no hand-off id")
-
-
-def commitment_kind(name: str) -> int:
-    for module in (c, ev):
-        value = getattr(module, f"COMMITMENT_KIND_{name}", None)
-        if value is not None:
-            return value
-    raise RuntimeError(f"no CommitmentKind {name}")
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
 #include "services/alignment/processor.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <mutex>
 #include <set>
@@ -121,16 +122,35 @@ void Processor::Handle(const kafka::Message& m, Pending& batch) {
                                   std::move(headers), {m.topic(), m.partition(), m.offset()}});
     return;
   }
-  v1::SourcePosition pos;
-  pos.set_topic(m.topic());
-  pos.set_partition(m.partition());
-  pos.set_offset(m.offset());
-  if (!event->customer().customer_key().empty()) partition_of_[event->customer().customer_key()] = m.partition();
-  auto found = engine_.Process(*event, pos);
-  for (auto& f : found) batch.findings.push_back(std::move(f));
+  Pending::Decoded d;
+  d.event = std::move(*event);
+  d.position.set_topic(m.topic());
+  d.position.set_partition(m.partition());
+  d.position.set_offset(m.offset());
+  batch.decoded.push_back(std::move(d));
+}
+
+void Processor::Detect(Pending& batch) {
+  // Each topic is in order, but the two topics are read independently: after a restart or
+  // during a backlog, a batch can hold marketing's records ahead of sales' earlier ones.
+  // Put the batch back in the order things happened, as the detectors expect. (A stable sort
+  // keeps each partition's order for equal timestamps.)
+  auto time = [](const Pending::Decoded& d) {
+    return std::make_pair(d.event.occurred_at().seconds(), d.event.occurred_at().nanos());
+  };
+  std::stable_sort(batch.decoded.begin(), batch.decoded.end(),
+                   [&](const auto& a, const auto& b) { return time(a) < time(b); });
+  for (auto& d : batch.decoded) {
+    const auto& key = d.event.customer().customer_key();
+    if (!key.empty()) partition_of_[key] = d.position.partition();
+    auto found = engine_.Process(d.event, d.position);
+    for (auto& f : found) batch.findings.push_back(std::move(f));
+  }
+  batch.decoded.clear();
 }
 
 bool Processor::Flush(Pending& batch) {
+  Detect(batch);
   int attempt = 0;
   while (true) {
     auto s = Publish(batch);

@@ -72,6 +72,11 @@ class Processor : public kafka::RebalanceListener {
 
  private:
   struct Pending {
+    struct Decoded {
+      events::v1::Event event;
+      v1::SourcePosition position;
+    };
+    std::vector<Decoded> decoded;  // read, not yet run through the engine
     std::vector<v1::Finding> findings;
     struct DeadLetter {
       std::string key, value, reason;
@@ -92,11 +97,12 @@ class Processor : public kafka::RebalanceListener {
     std::vector<Item> items;
     bool dirty_taken = false;
     std::vector<std::string> dirty;
-    bool empty() const { return findings.empty() && dead_letters.empty() && next_offsets.empty(); }
+    bool empty() const { return decoded.empty() && findings.empty() && dead_letters.empty() && next_offsets.empty(); }
   };
 
   void Run();
-  void Handle(const kafka::Message& m, Pending& batch);
+  void Handle(const kafka::Message& m, Pending& batch);  // decodes; dead-letters what fails
+  void Detect(Pending& batch);                            // runs the engine over the batch
   // Publishes and checkpoints; retries until done or stopping. False if it gave up.
   bool Flush(Pending& batch);
   absl::Status Publish(Pending& batch);

@@ -20,15 +20,25 @@ from concord.alignment.v1 import alignment_pb2  # noqa: E402
 DEMO_PLAYBOOK = str(SOURCE_DIR / "deploy" / "local" / "playbook.demo.yaml")
 
 # (finding type, customer key template) the scenario must produce, and nothing else.
-EXPECTED = {
-    ("CONFLICTING_CLAIM", "domain:globex-{s}.io"),
+EXPECTED = sorted([
+    # Globex: marketing says 20% off + 30-day trial, sales quotes 10% + 14 days; both teams
+    # reach out; marketing promotes to a customer sales now owns; the same person twice.
+    ("CONFLICTING_CLAIM", "domain:globex-{s}.io"),  # discount
+    ("CONFLICTING_CLAIM", "domain:globex-{s}.io"),  # trial length
     ("DUPLICATE_OUTREACH", "domain:globex-{s}.io"),
+    ("OWNERSHIP_VIOLATION", "domain:globex-{s}.io"),
     ("DUPLICATE_RECORD", "domain:globex-{s}.io"),
+    # Initech: a roadmap feature promised as available, a price under the floor, a discount
+    # over the maximum.
     ("OFF_BOOK_CLAIM", "domain:initech-{s}.com"),
+    ("OFF_BOOK_CLAIM", "domain:initech-{s}.com"),
+    ("OFF_BOOK_CLAIM", "domain:initech-{s}.com"),
+    # Hooli: a win-back email during a negotiation, sent by the team that does not own it.
     ("CONTRADICTORY_JOURNEY", "domain:hooli-{s}.xyz"),
     ("OWNERSHIP_VIOLATION", "domain:hooli-{s}.xyz"),
+    # Umbrella: handed off, never accepted: fires on time with no further event.
     ("HANDOFF_SLA_BREACH", "domain:umbrella-corp-{s}.com"),
-}
+])
 
 
 class FindingsReader:
@@ -90,7 +100,8 @@ def test_scenario_gives_exactly_the_expected_findings(start_service):
         day.run()
         wait_for(reader, len(EXPECTED), 60)  # the demo SLA is 20 s
         found = reader.raised()
-        assert kinds(found, suffix) == sorted(EXPECTED), alignment.output()[-4000:]
+        assert kinds(found, suffix) == EXPECTED, (
+            f"found {kinds(found, suffix)}\n" + "\n".join(f"{f.title} | {f.summary}" for f in found))
         ids = [ce_id for ce_id, _, _ in reader.events]
         assert len(ids) == len(set(ids)), "no finding is published twice"
         for f in found:
@@ -125,7 +136,9 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
         day.step = step
         day.run()
         wait_for(reader, len(EXPECTED), 90)
-        assert kinds(reader.raised(), suffix) == sorted(EXPECTED), alignment.output()[-4000:]
+        found = reader.raised()
+        assert kinds(found, suffix) == EXPECTED, (
+            f"found {kinds(found, suffix)}\n" + "\n".join(f"{f.title} | {f.summary}" for f in found))
         ids = [ce_id for ce_id, _, _ in reader.events]
         assert len(ids) == len(set(ids)), "no finding is published twice across the restart"
     finally:
