@@ -79,7 +79,7 @@ void Server::SetServing(bool serving, const absl::Status& why) {
   if (on_change_) on_change_(serving, why);
 }
 
-void Server::Shutdown(std::chrono::milliseconds grace) {
+void Server::EnterShutdown() {
   if (!server_) return;
   {
     std::lock_guard lock(mu_);
@@ -90,6 +90,12 @@ void Server::Shutdown(std::chrono::milliseconds grace) {
   // Health first, so load balancers stop sending new calls while in-flight ones finish.
   serving_ = true;  // force the transition to be logged and applied
   SetServing(false, absl::CancelledError("shutting down"));
+}
+
+void Server::Shutdown(std::chrono::milliseconds grace) {
+  if (!server_ || stopped_) return;
+  stopped_ = true;
+  EnterShutdown();
   server_->Shutdown(std::chrono::system_clock::now() + grace);
   server_->Wait();
   log::Info("grpc server stopped");

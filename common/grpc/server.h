@@ -47,6 +47,8 @@ class Server {
   int port() const { return port_; }
   bool serving() const { return serving_.load(); }
 
+  // Health NOT_SERVING from now on (idempotent); Shutdown() does it too.
+  void EnterShutdown();
   // Health NOT_SERVING at once, then waits up to grace for in-flight calls and cancels the rest.
   void Shutdown(std::chrono::milliseconds grace);
 
@@ -64,6 +66,7 @@ class Server {
   int port_ = 0;
   std::atomic<bool> serving_{false};
   std::atomic<bool> shutting_down_{false};
+  bool stopped_ = false;
   std::mutex mu_;
   std::condition_variable cv_;
   std::thread readiness_thread_;

@@ -86,6 +86,8 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
   int sig = grpcserver::WaitForTerminationSignal();
   auto grace = std::chrono::seconds(cfg.server.shutdown_grace_seconds);
   log::Info("shutting down", {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}, {"grace_seconds", grace.count()}});
+  rt_.server_->EnterShutdown();
+  for (auto& hook : rt_.drain_hooks_) hook();
   rt_.server_->Shutdown(grace);
   for (auto it = rt_.shutdown_hooks_.rbegin(); it != rt_.shutdown_hooks_.rend(); ++it) (*it)();
   if (auto s = rt_.producer_->Flush(10s); !s.ok()) {

@@ -30,6 +30,9 @@ class Runtime {
 
   // Runs at shutdown after the gRPC server has drained, in reverse order of registration.
   void OnShutdown(std::function<void()> hook) { shutdown_hooks_.push_back(std::move(hook)); }
+  // Runs at shutdown once health is NOT_SERVING, before in-flight calls are waited for (e.g.
+  // to end server streams that would otherwise hold the drain for its whole grace).
+  void OnDrainStart(std::function<void()> hook) { drain_hooks_.push_back(std::move(hook)); }
   // Asks the process to shut down as if it got SIGTERM (e.g. a worker hit a fatal error).
   void RequestShutdown();
 
@@ -40,6 +43,7 @@ class Runtime {
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<grpcserver::Server> server_;
   std::vector<std::function<void()>> shutdown_hooks_;
+  std::vector<std::function<void()>> drain_hooks_;
 };
 
 class Main {

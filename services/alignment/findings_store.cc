@@ -167,14 +167,20 @@ absl::StatusOr<bool> FindingsStore::FeedCursorExpired(redis::Connection& conn, c
   if (r->is_error()) return false;  // no feed yet: nothing was trimmed
   const auto& el = r->elements;
   std::optional<FeedId> max_deleted, first;
+  long long length = 0, added = -1;
   for (size_t i = 0; i + 1 < el.size(); i += 2) {
-    if (el[i].str == "max-deleted-entry-id") max_deleted = FeedId::Parse(el[i + 1].str);
-    if (el[i].str == "first-entry" && !el[i + 1].elements.empty()) first = FeedId::Parse(el[i + 1].elements[0].str);
+    const auto& k = el[i].str;
+    if (k == "max-deleted-entry-id") max_deleted = FeedId::Parse(el[i + 1].str);
+    else if (k == "length") length = el[i + 1].integer;
+    else if (k == "entries-added") added = el[i + 1].integer;
+    else if (k == "first-entry" && !el[i + 1].elements.empty()) first = FeedId::Parse(el[i + 1].elements[0].str);
   }
-  if (max_deleted) return cursor < *max_deleted;
-  // Redis < 7: without the trim watermark, a cursor before the first retained entry may have
-  // lost entries (except "0-0", which means "from the beginning").
-  if (first && !(cursor == FeedId{})) return cursor < *first;
+  // XDEL moves max-deleted-entry-id; trimming (XADD MAXLEN, XTRIM) does not in Redis 7.0, so:
+  // when entries were removed (entries-added > length), a cursor before the first retained
+  // entry may have missed some.
+  if (max_deleted && cursor < *max_deleted) return true;
+  bool removed = added < 0 ? true : added > length;
+  if (removed && first) return cursor < *first;
   return false;
 }
 
@@ -204,15 +210,13 @@ absl::StatusOr<std::vector<FeedEntry>> FindingsStore::ReadFeed(redis::Connection
 
 absl::StatusOr<std::optional<std::string>> FindingsStore::CompareAndSetStatus(
     redis::Connection& conn, const std::string& old_bytes, const v1::Finding& updated, const std::string& request_id,
-    const std::string& request_record, const std::string& event_id, const std::string& event_bytes) const {
-  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+    const std::string& request_record, const std::string& event_id, const std::string& event_bytes,
+    int64_t relay_due_ms) const {
   auto r = conn.CommandOk({"EVAL", kCasScript, "5", FindingKey(updated.id()), FeedKey(),
                            RequestKey(request_id.empty() ? "-" : request_id), OutboxKey(), OutboxDueKey(), old_bytes,
                            updated.SerializeAsString(), updated.id(), std::to_string(updated.version()),
                            request_id.empty() ? std::string() : request_record, event_id, event_bytes,
-                           std::to_string(now_ms)});
+                           std::to_string(relay_due_ms)});
   if (!r.ok()) return r.status();
   if (r->is_nil()) return std::optional<std::string>();
   return std::optional<std::string>(r->str);

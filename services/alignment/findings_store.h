@@ -10,7 +10,7 @@
 //   concord:alignment:freq:<rid>     status-change request record (idempotency, 24 h)
 //   concord:alignment:fout           hash event id -> FindingEvent bytes not yet confirmed on
 //                                    Kafka (status-change outbox)
-//   concord:alignment:fout:due       sorted set event id -> ms written (relay order)
+//   concord:alignment:fout:due       sorted set event id -> ms when the relay may publish it
 
 #include <chrono>
 #include <cstdint>
@@ -98,7 +98,8 @@ class FindingsStore {
                                                                  const std::string& request_id,
                                                                  const std::string& request_record,
                                                                  const std::string& event_id,
-                                                                 const std::string& event_bytes) const;
+                                                                 const std::string& event_bytes,
+                                                                 int64_t relay_due_ms) const;
 
   // The finding as it was at `version` (1 = as raised), rebuilt from its status history.
   // nullopt when the finding never had that version.

@@ -1,43 +1,60 @@
 // concord-alignment: wiring only. The logic lives in the engine (detection), the processor
-// (Kafka in, findings out, checkpoints) and the API library.
-#include <iostream>
+// (Kafka in, findings out, checkpoints) and the API library (findings, views, playbook).
+#include <fstream>
+#include <sstream>
 
+#include "common/logging/log.h"
 #include "common/runtime/runtime.h"
-#include "concord/alignment/v1/alignment.grpc.pb.h"
+#include "services/alignment/api/alignment_api.h"
 #include "services/alignment/engine_adapter.h"
 #include "services/alignment/playbook_watcher.h"
 #include "services/alignment/processor.h"
 
 int main(int argc, char** argv) {
   using namespace concord;
+  namespace engine = alignment::engine;
   runtime::Main app("alignment", "Concord alignment service: finds duplicated work and conflicting customer messages",
                     {.grpc_listen = "0.0.0.0:50053", .admin_listen = "0.0.0.0:9103"});
   alignment::ProcessorOptions popts;
   std::string playbook_path = "/etc/concord/playbook.yaml";
   int reload_seconds = 5;
   int max_record_kib = 1024;
+  int reorder_grace_ms = 100;
   auto& p = app.parser();
-  p.Add("--playbook", &playbook_path, "Playbook YAML (price book, catalog, ownership, windows, SLAs); reloaded when it changes");
-  p.Add("--playbook-reload-seconds", &reload_seconds, "How often the playbook file is checked for changes")->check(CLI::Range(1, 3600));
+  p.Add("--playbook", &playbook_path,
+        "Playbook YAML (price book, catalog, ownership, windows, SLAs); installed as a new version when it changes");
+  p.Add("--playbook-reload-seconds", &reload_seconds, "How often the playbook file and the stored version are checked")
+      ->check(CLI::Range(1, 3600));
   p.Add("--group-id", &popts.group_id, "Kafka consumer group of the alignment instances");
+  p.Add("--redis-prefix", &popts.redis_prefix, "Prefix of this deployment's Redis keys (findings, state, playbook)");
   p.Add("--findings-topic", &popts.findings_topic, "Topic findings and their status changes are published to");
   p.Add("--dlq-topic", &popts.dlq_topic, "Dead-letter topic for records that cannot be decoded");
   p.Add("--max-batch", &popts.max_batch, "Records per processing batch (one publish + checkpoint)")->check(CLI::Range(1, 100000));
   p.Add("--max-record-kib", &max_record_kib, "Larger input records go to the dead-letter topic")->check(CLI::Range(1, 65536));
+  p.Add("--reorder-grace-ms", &reorder_grace_ms,
+        "Hold each event this long (by event time) so the other team's slightly later records are ordered before it")
+      ->check(CLI::Range(0, 60000));
 
-  namespace engine = alignment::engine;
   std::optional<engine::Playbook> playbook;
+  std::string playbook_yaml;
   app.AddValidator([&]() -> std::vector<std::string> {
-    auto load = engine::LoadPlaybookFile(playbook_path, 1);
-    if (!load.ok()) return {config::Problem("--playbook", playbook_path + " is not a valid playbook:\n    " + load.ErrorText())};
+    std::ifstream in(playbook_path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    playbook_yaml = ss.str();
+    auto load = engine::LoadPlaybook(playbook_yaml, 1);
+    if (!in || !load.ok()) {
+      return {config::Problem("--playbook", playbook_path + " is not a valid playbook:\n    " +
+                                                (in ? load.ErrorText() : std::string("cannot be read")))};
+    }
     playbook = std::move(*load.playbook);
     return {};
   });
 
   std::unique_ptr<alignment::EngineAdapter> adapter;
   std::unique_ptr<alignment::Processor> processor;
+  std::unique_ptr<alignment::api::AlignmentApi> api;
   std::unique_ptr<alignment::PlaybookWatcher> watcher;
-  alignment::v1::AlignmentService::CallbackService service;
   return app.Run(argc, argv, [&](runtime::Runtime& rt) -> absl::Status {
     const auto& cfg = rt.config();
     adapter = std::make_unique<alignment::EngineAdapter>(std::move(*playbook));
@@ -46,6 +63,52 @@ int main(int argc, char** argv) {
     popts.instance_id = cfg.instance_id;
     popts.source = rt.source();
     popts.limits.max_record_bytes = static_cast<size_t>(max_record_kib) * 1024;
+    popts.reorder_grace = std::chrono::milliseconds(reorder_grace_ms);
+
+    alignment::api::AlignmentApiOptions aopts;
+    aopts.redis_prefix = popts.redis_prefix;
+    aopts.findings_topic = popts.findings_topic;
+    aopts.source = rt.source();
+    aopts.on_playbook_installed = [&](const engine::Playbook& pb) { adapter->ReplacePlaybook(pb); };
+    api = std::make_unique<alignment::api::AlignmentApi>(aopts, rt.redis(), rt.producer(), rt.metrics());
+
+    // The playbook: versions in Redis; the file installs a new one when it differs.
+    alignment::PlaybookSource source;
+    source.apply = [&](engine::Playbook pb) { adapter->ReplacePlaybook(std::move(pb)); };
+    source.current = [&]() -> absl::StatusOr<std::optional<std::pair<uint64_t, std::string>>> {
+      auto lease = rt.redis().Acquire(std::chrono::seconds(2));
+      if (!lease.ok()) return lease.status();
+      auto pb = api->playbooks().Get(**lease, 0);
+      if (!pb.ok()) return pb.status();
+      if (!pb->has_value()) return std::optional<std::pair<uint64_t, std::string>>();
+      return std::make_optional(std::make_pair((*pb)->version(), (*pb)->yaml()));
+    };
+    source.install = [&](const std::string& yaml, const std::string& from) -> absl::StatusOr<uint64_t> {
+      auto lease = rt.redis().Acquire(std::chrono::seconds(2));
+      if (!lease.ok()) return lease.status();
+      auto cur = api->playbooks().Current(**lease);
+      if (!cur.ok()) return cur.status();
+      alignment::v1::Playbook pb;
+      pb.set_yaml(yaml);
+      pb.set_sha256(alignment::api::Sha256Hex(yaml));
+      pb.set_source(from);
+      pb.mutable_loaded_by()->set_id("system:alignment-" + cfg.instance_id);
+      pb.mutable_loaded_by()->set_team(events::v1::TEAM_ALIGNMENT);
+      pb.mutable_loaded_by()->set_kind(events::v1::ACTOR_KIND_SYSTEM);
+      auto now = std::chrono::system_clock::now().time_since_epoch();
+      pb.mutable_loaded_at()->set_seconds(std::chrono::duration_cast<std::chrono::seconds>(now).count());
+      auto r = api->playbooks().Install(**lease, pb, *cur, "", "");
+      if (!r.ok()) return r.status();
+      if (!r->applied) return absl::AbortedError("another version was installed meanwhile");
+      return r->current;
+    };
+    watcher = std::make_unique<alignment::PlaybookWatcher>(playbook_path, std::chrono::seconds(reload_seconds), source);
+    if (auto s = watcher->Sync(); !s.ok()) {
+      // Redis not there yet: run on the file's playbook; the watcher installs it later.
+      log::Warn("playbook versions not reachable yet; using the file", {{"error", s.ToString()}});
+    }
+    if (auto s = api->Start(); !s.ok()) return s;
+
     redis::Options ro{.host = cfg.redis.host,
                       .port = cfg.redis.port,
                       .password = cfg.redis.password,
@@ -53,13 +116,11 @@ int main(int argc, char** argv) {
                       .connect_timeout = std::chrono::milliseconds(cfg.redis.connect_timeout_ms),
                       .command_timeout = std::chrono::milliseconds(cfg.redis.command_timeout_ms)};
     processor = std::make_unique<alignment::Processor>(popts, ro, rt.producer(), *adapter);
-    watcher = std::make_unique<alignment::PlaybookWatcher>(
-        playbook_path, adapter->playbook_version(), std::chrono::seconds(reload_seconds),
-        [&](engine::Playbook pb) { adapter->ReplacePlaybook(std::move(pb)); });
-    rt.server().AddService(&service, alignment::v1::AlignmentService::service_full_name());
+    rt.server().AddService(api.get(), alignment::api::AlignmentApi::service_full_name());
     rt.server().AddReadinessCheck({"processor", [&] { return processor->Ping(); }});
     if (auto s = processor->Start(); !s.ok()) return s;
     watcher->Start();
+    rt.OnDrainStart([&] { api->Shutdown(); });  // watch streams end now, telling clients to resume
     rt.OnShutdown([&] {
       watcher->Stop();
       processor->Stop();  // finishes the batch: published and checkpointed

@@ -8,22 +8,32 @@
 namespace concord::alignment {
 
 namespace {
-std::string ReadFile(const std::string& path) {
+std::optional<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 }  // namespace
 
-PlaybookWatcher::PlaybookWatcher(std::string path, uint64_t loaded_version, std::chrono::milliseconds interval, Apply apply)
-    : path_(std::move(path)), interval_(interval), apply_(std::move(apply)), version_(loaded_version) {
-  std::error_code ec;
-  mtime_ = std::filesystem::last_write_time(path_, ec);
-  content_hash_ = ReadFile(path_);
-}
+PlaybookWatcher::PlaybookWatcher(std::string path, std::chrono::milliseconds interval, PlaybookSource source)
+    : path_(std::move(path)), interval_(interval), source_(std::move(source)) {}
 
 PlaybookWatcher::~PlaybookWatcher() { Stop(); }
+
+absl::Status PlaybookWatcher::Sync() {
+  auto stored = source_.current();
+  if (!stored.ok()) return stored.status();
+  auto file = ReadFile(path_);
+  if (file) file_content_ = *file;
+  // A file that differs from the version in force is a new version (edited, or a new deploy).
+  if (file && (!stored->has_value() || (*stored)->second != *file)) {
+    if (CheckFile()) return absl::OkStatus();
+  }
+  CheckStored();
+  return absl::OkStatus();
+}
 
 void PlaybookWatcher::Start() {
   thread_ = std::thread([this] {
@@ -31,7 +41,13 @@ void PlaybookWatcher::Start() {
       for (auto waited = std::chrono::milliseconds(0); waited < interval_ && !stop_; waited += std::chrono::milliseconds(100)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
-      if (!stop_) CheckNow();
+      if (stop_) break;
+      auto file = ReadFile(path_);
+      if (file && *file != file_content_) {
+        file_content_ = *file;
+        CheckFile();
+      }
+      CheckStored();
     }
   });
 }
@@ -41,26 +57,40 @@ void PlaybookWatcher::Stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-bool PlaybookWatcher::CheckNow() {
-  std::error_code ec;
-  auto mtime = std::filesystem::last_write_time(path_, ec);
-  if (ec || mtime == mtime_) return false;
-  mtime_ = mtime;
-  std::string content = ReadFile(path_);
-  if (content == content_hash_) return false;  // touched, not changed
-  content_hash_ = content;
-  auto load = engine::LoadPlaybook(content, version_.load() + 1);
+bool PlaybookWatcher::CheckFile() {
+  auto load = engine::LoadPlaybook(file_content_, 0);
   if (!load.ok()) {
     refused_++;
-    log::Error("new playbook refused; the previous version stays in force",
+    log::Error("playbook file refused; the version in force stays",
                {{"path", path_}, {"version_in_force", version_.load()}, {"problems", load.ErrorText()}});
     return false;
   }
-  uint64_t v = load.playbook->version;
+  auto installed = source_.install(file_content_, "file:" + path_);
+  if (!installed.ok()) {
+    log::Warn("playbook file not installed (will retry)", {{"path", path_}, {"error", installed.status().ToString()}});
+    file_content_.clear();  // try again next round
+    return false;
+  }
+  load.playbook->version = *installed;
   std::string declared = load.playbook->declared_version;
-  apply_(std::move(*load.playbook));
-  version_ = v;
-  log::Info("playbook reloaded", {{"path", path_}, {"version", v}, {"declared_version", declared}});
+  source_.apply(std::move(*load.playbook));
+  version_ = *installed;
+  log::Info("playbook installed from file", {{"path", path_}, {"version", *installed}, {"declared_version", declared}});
+  return true;
+}
+
+bool PlaybookWatcher::CheckStored() {
+  auto stored = source_.current();
+  if (!stored.ok() || !stored->has_value() || (*stored)->first <= version_.load()) return false;
+  auto [version, yaml] = **stored;
+  auto load = engine::LoadPlaybook(yaml, version);
+  if (!load.ok()) {
+    log::Error("stored playbook does not load", {{"version", version}, {"problems", load.ErrorText()}});
+    return false;
+  }
+  source_.apply(std::move(*load.playbook));
+  version_ = version;
+  log::Info("playbook switched to the version in force", {{"version", version}});
   return true;
 }
 

@@ -86,6 +86,7 @@ void Processor::Run() {
         Handle(*next, batch_);
       }
     }
+    Release(options_.reorder_grace.count() == 0);
     auto now = std::chrono::steady_clock::now();
     if (now - last_tick_ >= options_.tick) {
       last_tick_ = now;
@@ -100,6 +101,7 @@ void Processor::Run() {
     }
     if (!batch_.empty()) Flush(batch_);
   }
+  Release(true);
   if (!batch_.empty()) Flush(batch_);
   (void)consumer_->Commit();
   if (auto s = consumer_->Close(); !s.ok()) log::Warn("alignment consumer close", {{"error", s.ToString()}});
@@ -113,11 +115,13 @@ void Processor::Handle(const kafka::Message& m, Pending& batch) {
   }
   batch.records++;
   processed_++;
-  batch.next_offsets[{m.topic(), m.partition()}] = m.offset() + 1;
   consumed_->With({m.topic()}).Inc();
   auto headers = m.headers();
   auto event = DecodeEvent(m.key(), m.value(), headers, options_.limits);
+  auto& held = held_[{m.topic(), m.partition()}];
   if (!event.ok()) {
+    if (held.empty()) batch.next_offsets[{m.topic(), m.partition()}] = m.offset() + 1;
+    else dead_tail_[{m.topic(), m.partition()}] = m.offset() + 1;  // applied once the held ones go
     batch.dead_letters.push_back({std::string(m.key()), std::string(m.value()), std::string(event.status().message()),
                                   std::move(headers), {m.topic(), m.partition(), m.offset()}});
     return;
@@ -127,7 +131,29 @@ void Processor::Handle(const kafka::Message& m, Pending& batch) {
   d.position.set_topic(m.topic());
   d.position.set_partition(m.partition());
   d.position.set_offset(m.offset());
-  batch.decoded.push_back(std::move(d));
+  held.push_back(std::move(d));
+}
+
+void Processor::Release(bool all) {
+  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                    (std::chrono::system_clock::now() - options_.reorder_grace).time_since_epoch())
+                    .count();
+  for (auto& [tp, held] : held_) {
+    while (!held.empty()) {
+      const auto& t = held.front().event.occurred_at();
+      int64_t at_us = t.seconds() * 1000000 + t.nanos() / 1000;
+      if (!all && at_us > now_us) break;  // still inside its grace: the rest of this partition waits too
+      batch_.next_offsets[tp] = std::max(batch_.next_offsets[tp], held.front().position.offset() + 1);
+      batch_.decoded.push_back(std::move(held.front()));
+      held.pop_front();
+    }
+    if (held.empty()) {
+      if (auto it = dead_tail_.find(tp); it != dead_tail_.end()) {
+        batch_.next_offsets[tp] = std::max(batch_.next_offsets[tp], it->second);
+        dead_tail_.erase(it);
+      }
+    }
+  }
 }
 
 void Processor::Detect(Pending& batch) {
@@ -339,6 +365,7 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
 
 void Processor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
   // Whatever was read for these partitions is published and checkpointed before letting go.
+  Release(true);
   if (!batch_.empty()) Flush(batch_);
   DropPartitions(partitions);
 }
@@ -346,6 +373,8 @@ void Processor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) 
 void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
   // Another member owns them already: what we hold is stale; the new owner replays it.
   batch_ = Pending();
+  held_.clear();
+  dead_tail_.clear();
   DropPartitions(partitions);
 }
 

@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,6 +48,9 @@ struct ProcessorOptions {
   int max_batch = 500;
   std::chrono::milliseconds poll_timeout{20};
   std::chrono::milliseconds tick{250};  // how often timers are evaluated
+  // Events are held until they are this old (by event time) so that what the other team's
+  // topic delivers a little later can be put in order before them. 0 = no holding.
+  std::chrono::milliseconds reorder_grace{100};
   DecodeLimits limits;
 };
 
@@ -125,6 +129,10 @@ class Processor : public kafka::RebalanceListener {
   std::unordered_map<std::string, int32_t> partition_of_;  // customer -> partition
   std::chrono::steady_clock::time_point last_tick_{};
   Pending batch_;  // the batch being read; a rebalance flushes it before partitions go
+  // Decoded events waiting out the reorder grace, per topic-partition in offset order.
+  std::map<std::pair<std::string, int32_t>, std::deque<Pending::Decoded>> held_;
+  std::map<std::pair<std::string, int32_t>, int64_t> dead_tail_;  // dead letters behind held events
+  void Release(bool all);  // moves held events whose grace has passed into batch_
   bool caught_up_ = false;  // set once a poll finds nothing after an assignment
 
   metrics::Family<metrics::Counter>* consumed_;

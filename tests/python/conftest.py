@@ -41,6 +41,10 @@ class Service:
             "CONCORD_INSTANCE_ID": f"test-{name}-{self.grpc_port}",
             "CONCORD_PLAYBOOK": str(SOURCE_DIR / "services" / "alignment" / "playbook.example.yaml"),
         })
+        if name == "alignment":
+            # Its own consumer group and Redis keys: tests never join the demo's deployment.
+            env["CONCORD_GROUP_ID"] = f"test-alignment-{self.grpc_port}"
+            env["CONCORD_REDIS_PREFIX"] = f"concord:test:alignment:{self.grpc_port}"
         env.update(extra_env or {})
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"concord-{name}-{self.grpc_port}.log"
         self.log = open(self.log_path, "wb")

@@ -77,7 +77,7 @@ def kinds(findings, suffix):
 
 
 def start_all(start_service, group):
-    env = {"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group}
+    env = {"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group, "CONCORD_REDIS_PREFIX": f"concord:test:{group}"}
     marketing = start_service("marketing")
     sales = start_service("sales")
     alignment = start_service("alignment", env=env)
@@ -131,7 +131,8 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
             if steps == 6:  # half-way: after the Globex quote, before Initech
                 time.sleep(1)
                 alignment.kill()
-                alignment = start_service("alignment", env={"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group})
+                alignment = start_service("alignment", env={"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group,
+                                                            "CONCORD_REDIS_PREFIX": f"concord:test:{group}"})
 
         day.step = step
         day.run()

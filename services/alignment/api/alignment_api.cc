@@ -382,8 +382,11 @@ absl::Status AlignmentApi::ChangeStatus(const StatusRequest& r, const Deadline& 
     *sc->mutable_finding() = next;
     std::string ev_bytes = writes::SerializeDeterministic(ev);
 
-    auto applied = store_.CompareAndSetStatus(conn, raw.str, next, r.request_id,
-                                              RequestRecord(r.fingerprint, ev.id(), next), ev.id(), ev_bytes);
+    // The relay may publish it once the synchronous attempt below has surely given up.
+    auto due = std::chrono::system_clock::now() + options_.publish_timeout + options_.relay_min_age;
+    auto applied = store_.CompareAndSetStatus(
+        conn, raw.str, next, r.request_id, RequestRecord(r.fingerprint, ev.id(), next), ev.id(), ev_bytes,
+        std::chrono::duration_cast<std::chrono::milliseconds>(due.time_since_epoch()).count());
     if (!applied.ok()) return writes::StorageError(applied.status());
     if (!applied->has_value()) continue;  // changed meanwhile: read again (ABORTED if pinned)
 
@@ -424,7 +427,7 @@ void AlignmentApi::RelayLoop() {
     if (!lease.ok()) continue;
     auto& conn = **lease;
     auto cutoff = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      (std::chrono::system_clock::now() - options_.relay_min_age).time_since_epoch())
+                      std::chrono::system_clock::now().time_since_epoch())
                       .count();
     auto due = conn.CommandOk({"ZRANGEBYSCORE", store_.OutboxDueKey(), "-inf", std::to_string(cutoff), "LIMIT", "0", "100"});
     if (!due.ok() || due->elements.empty()) continue;

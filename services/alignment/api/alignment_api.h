@@ -70,7 +70,7 @@ struct AlignmentApiOptions {
   // Status-change events.
   std::chrono::milliseconds publish_timeout{5000};
   std::chrono::milliseconds relay_interval{1000};
-  std::chrono::milliseconds relay_min_age{5000};  // outbox entries older than this are relayed
+  std::chrono::milliseconds relay_min_age{5000};  // relayed once publish_timeout + this has passed
 
   // Playbook installed as version 1 when Redis holds none (e.g. the --playbook file).
   std::string initial_playbook_yaml;

@@ -80,7 +80,11 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchFindingsResp
     cv_.notify_all();
   }
   void OnDone() override {
-    if (worker_.joinable()) worker_.join();
+    if (worker_.joinable()) {
+      // The worker has called Finish and only returns from it; OnDone may even run on it.
+      if (worker_.get_id() == std::this_thread::get_id()) worker_.detach();
+      else worker_.join();
+    }
     if (counted_) {
       api_->watchers_--;
       api_->watchers_gauge_->Set(api_->watchers_.load());

@@ -832,6 +832,9 @@ struct Engine::Impl {
         Micros base = l.handoff().has_handed_off_at() ? ToMicros(l.handoff().handed_off_at()) : at;
         hr.accept_due = base + pb->sla_handoff_accept;
         hr.touch_due = base + pb->sla_first_touch;
+        // Sales' acceptance can be read before marketing's hand-off (two topics, two relays):
+        // an acceptance at or after the hand-off time already counts.
+        if (st.last_handoff_accept_at != 0 && st.last_handoff_accept_at >= base) hr.accepted = true;
         st.handoff = std::move(hr);
         AdvanceStage(st, ev::LIFECYCLE_STAGE_MQL, r);
         break;
