@@ -18,6 +18,20 @@ KAFKA = os.environ.get("CONCORD_KAFKA_BROKERS", "127.0.0.1:9092")
 REDIS_PORT = os.environ.get("CONCORD_REDIS_PORT", "6379")
 
 
+def create_topics(*names: str, partitions: int = 3) -> None:
+    """Creates topics on the local broker (auto-creation is off) and waits for them."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": KAFKA})
+    futures = admin.create_topics([NewTopic(n, num_partitions=partitions, replication_factor=1) for n in names])
+    for name, f in futures.items():
+        try:
+            f.result(30)
+        except Exception as e:  # noqa: BLE001 - an existing topic is fine
+            if "TOPIC_ALREADY_EXISTS" not in str(e):
+                raise
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -41,10 +55,15 @@ class Service:
             "CONCORD_INSTANCE_ID": f"test-{name}-{self.grpc_port}",
             "CONCORD_PLAYBOOK": str(SOURCE_DIR / "services" / "alignment" / "playbook.example.yaml"),
         })
-        if name == "alignment":
-            # Its own consumer group and Redis keys: tests never join the demo's deployment.
-            env["CONCORD_GROUP_ID"] = f"test-alignment-{self.grpc_port}"
-            env["CONCORD_REDIS_PREFIX"] = f"concord:test:alignment:{self.grpc_port}"
+        if name == "alignment" and "CONCORD_FINDINGS_TOPIC" not in (extra_env or {}):
+            # Its own consumer group, Redis keys and output topics: a test instance re-reads
+            # the shared input topics and must not publish into the demo's findings.
+            tag = f"test-alignment-{self.grpc_port}"
+            env["CONCORD_GROUP_ID"] = tag
+            env["CONCORD_REDIS_PREFIX"] = f"concord:test:{tag}"
+            env["CONCORD_FINDINGS_TOPIC"] = f"concord.test.findings.{tag}"
+            env["CONCORD_DLQ_TOPIC"] = f"concord.test.dlq.{tag}"
+            create_topics(env["CONCORD_FINDINGS_TOPIC"], env["CONCORD_DLQ_TOPIC"])
         env.update(extra_env or {})
         self.log_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"concord-{name}-{self.grpc_port}.log"
         self.log = open(self.log_path, "wb")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer
 
-from conftest import KAFKA, SOURCE_DIR
+from conftest import KAFKA, SOURCE_DIR, create_topics
 
 sys.path.insert(0, str(SOURCE_DIR / "scripts" / "lib"))
 sys.path.insert(0, str(SOURCE_DIR / "examples" / "python"))
@@ -44,11 +44,11 @@ EXPECTED = sorted([
 class FindingsReader:
     """Reads the findings topic from the end, keeping only this run's customers."""
 
-    def __init__(self, suffix: str):
+    def __init__(self, suffix: str, topic: str):
         self.suffix = suffix
         self.consumer = Consumer({"bootstrap.servers": KAFKA, "group.id": f"e2e-{suffix}",
                                   "auto.offset.reset": "earliest", "enable.auto.commit": False})
-        self.consumer.subscribe(["concord.alignment.findings.v1"])
+        self.consumer.subscribe([topic])
         self.events = []  # (ce_id, FindingEvent, received_at)
 
     def poll(self, seconds: float):
@@ -76,8 +76,15 @@ def kinds(findings, suffix):
                   for f in findings)
 
 
+def alignment_env(group):
+    """One alignment deployment of its own: group, Redis keys and output topics."""
+    return {"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group, "CONCORD_REDIS_PREFIX": f"concord:test:{group}",
+            "CONCORD_FINDINGS_TOPIC": f"concord.test.findings.{group}", "CONCORD_DLQ_TOPIC": f"concord.test.dlq.{group}"}
+
+
 def start_all(start_service, group):
-    env = {"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group, "CONCORD_REDIS_PREFIX": f"concord:test:{group}"}
+    env = alignment_env(group)
+    create_topics(env["CONCORD_FINDINGS_TOPIC"], env["CONCORD_DLQ_TOPIC"])
     marketing = start_service("marketing")
     sales = start_service("sales")
     alignment = start_service("alignment", env=env)
@@ -93,8 +100,9 @@ def wait_for(reader, expected_count, seconds):
 
 def test_scenario_gives_exactly_the_expected_findings(start_service):
     suffix = f"{random.randrange(16**8):08x}"
-    marketing, sales, alignment = start_all(start_service, f"e2e-{suffix}")
-    reader = FindingsReader(suffix)
+    group = f"e2e-{suffix}"
+    marketing, sales, alignment = start_all(start_service, group)
+    reader = FindingsReader(suffix, alignment_env(group)["CONCORD_FINDINGS_TOPIC"])
     try:
         day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.0, suffix=suffix)
         day.run()
@@ -118,7 +126,7 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
     suffix = f"{random.randrange(16**8):08x}"
     group = f"e2e-restart-{suffix}"
     marketing, sales, alignment = start_all(start_service, group)
-    reader = FindingsReader(suffix)
+    reader = FindingsReader(suffix, alignment_env(group)["CONCORD_FINDINGS_TOPIC"])
     try:
         day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.0, suffix=suffix)
         steps = 0
@@ -131,8 +139,7 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
             if steps == 6:  # half-way: after the Globex quote, before Initech
                 time.sleep(1)
                 alignment.kill()
-                alignment = start_service("alignment", env={"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group,
-                                                            "CONCORD_REDIS_PREFIX": f"concord:test:{group}"})
+                alignment = start_service("alignment", env=alignment_env(group))
 
         day.step = step
         day.run()
