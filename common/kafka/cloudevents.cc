@@ -4,6 +4,8 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "common/logging/log.h"
+
 namespace concord::kafka {
 
 Headers ToHeaders(const CloudEvent& ce) {
@@ -39,15 +41,6 @@ absl::StatusOr<CloudEvent> FromHeaders(const Headers& headers) {
   return ce;
 }
 
-std::string Rfc3339(std::chrono::system_clock::time_point t) {
-  auto secs = std::chrono::system_clock::to_time_t(t);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
-  return buf;
-}
+std::string Rfc3339(std::chrono::system_clock::time_point t) { return log::Rfc3339(t); }
 
 }  // namespace concord::kafka

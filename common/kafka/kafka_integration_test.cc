@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/env.h"
+
 #include "common/kafka/admin.h"
 #include "common/kafka/cloudevents.h"
 #include "common/kafka/consumer.h"
@@ -12,15 +14,11 @@
 namespace concord::kafka {
 namespace {
 
-std::string Brokers() {
-  const char* b = std::getenv("CONCORD_KAFKA_BROKERS");
-  return b ? b : "127.0.0.1:9092";
-}
+using concord::testenv::Brokers;
+using concord::testenv::RedisOptions;
+using concord::testenv::Unique;
 
-std::string Unique(const std::string& prefix) {
-  std::random_device rd;
-  return prefix + "-" + std::to_string(rd()) + std::to_string(rd());
-}
+
 
 class KafkaIntegrationTest : public testing::Test {
  protected:

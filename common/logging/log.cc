@@ -48,10 +48,11 @@ const char* Name(Level l) {
   return "info";
 }
 
-std::string Timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto secs = std::chrono::system_clock::to_time_t(now);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+}  // namespace
+
+std::string Rfc3339(std::chrono::system_clock::time_point t) {
+  auto secs = std::chrono::system_clock::to_time_t(t);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[40];
@@ -59,8 +60,6 @@ std::string Timestamp() {
   std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms));
   return buf;
 }
-
-}  // namespace
 
 bool ParseLevel(std::string_view name, Level* out) {
   if (name == "debug") *out = Level::kDebug;
@@ -82,7 +81,7 @@ bool Init(std::string_view service, std::string_view level) {
 
 std::string Format(Level level, std::string_view msg, const Fields& fields) {
   nlohmann::json line = nlohmann::json::object();
-  line["ts"] = Timestamp();
+  line["ts"] = Rfc3339(std::chrono::system_clock::now());
   line["level"] = Name(level);
   line["service"] = GetState().service;
   line["msg"] = msg;

@@ -3,6 +3,7 @@
 // {"ts":"2026-11-26T22:41:09.123Z","level":"info","service":"sales","msg":"...",<fields>}.
 // spdlog does the thread-safe sink and level filtering; nlohmann::json does the escaping.
 
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -18,6 +19,9 @@ enum class Level { kDebug, kInfo, kWarn, kError };
 // "warn", "error"). Returns false for an unknown level name.
 bool Init(std::string_view service, std::string_view level);
 bool ParseLevel(std::string_view name, Level* out);
+
+// RFC 3339, UTC, milliseconds: 2026-11-26T22:41:09.123Z (log lines, CloudEvents ce_time).
+std::string Rfc3339(std::chrono::system_clock::time_point t);
 
 // Renders one log line (without the newline); exposed for tests.
 std::string Format(Level level, std::string_view msg, const Fields& fields);

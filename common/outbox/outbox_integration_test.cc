@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/env.h"
+
 #include "common/kafka/admin.h"
 #include "common/kafka/consumer.h"
 #include "common/outbox/relay.h"
@@ -15,20 +17,12 @@
 namespace concord::outbox {
 namespace {
 
+using concord::testenv::Brokers;
+using concord::testenv::RedisOptions;
+using concord::testenv::Unique;
+
 using namespace std::chrono_literals;
 
-std::string Brokers() {
-  const char* b = std::getenv("CONCORD_KAFKA_BROKERS");
-  return b ? b : "127.0.0.1:9092";
-}
-redis::Options RedisOptions() {
-  const char* p = std::getenv("CONCORD_REDIS_PORT");
-  return {.port = p ? std::atoi(p) : 6379};
-}
-std::string Unique(const std::string& prefix) {
-  std::random_device rd;
-  return prefix + "-" + std::to_string(rd()) + std::to_string(rd());
-}
 
 class OutboxTest : public testing::Test {
  protected:

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include "common/testing/env.h"
+
 #include "common/redis/redis.h"
 
 namespace concord::redis {
@@ -17,15 +19,9 @@ namespace {
 
 using namespace std::chrono_literals;
 
-int SharedPort() {
-  const char* p = std::getenv("CONCORD_REDIS_PORT");
-  return p ? std::atoi(p) : 6379;
-}
+using concord::testenv::RedisPort;
 
-std::string UniqueKey(const std::string& prefix) {
-  std::random_device rd;
-  return "concord:test:" + prefix + ":" + std::to_string(rd());
-}
+std::string UniqueKey(const std::string& prefix) { return concord::testenv::Unique("concord:test:" + prefix); }
 
 // A private redis-server on a free port.
 class RedisProcess {
@@ -63,7 +59,7 @@ int FreePort() {
 }
 
 TEST(RedisTest, CommandsRepliesAndPipelining) {
-  Connection c({.port = SharedPort()});
+  Connection c({.port = RedisPort()});
   ASSERT_TRUE(c.Ping().ok());
   std::string key = UniqueKey("kv");
   std::string binary("a\0b\r\n", 5);
@@ -86,7 +82,7 @@ TEST(RedisTest, CommandsRepliesAndPipelining) {
 }
 
 TEST(RedisTest, MultiExecIsAtomicThroughThePipeline) {
-  Connection c({.port = SharedPort()});
+  Connection c({.port = RedisPort()});
   std::string key = UniqueKey("tx");
   auto replies = c.Pipeline({{"MULTI"}, {"SET", key, "v"}, {"XADD", key + ":outbox", "*", "event", "e1"}, {"EXEC"}});
   ASSERT_TRUE(replies.ok()) << replies.status();
@@ -139,7 +135,7 @@ TEST(RedisTest, CommandTimeoutOnAStalledServer) {
 }
 
 TEST(RedisTest, PoolHandsOutAndTakesBackConnections) {
-  Pool pool({.port = SharedPort()}, 2);
+  Pool pool({.port = RedisPort()}, 2);
   {
     auto a = pool.Acquire(100ms);
     auto b = pool.Acquire(100ms);

@@ -11,6 +11,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "common/testing/env.h"
+
 #include "common/grpc/server.h"
 #include "common/kafka/cloudevents.h"
 #include "common/kafka/consumer.h"
@@ -25,25 +27,15 @@
 namespace concord::marketing {
 namespace {
 
+using concord::testenv::Brokers;
+using concord::testenv::RedisOptions;
+using concord::testenv::Unique;
+
 namespace ev = concord::events::v1;
 using namespace std::chrono_literals;
 using testing::HasSubstr;
 using Stub = mv1::MarketingService::Stub;
 
-std::string Brokers() {
-  const char* b = std::getenv("CONCORD_KAFKA_BROKERS");
-  return b ? b : "127.0.0.1:9092";
-}
-redis::Options RedisOptions() {
-  redis::Options o;
-  const char* p = std::getenv("CONCORD_REDIS_PORT");
-  if (p) o.port = std::atoi(p);
-  return o;
-}
-std::string Unique(const std::string& prefix) {
-  std::random_device rd;
-  return prefix + "-" + std::to_string(rd()) + std::to_string(rd());
-}
 
 ev::Actor Marketer(const std::string& id = "mkt-007") {
   ev::Actor a;

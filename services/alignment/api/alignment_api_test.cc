@@ -13,6 +13,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include "common/testing/env.h"
+
 #include "common/kafka/admin.h"
 #include "common/kafka/cloudevents.h"
 #include "common/kafka/consumer.h"
@@ -20,23 +22,13 @@
 namespace concord::alignment::api {
 namespace {
 
+using concord::testenv::Brokers;
+using concord::testenv::RedisOptions;
+using concord::testenv::Unique;
+
 using namespace std::chrono_literals;
 using google::protobuf::util::TimeUtil;
 
-std::string Brokers() {
-  const char* b = std::getenv("CONCORD_KAFKA_BROKERS");
-  return b ? b : "127.0.0.1:9092";
-}
-redis::Options RedisOptions() {
-  const char* p = std::getenv("CONCORD_REDIS_PORT");
-  redis::Options o;
-  o.port = p ? std::atoi(p) : 6379;
-  return o;
-}
-std::string Unique(const std::string& prefix) {
-  std::random_device rd;
-  return prefix + "-" + std::to_string(rd()) + std::to_string(rd());
-}
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
