@@ -65,6 +65,17 @@ uint64_t EngineAdapter::playbook_version() const {
   return engine_.playbook().version;
 }
 
+std::string EngineAdapter::SerializeCounters() const {
+  std::lock_guard lock(mu_);
+  return engine_.SerializeActivity();
+}
+
+absl::Status EngineAdapter::RestoreCounters(std::string_view bytes) {
+  std::lock_guard lock(mu_);
+  if (!engine_.RestoreActivity(bytes)) return absl::DataLossError("checkpointed scorecard counters do not decode");
+  return absl::OkStatus();
+}
+
 void EngineAdapter::WithEngine(const std::function<void(const engine::Engine&)>& f) const {
   std::lock_guard lock(mu_);
   f(engine_);

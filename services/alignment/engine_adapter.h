@@ -29,6 +29,13 @@ class EngineAdapter : public EnginePort {
   // Runs f with the engine locked (read-only use from API threads).
   void WithEngine(const std::function<void(const engine::Engine&)>& f) const;
 
+  // The engine's scorecard counters (per UTC day; engine::Engine::SerializeActivity). They
+  // cover the events this instance processed. To survive restarts they must be stored in the
+  // same Redis transaction as the customer states and offsets of a checkpoint (and restored
+  // before the tail is replayed); the processor does not do this yet.
+  std::string SerializeCounters() const;
+  absl::Status RestoreCounters(std::string_view bytes);
+
  private:
   mutable std::mutex mu_;
   engine::Engine engine_;

@@ -70,6 +70,36 @@ int main(int argc, char** argv) {
     aopts.findings_topic = popts.findings_topic;
     aopts.source = rt.source();
     aopts.on_playbook_installed = [&](const engine::Playbook& pb) { adapter->ReplacePlaybook(pb); };
+    // The engine's in-memory picture of a customer (this instance's partitions only).
+    aopts.customer_view = [&](const std::string& key,
+                              uint32_t max_touches) -> absl::StatusOr<std::optional<alignment::v1::CustomerView>> {
+      auto now = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch());
+      std::optional<alignment::v1::CustomerView> view;
+      adapter->WithEngine([&](const engine::Engine& e) { view = e.CustomerView(key, max_touches, now.count()); });
+      return view;
+    };
+    // Scorecard activity from the engine's per-day counters (team / overall) or per-customer
+    // state (segments); covers the events this instance processed.
+    aopts.scorecard_activity = [&](const alignment::v1::ScorecardScope& scope, std::chrono::system_clock::time_point start,
+                                   std::chrono::system_clock::time_point end) -> absl::StatusOr<alignment::api::ScorecardActivity> {
+      auto us = [](std::chrono::system_clock::time_point t) {
+        return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
+      };
+      engine::ActivitySummary a;
+      adapter->WithEngine([&](const engine::Engine& e) {
+        a = scope.has_segment() ? e.ScorecardActivity(scope.segment(), us(start), us(end))
+                                : e.ScorecardActivity(scope.team(), us(start), us(end));
+      });
+      alignment::api::ScorecardActivity out;
+      out.customers_touched = a.customers_touched;
+      out.touches = a.touches;
+      out.claims = a.claims;
+      out.handoffs_due = a.handoffs_due;
+      out.handoffs_within_sla = a.handoffs_within_sla;
+      out.handoffs_accepted = a.handoffs_accepted;
+      if (a.median_time_to_accept) out.median_time_to_accept = std::chrono::milliseconds(*a.median_time_to_accept / 1000);
+      return out;
+    };
     api = std::make_unique<alignment::api::AlignmentApi>(aopts, rt.redis(), rt.producer(), rt.metrics());
 
     // The playbook: versions in Redis; the file installs a new one when it differs.

@@ -1,6 +1,11 @@
 #include "services/alignment/engine/engine.h"
 
+#include <absl/strings/match.h>
+
 #include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
 #include <set>
 
 #include "services/alignment/engine/claims.h"
@@ -109,6 +114,61 @@ void RingAdd(std::vector<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
   pos = (pos + 1) % static_cast<uint32_t>(cap);
 }
 
+// ---- scorecard activity counters (per UTC day, per scope: overall, marketing, sales) -------
+constexpr size_t kMaxActivityDays = 400;
+
+int32_t DayOf(Micros at) { return static_cast<int32_t>(at >= 0 ? at / kDay : (at - kDay + 1) / kDay); }
+// Scope index of a team's own counters, -1 when the team has none (only overall).
+int ScopeOf(uint8_t team) {
+  return team == ev::TEAM_MARKETING ? 1 : team == ev::TEAM_SALES ? 2 : -1;
+}
+
+// Time-to-accept histogram: bucket 0 = under 1 s; bucket i >= 1 covers
+// [2^((i-1)/16), 2^(i/16)) seconds, i.e. ~4.4 % wide, so the median is within ~2.2 %.
+constexpr double kTtaPerOctave = 16;
+uint16_t TtaBucket(Micros d) {
+  double s = static_cast<double>(d) / kSecond;
+  if (s < 1) return 0;
+  double b = std::floor(std::log2(s) * kTtaPerOctave) + 1;
+  return static_cast<uint16_t>(std::min(b, 65535.0));
+}
+Micros TtaValue(uint16_t b) {  // the bucket's geometric midpoint
+  if (b == 0) return kSecond / 2;
+  return static_cast<Micros>(std::exp2((b - 0.5) / kTtaPerOctave) * kSecond);
+}
+
+struct DayActivity {
+  uint64_t touches = 0, customers = 0, claims = 0, due = 0, within = 0, accepted = 0;
+  std::vector<std::pair<uint16_t, uint32_t>> tta;  // sorted by bucket
+  void AddTta(Micros d) {
+    uint16_t b = TtaBucket(std::max<Micros>(0, d));
+    auto it = std::lower_bound(tta.begin(), tta.end(), std::make_pair(b, uint32_t{0}));
+    if (it != tta.end() && it->first == b) ++it->second;
+    else tta.insert(it, {b, 1});
+  }
+};
+using DayActivities = std::array<DayActivity, kActivityScopes>;
+
+// Median of a (bucket -> count) histogram; nullopt when empty.
+std::optional<Micros> HistMedian(const std::map<uint16_t, uint64_t>& h) {
+  uint64_t n = 0;
+  for (const auto& [b, c] : h) n += c;
+  if (n == 0) return std::nullopt;
+  uint64_t lo = (n - 1) / 2, hi = n / 2, seen = 0;
+  std::optional<Micros> a, b;
+  for (const auto& [bucket, c] : h) {
+    if (!a && lo < seen + c) a = TtaValue(bucket);
+    if (!b && hi < seen + c) b = TtaValue(bucket);
+    seen += c;
+  }
+  return (*a + *b) / 2;
+}
+
+const char* TouchKindName(uint8_t k) {
+  static const char* n[] = {"touch", "message", "call", "email", "meeting", "task", "quote", "commitment"};
+  return k < 8 ? n[k] : "touch";
+}
+
 // One piece of evidence to render.
 struct Ev {
   const EvRef* ref;
@@ -126,6 +186,8 @@ struct Engine::Impl {
   absl::flat_hash_map<std::string, std::unique_ptr<CustomerState>> customers;
   std::set<std::pair<Micros, std::string>> timers;
   EngineStats stats;
+  std::map<int32_t, DayActivities> activity;  // UTC day -> counters, <= kMaxActivityDays
+  DayActivities discarded;                     // sink for days older than those kept
 
   explicit Impl(Playbook p) {
     strings.Intern("");
@@ -219,7 +281,7 @@ struct Engine::Impl {
     c.out->push_back(std::move(f));
   }
 
-  void FillValue(const StoredClaim& cl, av::ClaimValue* v) {
+  void FillValue(const StoredClaim& cl, av::ClaimValue* v) const {
     ExtractedClaim e;
     e.attr = cl.attr;
     e.v = cl.v;
@@ -277,6 +339,91 @@ struct Engine::Impl {
     st.suppress.push_back({key, until});
   }
 
+  // ------------------------------------------------------------------ scorecard counters
+  DayActivities& ActivityDay(int32_t day) {
+    auto [it, inserted] = activity.try_emplace(day);
+    if (inserted && activity.size() > kMaxActivityDays) {
+      if (it == activity.begin()) {  // older than every day kept: not retained
+        activity.erase(it);
+        discarded = {};
+        return discarded;
+      }
+      activity.erase(activity.begin());  // the oldest day goes
+    }
+    return it->second;
+  }
+  // A touch: counted for overall and its team; customers_touched once per customer per day.
+  void CountTouch(CustomerState& st, const EvRef& r) {
+    int32_t day = DayOf(r.at);
+    auto& d = ActivityDay(day);
+    for (int scope : {0, ScopeOf(r.team)}) {
+      if (scope < 0) continue;
+      ++d[scope].touches;
+      if (st.touch_day[scope] != day) {
+        st.touch_day[scope] = day;
+        ++d[scope].customers;
+      }
+    }
+  }
+  void CountClaim(const EvRef& r) {
+    auto& d = ActivityDay(DayOf(r.at));
+    for (int scope : {0, ScopeOf(r.team)})
+      if (scope >= 0) ++d[scope].claims;
+  }
+  // The accept-SLA outcome of a hand-off, once, on the day of its deadline (overall + sales).
+  void CountHandoffOutcome(HandoffRec& h, bool within) {
+    if (h.counted) return;
+    h.counted = true;
+    auto& d = ActivityDay(DayOf(h.accept_due));
+    for (int scope : {0, 2}) {
+      ++d[scope].due;
+      if (within) ++d[scope].within;
+    }
+  }
+  void CountAccepted(const HandoffRec& h) {
+    auto& d = ActivityDay(DayOf(h.accepted_at));
+    for (int scope : {0, 2}) {
+      ++d[scope].accepted;
+      d[scope].AddTta(h.accepted_at - h.handed_off_at);
+    }
+  }
+
+  void SetOwner(CustomerState& st, const ev::Actor& a, uint8_t default_team) {
+    if (a.id().empty()) return;
+    uint8_t team = a.team() ? static_cast<uint8_t>(a.team()) : default_team;
+    st.owner[team == ev::TEAM_MARKETING ? 0 : 1] = strings.Intern(a.id());
+  }
+  void SetPlace(CustomerState& st, const std::string& industry, const std::string& region, const std::string& country) {
+    if (!industry.empty()) st.industry = strings.Intern(industry);
+    if (!region.empty()) st.region = strings.Intern(region);
+    if (!country.empty()) st.country = strings.Intern(country);
+  }
+  void SetScore(CustomerState& st, const ev::Lead& l, Micros at) {
+    if (l.score() <= 0 && l.score_reasons().empty()) return;
+    Micros when = l.has_scored_at() ? ToMicros(l.scored_at()) : at;
+    if (when < st.scored_at) return;
+    st.lead_score = static_cast<uint8_t>(std::clamp(l.score(), 0, 100));
+    st.scored_at = when;
+    st.score_reasons.clear();
+    for (const auto& r : l.score_reasons()) {
+      if (st.score_reasons.size() >= 8) break;
+      st.score_reasons.push_back({strings.Intern(r.code()), static_cast<int8_t>(std::clamp(r.points(), -100, 100))});
+    }
+  }
+  static void SetName(std::string& dst, const std::string& name) {
+    dst = name.substr(0, 120);
+  }
+  void FillOpp(OppRec& rec, const ev::Opportunity& o) {
+    if (!o.name().empty()) SetName(rec.name, o.name());
+    if (!o.owner().id().empty()) rec.owner = strings.Intern(o.owner().id());
+    if (o.has_amount()) {
+      rec.amount_micros = o.amount().units() * 1'000'000 + o.amount().nanos() / 1000;
+      std::snprintf(rec.currency, 4, "%s", o.amount().currency_code().c_str());
+    }
+    if (o.has_close_date() && o.close_date().year())
+      rec.close_ymd = Ymd(o.close_date().year(), o.close_date().month(), o.close_date().day());
+  }
+
   // ------------------------------------------------------------------ timers
   Micros NextDue(const CustomerState& st) const {
     Micros due = 0;
@@ -307,6 +454,7 @@ struct Engine::Impl {
       auto& h = *st.handoff;
       if (!h.rejected && !h.accepted && !h.touched && !h.accept_fired && at >= h.accept_due) {
         h.accept_fired = true;
+        CountHandoffOutcome(h, false);
         std::string sla = FormatDuration(pb->sla_handoff_accept);
         Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id + ")"}},
              "Hand-off not accepted within " + sla,
@@ -562,6 +710,7 @@ struct Engine::Impl {
                     st.claims.end());
     for (const auto& nc : fresh) {
       ++stats.claims;
+      CountClaim(nc.ev);
       // off-book
       auto problems = CheckOffBook(nc, strings.Get(nc.product), strings.Get(nc.feature), *pb, RefYmd(nc.ev.at));
       if (!problems.empty()) {
@@ -618,6 +767,13 @@ struct Engine::Impl {
   void OnTouch(Ctx& c, TouchRec t) {
     CustomerState& st = c.st;
     const Micros at = t.ev.at;
+    CountTouch(st, t.ev);
+    if (st.handoff && t.ev.team == ev::TEAM_SALES) {
+      auto& h = *st.handoff;
+      if (at >= h.handed_off_at && (h.first_touch_at == 0 || at < h.first_touch_at)) h.first_touch_at = at;
+      // a sales touch before the accept deadline meets the hand-off SLA
+      if (!h.rejected && !h.accepted && !h.accept_fired && at < h.accept_due) CountHandoffOutcome(h, true);
+    }
     // first touch for the hand-off SLA: any sales touch
     if (st.handoff && t.ev.team == ev::TEAM_SALES && !st.handoff->touched && at < st.handoff->touch_due) st.handoff->touched = true;
     if (st.handoff && t.ev.team == ev::TEAM_SALES && !st.handoff->touched && !st.handoff->accept_fired && at < st.handoff->accept_due)
@@ -800,6 +956,8 @@ struct Engine::Impl {
     const Micros at = ToMicros(e.occurred_at());
     Ctx c{it->first, st, now_opt ? *now_opt : at, &out};
     st.last_event_at = std::max(st.last_event_at, at);
+    if (st.first_event_at == 0 || at < st.first_event_at) st.first_event_at = at;
+    if (!e.customer().account_id().empty()) st.account_id = e.customer().account_id();
     FireTimers(c, at);
 
     std::vector<StoredClaim> fresh;
@@ -818,11 +976,15 @@ struct Engine::Impl {
         const auto& l = e.has_lead_captured() ? e.lead_captured().lead() : e.lead_updated().lead();
         EvRef r = Ref(e, pos, l.id());
         AdvanceStage(st, l.lifecycle_stage(), r);
+        SetOwner(st, l.owner(), ev::TEAM_MARKETING);
+        SetPlace(st, l.industry(), l.region(), l.country());
+        SetScore(st, l, at);
+        if (st.display_name.empty()) SetName(st.display_name, l.person().company());
         OnRecord(c, PersonRecord(r, 1, l.person(), ""), e.has_lead_captured());
         break;
       }
       case Event::kLeadQualified: AdvanceStage(st, ev::LIFECYCLE_STAGE_MQL, Ref(e, pos, e.lead_qualified().lead().id())); break;
-      case Event::kLeadScored: break;
+      case Event::kLeadScored: SetScore(st, e.lead_scored().lead(), at); break;
       case Event::kLeadHandedOff: {
         const auto& l = e.lead_handed_off().lead();
         EvRef r = Ref(e, pos, l.handoff().handoff_id().empty() ? l.id() : l.handoff().handoff_id());
@@ -832,9 +994,17 @@ struct Engine::Impl {
         Micros base = l.handoff().has_handed_off_at() ? ToMicros(l.handoff().handed_off_at()) : at;
         hr.accept_due = base + pb->sla_handoff_accept;
         hr.touch_due = base + pb->sla_first_touch;
+        hr.lead_id = l.id();
+        hr.handed_off_at = base;
+        if (!l.handoff().suggested_owner().id().empty()) hr.owner = strings.Intern(l.handoff().suggested_owner().id());
         // Sales' acceptance can be read before marketing's hand-off (two topics, two relays):
         // an acceptance at or after the hand-off time already counts.
-        if (st.last_handoff_accept_at != 0 && st.last_handoff_accept_at >= base) hr.accepted = true;
+        if (st.last_handoff_accept_at != 0 && st.last_handoff_accept_at >= base) {
+          hr.accepted = true;
+          hr.accepted_at = st.last_handoff_accept_at;
+          CountHandoffOutcome(hr, hr.accepted_at < hr.accept_due);
+          CountAccepted(hr);
+        }
         st.handoff = std::move(hr);
         AdvanceStage(st, ev::LIFECYCLE_STAGE_MQL, r);
         break;
@@ -848,9 +1018,19 @@ struct Engine::Impl {
       case Event::kHandoffAccepted: {
         const auto& ho = e.handoff_accepted().handoff();
         EvRef r = Ref(e, pos, ho.id());
+        const ev::Actor& owner = !ho.owner().id().empty() ? ho.owner() : !ho.decided_by().id().empty() ? ho.decided_by() : e.actor();
+        SetOwner(st, owner, ev::TEAM_SALES);
         if (st.handoff && (st.handoff->handoff_id == ho.id() || ho.id().empty() || st.handoff->handoff_id.empty())) {
-          st.handoff->accepted = true;
-          st.handoff->accept_ev = r;
+          auto& h = *st.handoff;
+          bool again = h.accepted;
+          h.accepted = true;
+          h.accept_ev = r;
+          if (!owner.id().empty()) h.owner = strings.Intern(owner.id());
+          if (!again) {
+            h.accepted_at = at;
+            if (!h.rejected) CountHandoffOutcome(h, !h.accept_fired && at < h.accept_due);
+            CountAccepted(h);
+          }
         }
         st.last_handoff_accept_at = at;
         AdvanceStage(st, ev::LIFECYCLE_STAGE_SQL, r);
@@ -864,6 +1044,9 @@ struct Engine::Impl {
         const auto& ct = e.has_contact_created() ? e.contact_created().contact() : e.contact_updated().contact();
         EvRef r = Ref(e, pos, ct.id());
         AdvanceStage(st, ct.lifecycle_stage(), r);
+        SetOwner(st, ct.owner(), ev::TEAM_SALES);
+        if (!ct.account_id().empty()) st.account_id = ct.account_id();
+        if (st.display_name.empty()) SetName(st.display_name, ct.person().company());
         OnRecord(c, PersonRecord(r, 2, ct.person(), ct.source_lead_id()), e.has_contact_created());
         break;
       }
@@ -872,6 +1055,10 @@ struct Engine::Impl {
         const auto& a = e.has_account_created() ? e.account_created().account() : e.account_updated().account();
         EvRef r = Ref(e, pos, a.id());
         AdvanceStage(st, a.lifecycle_stage(), r);
+        SetOwner(st, a.owner(), ev::TEAM_SALES);
+        SetPlace(st, a.industry(), a.region(), a.country());
+        if (!a.name().empty()) SetName(st.display_name, a.name());
+        if (!a.id().empty()) st.account_id = a.id();
         RecordRec rec;
         rec.ev = r;
         rec.type = 3;
@@ -884,7 +1071,13 @@ struct Engine::Impl {
       case Event::kContactMerged: {
         std::vector<std::string> gone;
         if (e.has_account_merged())
-          for (const auto& m : e.account_merged().merged()) gone.push_back(m.id());
+          for (const auto& m : e.account_merged().merged()) {
+            gone.push_back(m.id());
+            const std::string& alias = m.customer_key();
+            if (!alias.empty() && alias != key &&
+                std::find(st.alias_keys.begin(), st.alias_keys.end(), alias) == st.alias_keys.end())
+              PushBounded(st.alias_keys, alias.substr(0, 256), 8);
+          }
         else
           for (const auto& m : e.contact_merged().merged()) gone.push_back(m.id());
         st.records.erase(std::remove_if(st.records.begin(), st.records.end(),
@@ -911,6 +1104,7 @@ struct Engine::Impl {
         ClaimsFromText(fresh, m.body(), single, r, SpanField::kMessageBody, vu);
         TouchRec t = touch(r, av::TOUCH_KIND_MESSAGE, static_cast<uint8_t>(m.purpose()), static_cast<uint8_t>(m.channel()),
                            m.purpose() != ev::MESSAGE_PURPOSE_TRANSACTIONAL);
+        if (!m.campaign_id().empty()) t.campaign = strings.Intern(m.campaign_id());
         DetectJourney(c, t, m);
         OnTouch(c, std::move(t));
         break;
@@ -989,16 +1183,32 @@ struct Engine::Impl {
             rec.ev = r;
             rec.stage = static_cast<uint8_t>(o.stage());
             rec.last_touch = at;
+            FillOpp(rec, o);
             PushBounded(st.opps, std::move(rec), 4);
           } else {
             oit->stage = static_cast<uint8_t>(o.stage());
+            FillOpp(*oit, o);
           }
+          SetOwner(st, o.owner(), ev::TEAM_SALES);
           AdvanceStage(st, ev::LIFECYCLE_STAGE_OPPORTUNITY, r);
         } else {
           if (oit != st.opps.end()) st.opps.erase(oit);
           if (o.stage() == ev::OPPORTUNITY_STAGE_CLOSED_WON) SetStage(st, ev::LIFECYCLE_STAGE_CUSTOMER, r);
           else if (st.opps.empty() && st.stage == ev::LIFECYCLE_STAGE_OPPORTUNITY)
             SetStage(st, st.ever_customer ? ev::LIFECYCLE_STAGE_CUSTOMER : ev::LIFECYCLE_STAGE_SQL, r);
+        }
+        break;
+      }
+      case Event::kOwnerAssigned: {
+        const auto& oa = e.owner_assigned();
+        SetOwner(st, oa.owner(), ev::TEAM_SALES);
+        if (!oa.owner().id().empty()) {
+          uint32_t owner = strings.Intern(oa.owner().id());
+          if (oa.record_type() == ev::OWNED_RECORD_TYPE_OPPORTUNITY)
+            for (auto& o : st.opps)
+              if (o.id == oa.record_id()) o.owner = owner;
+          if (oa.record_type() == ev::OWNED_RECORD_TYPE_HANDOFF && st.handoff && st.handoff->handoff_id == oa.record_id())
+            st.handoff->owner = owner;
         }
         break;
       }
@@ -1025,6 +1235,363 @@ struct Engine::Impl {
       Reschedule(it->first, *it->second);
     }
     return out;
+  }
+
+  // ------------------------------------------------------------------ customer view
+  void FillActor(uint32_t id, uint8_t team, ev::Actor* a) const {
+    a->set_id(strings.Get(id));
+    a->set_team(static_cast<ev::Team>(team));
+  }
+
+  static void FillIdentity(const NormalizedIdentity& n, ev::PersonIdentity* p) {
+    p->set_email(n.email);
+    p->set_phone(n.phone);
+    p->set_full_name(n.name);
+    p->set_company(n.company);
+    p->set_website(n.domain);
+  }
+
+  void FillGroups(const CustomerState& st, av::CustomerView* v) const {
+    const auto& recs = st.records;
+    const size_t n = recs.size();
+    MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
+    static const char* kType[] = {"record", "lead", "contact", "account"};
+    // Pairwise links (at most 8 records): a contact converted from a lead, or an identity match.
+    std::vector<std::vector<MatchResult>> m(n, std::vector<MatchResult>(n));
+    std::vector<int> parent(n);
+    for (size_t i = 0; i < n; ++i) parent[i] = static_cast<int>(i);
+    auto find = [&](int x) {
+      while (parent[x] != x) x = parent[x] = parent[parent[x]];
+      return x;
+    };
+    for (size_t i = 0; i < n; ++i)
+      for (size_t j = i + 1; j < n; ++j) {
+        const RecordRec &a = recs[i], &b = recs[j];
+        if ((a.type == 3) != (b.type == 3)) continue;
+        MatchResult r;
+        auto converted = [&](const RecordRec& lead, const RecordRec& contact) {
+          return lead.type == 1 && contact.type == 2 && !contact.source_lead_id.empty() &&
+                 contact.source_lead_id == lead.ev.record_id.str();
+        };
+        if (converted(a, b) || converted(b, a)) {
+          r.matched = true;
+          r.score = 1;
+          r.reasons.push_back("contact converted from lead " + (a.type == 1 ? a : b).ev.record_id.str());
+        } else {
+          r = a.type == 3 ? MatchAccounts(a.id, b.id, opt) : MatchPersons(a.id, b.id, opt);
+        }
+        if (!r.matched) continue;
+        m[i][j] = m[j][i] = r;
+        parent[find(static_cast<int>(j))] = find(static_cast<int>(i));
+      }
+    // Groups in order of their oldest record (the reference, score 1).
+    std::vector<int> order;
+    for (size_t i = 0; i < n; ++i)
+      if (find(static_cast<int>(i)) == static_cast<int>(i)) order.push_back(static_cast<int>(i));
+    std::sort(order.begin(), order.end(), [&](int a, int b) { return recs[a].ev.at < recs[b].ev.at || (recs[a].ev.at == recs[b].ev.at && a < b); });
+    for (int root : order) {
+      std::vector<int> members;
+      for (size_t i = 0; i < n; ++i)
+        if (find(static_cast<int>(i)) == root) members.push_back(static_cast<int>(i));
+      std::stable_sort(members.begin(), members.end(), [&](int a, int b) { return recs[a].ev.at < recs[b].ev.at; });
+      auto* g = v->add_record_groups();
+      g->set_group_id("g-" + std::string(kType[recs[members[0]].type & 3]) + "-" + recs[members[0]].ev.record_id.str());
+      for (size_t k = 0; k < members.size(); ++k) {
+        const RecordRec& r = recs[members[k]];
+        auto* x = g->add_records();
+        x->set_record_type(static_cast<av::RecordType>(r.type));
+        x->set_record_id(r.ev.record_id.str());
+        x->set_team(static_cast<ev::Team>(r.ev.team));
+        FillIdentity(r.id, x->mutable_identity());
+        SetTimestamp(r.ev.at, x->mutable_first_seen_at());
+        if (k == 0) {
+          x->set_match_score(1);
+          x->add_match_reasons("reference record of the group (oldest)");
+          continue;
+        }
+        // Why it belongs: its best link to another member of the group.
+        const MatchResult* best = nullptr;
+        for (int o : members)
+          if (o != members[k] && m[members[k]][o].matched && (!best || m[members[k]][o].score > best->score))
+            best = &m[members[k]][o];
+        if (best) {
+          x->set_match_score(best->score);
+          for (const auto& reason : best->reasons) x->add_match_reasons(reason);
+        }
+      }
+    }
+  }
+
+  std::optional<av::CustomerView> View(std::string_view key, uint32_t max_touches, Micros now) const {
+    auto it = customers.find(absl::string_view(key.data(), key.size()));
+    if (it == customers.end()) return std::nullopt;
+    const CustomerState& st = *it->second;
+    if (now == 0) now = st.last_event_at;
+    if (max_touches == 0) max_touches = 20;
+    av::CustomerView v;
+    v.set_customer_key(it->first);
+    for (const auto& a : st.alias_keys) v.add_alias_keys(a);
+    v.set_display_name(st.display_name);
+    if (absl::StartsWith(it->first, "domain:")) v.set_domain(it->first.substr(7));
+    for (const auto& r : st.records)
+      if (v.domain().empty() && !r.id.domain.empty()) v.set_domain(r.id.domain);
+    v.set_account_id(st.account_id);
+    for (const auto& r : st.records)
+      if (v.account_id().empty() && r.type == 3) v.set_account_id(r.ev.record_id.str());
+    FillGroups(st, &v);
+
+    v.set_lifecycle_stage(static_cast<ev::LifecycleStage>(st.stage));
+    Team owning = st.stage ? pb->OwnerOf(static_cast<LifecycleStage>(st.stage)) : ev::TEAM_UNSPECIFIED;
+    v.set_owning_team(owning);
+    // The owning team's rep; at a shared (or unknown) stage, the sales owner if any.
+    int slot = owning == ev::TEAM_MARKETING ? 0 : 1;
+    if (owning == ev::TEAM_UNSPECIFIED && !st.owner[1]) slot = 0;
+    if (st.owner[slot]) FillActor(st.owner[slot], slot == 0 ? ev::TEAM_MARKETING : ev::TEAM_SALES, v.mutable_owner());
+
+    v.set_lead_score(st.lead_score);
+    for (const auto& r : st.score_reasons) {
+      auto* x = v.add_score_reasons();
+      x->set_code(strings.Get(r.code));
+      x->set_points(r.points);
+    }
+    if (st.scored_at) SetTimestamp(st.scored_at, v.mutable_scored_at());
+
+    if (st.handoff) {
+      const auto& h = *st.handoff;
+      auto* x = v.mutable_handoff();
+      x->set_handoff_id(h.handoff_id);
+      x->set_lead_id(h.lead_id);
+      x->set_status(h.rejected   ? ev::HANDOFF_STATUS_REJECTED
+                    : h.accepted ? ev::HANDOFF_STATUS_ACCEPTED
+                                 : ev::HANDOFF_STATUS_PENDING);
+      SetTimestamp(h.handed_off_at, x->mutable_handed_off_at());
+      SetTimestamp(h.accept_due, x->mutable_sla_due_at());
+      if (h.accepted && h.accepted_at) SetTimestamp(h.accepted_at, x->mutable_accepted_at());
+      if (h.first_touch_at) SetTimestamp(h.first_touch_at, x->mutable_first_touch_at());
+      x->set_sla_breached(h.accept_fired || h.touch_fired);
+      if (h.owner) FillActor(h.owner, ev::TEAM_SALES, x->mutable_owner());
+    }
+
+    for (const auto& o : st.opps) {
+      auto* x = v.add_open_opportunities();
+      x->set_opportunity_id(o.id);
+      x->set_name(o.name);
+      x->set_stage(static_cast<ev::OpportunityStage>(o.stage));
+      if (o.currency[0] || o.amount_micros) {
+        x->mutable_amount()->set_currency_code(o.currency);
+        x->mutable_amount()->set_units(o.amount_micros / 1'000'000);
+        x->mutable_amount()->set_nanos(static_cast<int32_t>((o.amount_micros % 1'000'000) * 1000));
+      }
+      if (o.close_ymd) {
+        x->mutable_close_date()->set_year(o.close_ymd / 10000);
+        x->mutable_close_date()->set_month((o.close_ymd / 100) % 100);
+        x->mutable_close_date()->set_day(o.close_ymd % 100);
+      }
+      if (o.owner) FillActor(o.owner, ev::TEAM_SALES, x->mutable_owner());
+      if (o.last_touch) SetTimestamp(o.last_touch, x->mutable_last_touch_at());
+    }
+
+    // Touches, newest first (the state keeps them oldest first, by arrival).
+    std::vector<const TouchRec*> touches;
+    for (const auto& t : st.touches) touches.push_back(&t);
+    std::stable_sort(touches.begin(), touches.end(), [](const TouchRec* a, const TouchRec* b) { return a->ev.at > b->ev.at; });
+    Micros last_touch = 0;
+    for (const TouchRec* t : touches) {
+      last_touch = std::max(last_touch, t->ev.at);
+      if (static_cast<uint32_t>(v.recent_touches_size()) >= max_touches) continue;
+      auto* x = v.add_recent_touches();
+      x->set_event_id(t->ev.event_id.str());
+      x->set_team(static_cast<ev::Team>(t->ev.team));
+      FillActor(t->ev.actor, t->ev.team, x->mutable_actor());
+      x->set_kind(static_cast<av::TouchKind>(t->kind));
+      x->set_channel(static_cast<ev::Channel>(t->channel));
+      x->set_purpose(static_cast<ev::MessagePurpose>(t->purpose));
+      // The state keeps no subject: a synthesized one-liner.
+      std::string summary = std::string(TeamTitle(t->ev.team)) + " " + TouchKindName(t->kind);
+      if (t->purpose) summary += std::string(" (") + PurposeName(t->purpose) + ")";
+      if (!t->ev.record_id.empty()) summary += " " + t->ev.record_id.str();
+      if (t->ev.actor) summary += " by " + strings.Get(t->ev.actor);
+      if (summary.size() > 200) summary.resize(200);
+      x->set_summary(std::move(summary));
+      x->set_record_id(t->ev.record_id.str());
+      x->set_campaign_id(strings.Get(t->campaign));
+      SetTimestamp(t->ev.at, x->mutable_occurred_at());
+    }
+
+    for (const auto& c : st.claims) {
+      if (c.valid_until < now) continue;
+      auto* x = v.add_live_claims();
+      const EvRef& r = c.ev;
+      x->set_id(r.event_id.str() + "#" + std::to_string(c.index));
+      x->set_customer_key(it->first);
+      x->set_product(strings.Get(c.product));
+      x->set_feature(strings.Get(c.feature));
+      x->set_attribute(static_cast<av::ClaimAttribute>(c.attr));
+      FillValue(c, x->mutable_value());
+      x->set_source_event_id(r.event_id.str());
+      x->set_source_event_type(EventType(r.team, r.payload));
+      x->set_team(static_cast<ev::Team>(r.team));
+      FillActor(r.actor, r.team, x->mutable_actor());
+      x->set_origin(c.structured ? av::CLAIM_ORIGIN_STRUCTURED : av::CLAIM_ORIGIN_FREE_TEXT);
+      auto* sp = x->mutable_span();
+      sp->set_field(SpanFieldPath(c.field, r.payload));
+      if (!c.structured) {
+        sp->set_text(c.span_text);
+        sp->set_begin(c.begin);
+        sp->set_end(c.end);
+      }
+      SetTimestamp(r.at, x->mutable_made_at());
+      SetTimestamp(c.valid_until, x->mutable_valid_until());
+      x->set_confidence(c.confidence);
+      if (r.offset >= 0) {
+        x->mutable_source()->set_topic(strings.Get(r.topic));
+        x->mutable_source()->set_partition(r.partition);
+        x->mutable_source()->set_offset(r.offset);
+      }
+    }
+
+    if (st.first_event_at) SetTimestamp(st.first_event_at, v.mutable_first_seen_at());
+    if (last_touch) SetTimestamp(last_touch, v.mutable_last_touch_at());
+    if (st.last_event_at) SetTimestamp(st.last_event_at, v.mutable_as_of());
+    return v;
+  }
+
+  // ------------------------------------------------------------------ scorecard activity
+  static bool InDays(int32_t day, Micros start, Micros end) {
+    Micros midnight = static_cast<Micros>(day) * kDay;
+    return midnight >= start && midnight < end;
+  }
+
+  ActivitySummary TeamActivity(Team team, Micros start, Micros end) const {
+    int scope = team == ev::TEAM_UNSPECIFIED ? 0 : ScopeOf(static_cast<uint8_t>(team));
+    ActivitySummary out;
+    if (scope < 0) return out;
+    std::map<uint16_t, uint64_t> hist;
+    for (auto it = activity.lower_bound(DayOf(start)); it != activity.end() && static_cast<Micros>(it->first) * kDay < end; ++it) {
+      if (!InDays(it->first, start, end)) continue;
+      const DayActivity& d = it->second[scope];
+      out.touches += d.touches;
+      out.customers_touched += d.customers;
+      out.claims += d.claims;
+      out.handoffs_due += d.due;
+      out.handoffs_within_sla += d.within;
+      out.handoffs_accepted += d.accepted;
+      for (const auto& [b, c] : d.tta) hist[b] += c;
+    }
+    out.median_time_to_accept = HistMedian(hist);
+    return out;
+  }
+
+  bool InSegment(const CustomerState& st, const ev::SegmentCriteria& c) const {
+    auto any = [&](const auto& list, uint32_t value) {
+      if (list.empty()) return true;
+      const std::string& v = strings.Get(value);
+      for (const auto& x : list)
+        if (!v.empty() && absl::EqualsIgnoreCase(x, v)) return true;
+      return false;
+    };
+    if (!any(c.industries(), st.industry) || !any(c.regions(), st.region) || !any(c.countries(), st.country)) return false;
+    if (c.lifecycle_stages().empty()) return true;
+    for (int s : c.lifecycle_stages())
+      if (s == st.stage) return true;
+    return false;
+  }
+
+  ActivitySummary SegmentActivity(const ev::Segment& seg, Micros start, Micros end) const {
+    ActivitySummary out;
+    std::vector<Micros> samples;
+    auto in = [&](Micros t) { return t >= start && t < end; };
+    auto add = [&](const CustomerState& st) {
+      std::set<int32_t> days;
+      for (const auto& t : st.touches)
+        if (in(t.ev.at)) {
+          ++out.touches;
+          days.insert(DayOf(t.ev.at));
+        }
+      out.customers_touched += days.size();
+      for (const auto& c : st.claims) out.claims += in(c.ev.at);
+      if (st.handoff) {
+        const auto& h = *st.handoff;
+        if (h.counted && in(h.accept_due) && !(h.rejected && !h.accept_fired)) {
+          ++out.handoffs_due;
+          out.handoffs_within_sla += !h.accept_fired;
+        }
+        if (h.accepted && h.accepted_at && in(h.accepted_at)) {
+          ++out.handoffs_accepted;
+          samples.push_back(std::max<Micros>(0, h.accepted_at - h.handed_off_at));
+        }
+      }
+    };
+    if (seg.has_customers()) {
+      std::set<std::string_view> seen;
+      for (const auto& k : seg.customers().customer_keys()) {
+        if (!seen.insert(k).second) continue;
+        auto it = customers.find(k);
+        if (it != customers.end()) add(*it->second);
+      }
+    } else if (seg.has_criteria()) {
+      for (const auto& [k, st] : customers)
+        if (InSegment(*st, seg.criteria())) add(*st);
+    }
+    if (!samples.empty()) {
+      std::sort(samples.begin(), samples.end());
+      size_t n = samples.size();
+      out.median_time_to_accept = (samples[(n - 1) / 2] + samples[n / 2]) / 2;
+    }
+    return out;
+  }
+
+  std::string EncodeActivity() const {
+    Writer w;
+    w.U(1);  // format
+    w.U(activity.size());
+    for (const auto& [day, scopes] : activity) {
+      w.I(day);
+      for (const auto& d : scopes) {
+        w.U(d.touches);
+        w.U(d.customers);
+        w.U(d.claims);
+        w.U(d.due);
+        w.U(d.within);
+        w.U(d.accepted);
+        w.U(d.tta.size());
+        for (const auto& [b, c] : d.tta) {
+          w.U(b);
+          w.U(c);
+        }
+      }
+    }
+    return w.Take();
+  }
+
+  bool DecodeActivity(std::string_view bytes) {
+    Reader r(bytes);
+    if (r.U() != 1) return false;
+    std::map<int32_t, DayActivities> out;
+    uint64_t days = r.U();
+    if (days > kMaxActivityDays) return false;
+    for (uint64_t i = 0; i < days && r.ok(); ++i) {
+      auto& scopes = out[static_cast<int32_t>(r.I())];
+      for (auto& d : scopes) {
+        d.touches = r.U();
+        d.customers = r.U();
+        d.claims = r.U();
+        d.due = r.U();
+        d.within = r.U();
+        d.accepted = r.U();
+        uint64_t n = r.U();
+        if (n > 65536) return false;
+        for (uint64_t j = 0; j < n && r.ok(); ++j) {
+          uint16_t b = static_cast<uint16_t>(r.U());
+          uint32_t c = static_cast<uint32_t>(r.U());
+          d.tta.push_back({b, c});
+        }
+        std::sort(d.tta.begin(), d.tta.end());
+      }
+    }
+    if (!r.ok() || !r.done()) return false;
+    activity = std::move(out);
+    return true;
   }
 };
 
@@ -1083,8 +1650,20 @@ std::vector<std::string> Engine::CustomerKeys() const {
 
 size_t Engine::customers() const { return impl_->customers.size(); }
 
+std::optional<av::CustomerView> Engine::CustomerView(std::string_view customer_key, uint32_t max_touches, Micros now) const {
+  return impl_->View(customer_key, max_touches, now);
+}
+ActivitySummary Engine::ScorecardActivity(Team team, Micros start, Micros end) const {
+  return impl_->TeamActivity(team, start, end);
+}
+ActivitySummary Engine::ScorecardActivity(const ev::Segment& segment, Micros start, Micros end) const {
+  return impl_->SegmentActivity(segment, start, end);
+}
+std::string Engine::SerializeActivity() const { return impl_->EncodeActivity(); }
+bool Engine::RestoreActivity(std::string_view bytes) { return impl_->DecodeActivity(bytes); }
+
 size_t Engine::ApproxMemoryBytes() const {
-  size_t n = impl_->strings.ApproxBytes() + impl_->timers.size() * 80;
+  size_t n = impl_->strings.ApproxBytes() + impl_->timers.size() * 80 + impl_->activity.size() * (sizeof(DayActivities) + 48);
   for (const auto& [k, v] : impl_->customers) n += sizeof(k) + k.capacity() + 16 + v->ApproxBytes();
   return n;
 }

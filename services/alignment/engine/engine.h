@@ -12,6 +12,7 @@
 //   * Call AdvanceTime(now) periodically (e.g. every second) once the tail is replayed.
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -45,6 +46,18 @@ struct EngineStats {
   uint64_t findings_by_type[8] = {};
 };
 
+// Scorecard activity of one scope over a period (what the API's ScorecardActivity needs; the
+// engine does not depend on the API library, main.cc converts). See Engine::ScorecardActivity.
+struct ActivitySummary {
+  uint64_t customers_touched = 0;    // distinct customers touched per UTC day, summed over the days
+  uint64_t touches = 0;
+  uint64_t claims = 0;
+  uint64_t handoffs_due = 0;         // hand-offs whose accept-SLA deadline fell in the period
+  uint64_t handoffs_within_sla = 0;  // of those, accepted or touched by sales before the deadline
+  uint64_t handoffs_accepted = 0;    // hand-offs accepted in the period
+  std::optional<Micros> median_time_to_accept;  // hand-off -> acceptance, over those accepted
+};
+
 class Engine {
  public:
   explicit Engine(Playbook playbook);
@@ -73,6 +86,57 @@ class Engine {
   std::vector<std::string> CustomerKeys() const;
 
   size_t customers() const;
+
+  // ---- read side (customer view, scorecards) ------------------------------------------------
+  // The shared picture of one customer from its in-memory state; nullopt if the customer is
+  // unknown here (not one of this engine's partitions, or never seen). Fields:
+  //   customer_key, alias_keys (former keys from AccountMerged, <= 8), display_name (account
+  //     name, else the company as first written), domain ("domain:" key, else a record's
+  //     company domain), account_id (event CustomerRef / contact / account).
+  //   record_groups: the remembered records (<= limits.max_records) grouped by identity match
+  //     or lead -> contact conversion; the oldest record is the reference (score 1), every
+  //     other record carries its best link's score and reasons. identity holds the
+  //     *normalized* fields (email, E.164 phone, canonical full_name, company, website =
+  //     company domain); title and the raw spelling are not kept.
+  //   lifecycle_stage; owning_team = the playbook's owner of the stage; owner = the last owner
+  //     assigned on the owning team's side (marketing: Lead.owner; sales: hand-off acceptance,
+  //     OwnerAssigned, account / contact / opportunity owner; shared stage: sales, else
+  //     marketing). Actors carry id and team only (no display name, kind or email).
+  //   lead_score, score_reasons (code and points; descriptions are not kept, <= 8), scored_at.
+  //   handoff: the current (last) hand-off: id, lead id, status, handed_off_at, sla_due_at
+  //     (the accept SLA), accepted_at, first_touch_at (first sales touch), sla_breached
+  //     (either SLA rule fired), owner (accepting owner, else the suggested one).
+  //   open_opportunities (<= 4): id, name, stage, amount, close date, owner, last_touch_at.
+  //   recent_touches: newest first, at most max_touches (0 = 20) and at most what the state
+  //     keeps (limits.max_touches, default 8). summary is synthesized ("Sales quote Q-1 by
+  //     rep-1"): the subject is not kept.
+  //   live_claims: stored claims (<= limits.max_claims) with valid_until >= now (now = 0: the
+  //     customer's last event time), with spans and source positions.
+  //   first_seen_at (format-1 states: the earliest time they still hold), last_touch_at, as_of.
+  //   open_findings: left empty; the API fills it from the findings store.
+  std::optional<concord::alignment::v1::CustomerView> CustomerView(std::string_view customer_key, uint32_t max_touches,
+                                                                   Micros now = 0) const;
+
+  // Scorecard activity over [start, end), from per-UTC-day counters kept by this engine
+  // (<= 400 days). They cover only the events this engine processed, i.e. this instance's
+  // partitions, and only since it started unless SerializeActivity is checkpointed and
+  // restored. A day counts in the period when its 00:00 UTC is in [start, end).
+  // team = TEAM_UNSPECIFIED: overall; TEAM_MARKETING / TEAM_SALES: that team's touches and
+  // claims; hand-off metrics count for sales (and overall). customers_touched counts the
+  // first touch of each customer per day, so over several days it is customer-days (an upper
+  // bound of distinct customers). The median time to accept comes from a log histogram
+  // (buckets ~4.4 % wide: within ~2.2 %).
+  ActivitySummary ScorecardActivity(Team team, Micros start, Micros end) const;
+  // A segment (explicit customer list, or criteria on stage, industry, region, country),
+  // computed from the per-customer state of the matching customers this engine holds: exact
+  // times, but bounded by the state's histories (last touches and live claims, the current
+  // hand-off).
+  ActivitySummary ScorecardActivity(const concord::events::v1::Segment& segment, Micros start, Micros end) const;
+  // The per-day counters (checkpoint them together with the customer states and offsets, so a
+  // restart neither loses nor double-counts). RestoreActivity replaces them; false if the
+  // bytes do not decode (counters left unchanged).
+  std::string SerializeActivity() const;
+  bool RestoreActivity(std::string_view bytes);
   // Approximate heap bytes of all customer state, and per tracked customer on average.
   size_t ApproxMemoryBytes() const;
 

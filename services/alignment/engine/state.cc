@@ -3,7 +3,10 @@
 namespace concord::alignment::engine {
 
 namespace {
-constexpr uint64_t kFormat = 1;
+// 1: the original layout. 2: + customer view and scorecard fields (touch campaign, hand-off
+// lead/times/owner/counted, opportunity name/owner/amount/close date, and the customer-level
+// block at the end). DecodeState reads both; EncodeState writes 2.
+constexpr uint64_t kFormat = 2;
 
 size_t StrBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 
@@ -51,6 +54,11 @@ size_t CustomerState::ApproxBytes() const {
   n += claims.capacity() * sizeof(StoredClaim);
   for (const auto& c : claims) n += StrBytes(c.span_text) + StrBytes(c.detail) + StrBytes(c.offer_code);
   n += records.capacity() * sizeof(RecordRec);
+  n += score_reasons.capacity() * sizeof(ScoreReasonRec) + StrBytes(display_name) + StrBytes(account_id);
+  n += alias_keys.capacity() * sizeof(std::string);
+  for (const auto& k : alias_keys) n += StrBytes(k);
+  for (const auto& o : opps) n += StrBytes(o.name) + StrBytes(o.id);
+  if (handoff) n += StrBytes(handoff->lead_id) + StrBytes(handoff->handoff_id);
   for (const auto& r : records)
     n += StrBytes(r.id.email) + StrBytes(r.id.name) + StrBytes(r.id.domain) + StrBytes(r.id.company) + StrBytes(r.source_lead_id);
   if (handoff) n += sizeof(HandoffRec);
@@ -75,6 +83,7 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
     w.U(t.purpose);
     w.U(t.channel);
     w.U(t.outreach);
+    w.S(in.Get(t.campaign));
   }
   w.U(s.claims.size());
   for (const auto& c : s.claims) {
@@ -117,6 +126,12 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
     w.I(h.touch_due);
     w.U(h.accepted | h.rejected << 1 | h.touched << 2 | h.accept_fired << 3 | h.touch_fired << 4);
     if (h.accepted) PutEv(w, h.accept_ev, in);
+    w.U(h.counted);
+    w.S(h.lead_id);
+    w.I(h.handed_off_at);
+    w.I(h.accepted_at);
+    w.I(h.first_touch_at);
+    w.S(in.Get(h.owner));
   }
   w.U(s.opps.size());
   for (const auto& o : s.opps) {
@@ -126,6 +141,11 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
     w.I(o.last_touch);
     w.U(o.has_touch_ev | o.stalled_fired << 1);
     if (o.has_touch_ev) PutEv(w, o.last_touch_ev, in);
+    w.S(o.name);
+    w.S(in.Get(o.owner));
+    w.I(o.amount_micros);
+    w.S(std::string_view(o.currency, strnlen(o.currency, 3)));
+    w.I(o.close_ymd);
   }
   w.U(s.seen.size());
   for (uint64_t h : s.seen) w.U(h);
@@ -138,12 +158,33 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
     w.U(x.key);
     w.I(x.until);
   }
+  // format 2: customer-level block
+  w.I(s.first_event_at);
+  w.S(in.Get(s.owner[0]));
+  w.S(in.Get(s.owner[1]));
+  w.U(s.lead_score);
+  w.I(s.scored_at);
+  w.U(s.score_reasons.size());
+  for (const auto& x : s.score_reasons) {
+    w.S(in.Get(x.code));
+    w.I(x.points);
+  }
+  w.S(s.display_name);
+  w.S(s.account_id);
+  w.S(in.Get(s.industry));
+  w.S(in.Get(s.region));
+  w.S(in.Get(s.country));
+  w.U(s.alias_keys.size());
+  for (const auto& k : s.alias_keys) w.S(k);
+  for (int32_t d : s.touch_day) w.I(d);
   return w.Take();
 }
 
 bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   Reader r(bytes);
-  if (r.U() != kFormat) return false;
+  const uint64_t version = r.U();
+  if (version != 1 && version != kFormat) return false;
+  const bool v2 = version >= 2;
   s->stage = static_cast<uint8_t>(r.U());
   s->has_stage_ev = r.U();
   if (s->has_stage_ev) GetEv(r, &s->stage_ev, in);
@@ -164,6 +205,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     t.purpose = static_cast<uint8_t>(r.U());
     t.channel = static_cast<uint8_t>(r.U());
     t.outreach = r.U();
+    if (v2) t.campaign = in->Intern(r.S());
     s->touches.push_back(std::move(t));
   }
   for (uint64_t n = count(4096), i = 0; i < n && r.ok(); ++i) {
@@ -214,6 +256,20 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     h.accept_fired = f & 8;
     h.touch_fired = f & 16;
     if (h.accepted) GetEv(r, &h.accept_ev, in);
+    if (v2) {
+      h.counted = r.U();
+      h.lead_id = r.S();
+      h.handed_off_at = r.I();
+      h.accepted_at = r.I();
+      h.first_touch_at = r.I();
+      h.owner = in->Intern(r.S());
+    } else {
+      // Format 1 kept none of these: derive what can be derived. A hand-off already decided
+      // is treated as counted (its outcome predates the scorecard counters).
+      h.counted = h.accepted || h.rejected || h.touched || h.accept_fired;
+      h.handed_off_at = h.ev.at;
+      h.accepted_at = h.accepted ? h.accept_ev.at : 0;
+    }
     s->handoff = std::move(h);
   }
   for (uint64_t n = count(64), i = 0; i < n && r.ok(); ++i) {
@@ -226,6 +282,14 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     o.has_touch_ev = f & 1;
     o.stalled_fired = f & 2;
     if (o.has_touch_ev) GetEv(r, &o.last_touch_ev, in);
+    if (v2) {
+      o.name = r.S();
+      o.owner = in->Intern(r.S());
+      o.amount_micros = r.I();
+      std::string cur = r.S();
+      std::snprintf(o.currency, 4, "%s", cur.c_str());
+      o.close_ymd = static_cast<int32_t>(r.I());
+    }
     s->opps.push_back(std::move(o));
   }
   for (uint64_t n = count(65536), i = 0; i < n && r.ok(); ++i) s->seen.push_back(r.U());
@@ -237,6 +301,39 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     x.key = r.U();
     x.until = r.I();
     s->suppress.push_back(x);
+  }
+  if (v2) {
+    s->first_event_at = r.I();
+    s->owner[0] = in->Intern(r.S());
+    s->owner[1] = in->Intern(r.S());
+    s->lead_score = static_cast<uint8_t>(r.U());
+    s->scored_at = r.I();
+    for (uint64_t n = count(64), i = 0; i < n && r.ok(); ++i) {
+      ScoreReasonRec x;
+      x.code = in->Intern(r.S());
+      x.points = static_cast<int8_t>(r.I());
+      s->score_reasons.push_back(x);
+    }
+    s->display_name = r.S();
+    s->account_id = r.S();
+    s->industry = in->Intern(r.S());
+    s->region = in->Intern(r.S());
+    s->country = in->Intern(r.S());
+    for (uint64_t n = count(64), i = 0; i < n && r.ok(); ++i) s->alias_keys.push_back(r.S());
+    for (int32_t& d : s->touch_day) d = static_cast<int32_t>(r.I());
+  } else {
+    // Format 1: the earliest time the state still remembers.
+    Micros first = s->last_event_at;
+    auto consider = [&](Micros t) {
+      if (t > 0 && t < first) first = t;
+    };
+    if (s->has_stage_ev) consider(s->stage_ev.at);
+    for (const auto& t : s->touches) consider(t.ev.at);
+    for (const auto& c : s->claims) consider(c.ev.at);
+    for (const auto& x : s->records) consider(x.ev.at);
+    for (const auto& o : s->opps) consider(o.ev.at);
+    if (s->handoff) consider(s->handoff->ev.at);
+    s->first_event_at = first;
   }
   return r.ok() && r.done();
 }

@@ -56,6 +56,7 @@ struct TouchRec {
   uint8_t purpose = 0;  // MessagePurpose
   uint8_t channel = 0;
   bool outreach = false;
+  uint32_t campaign = 0;  // interned MessageSent campaign id (format 2)
 };
 
 struct RecordRec {
@@ -72,6 +73,13 @@ struct HandoffRec {
   bool accepted = false, rejected = false, touched = false;
   EvRef accept_ev;
   bool accept_fired = false, touch_fired = false;
+  // Format 2 (customer view, scorecard):
+  bool counted = false;       // the accept SLA outcome is in the scorecard counters
+  std::string lead_id;        // the marketing lead handed off
+  Micros handed_off_at = 0;   // format 1: the hand-off event's time
+  Micros accepted_at = 0;     // format 1: accept_ev.at
+  Micros first_touch_at = 0;  // first sales touch at or after the hand-off (0 = none)
+  uint32_t owner = 0;         // interned actor id: accepting owner, else the suggested owner
 };
 
 struct OppRec {
@@ -82,7 +90,21 @@ struct OppRec {
   EvRef last_touch_ev;
   bool has_touch_ev = false;
   bool stalled_fired = false;  // for this last touch
+  // Format 2 (customer view):
+  std::string name;            // <= 120 bytes
+  uint32_t owner = 0;          // interned actor id
+  int64_t amount_micros = 0;
+  char currency[4] = {};
+  int32_t close_ymd = 0;       // yyyymmdd, 0 = unknown
 };
+
+struct ScoreReasonRec {
+  uint32_t code = 0;  // interned ScoreReason.code
+  int8_t points = 0;
+};
+
+// Scorecard scopes counted per customer per UTC day: overall, marketing, sales.
+inline constexpr int kActivityScopes = 3;
 
 struct Suppress {
   uint64_t key;
@@ -107,6 +129,18 @@ struct CustomerState {
   uint32_t emitted_pos = 0;
   std::vector<Suppress> suppress;   // time-boxed repeat suppression keys
   Micros timer_due = 0;             // the timer registered in the engine (0 = none)
+
+  // Format 2: customer view and scorecard.
+  Micros first_event_at = 0;            // format 1: earliest time still in the state
+  uint32_t owner[2] = {0, 0};           // interned actor ids: [0] marketing owner, [1] sales owner
+  uint8_t lead_score = 0;               // 0..100, 0 = never scored
+  Micros scored_at = 0;
+  std::vector<ScoreReasonRec> score_reasons;  // <= 8 (codes and points; descriptions are not kept)
+  std::string display_name;             // account name, else the company as written (<= 120 bytes)
+  std::string account_id;
+  uint32_t industry = 0, region = 0, country = 0;  // interned, as written
+  std::vector<std::string> alias_keys;  // former customer keys merged into this one, <= 8
+  int32_t touch_day[kActivityScopes] = {-1, -1, -1};  // last UTC day counted in customers_touched
 
   size_t ApproxBytes() const;
 };
