@@ -1,0 +1,421 @@
+// concord-kafka-bench: the Kafka side of scripts/bench (issue 7). Subcommands:
+//   fill       fill the two input topics with a realistic event mix (CloudEvents, keyed by customer)
+//   relay      plain librdkafka consume -> produce loop over those topics (the limit)
+//   latency    steady-rate producer of complete customer stories; reads the findings topic and
+//              reports produce -> finding latency (finding.last_evidence_at = produce time)
+//   roundtrip  steady-rate produce -> consume on one topic (the latency baseline)
+// Every subcommand prints ONE JSON object on stdout (the harness parses it); logs go to stderr.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/kafka/cloudevents.h"
+#include "common/kafka/consumer.h"
+#include "common/kafka/producer.h"
+#include "concord/alignment/v1/alignment.pb.h"
+#include "services/alignment/engine/test_util.h"
+
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+namespace eng = concord::alignment::engine;
+namespace t = concord::alignment::engine::testing;
+namespace kafka = concord::kafka;
+namespace ev = concord::events::v1;
+
+struct Args {
+  std::map<std::string, std::string> kv;
+  std::string Get(const std::string& k, const std::string& def = "") const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : it->second;
+  }
+  long long Int(const std::string& k, long long def) const {
+    auto it = kv.find(k);
+    return it == kv.end() ? def : std::stoll(it->second);
+  }
+};
+
+[[noreturn]] void Die(const std::string& msg) {
+  std::fprintf(stderr, "kafka_bench: %s\n", msg.c_str());
+  std::exit(1);
+}
+
+int64_t WallMicros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+std::unique_ptr<kafka::Producer> MakeProducer(const std::string& brokers, int linger_ms) {
+  auto p = kafka::Producer::Create({.brokers = brokers, .client_id = "concord-bench", .linger_ms = linger_ms});
+  if (!p.ok()) Die(p.status().ToString());
+  return std::move(*p);
+}
+
+// A fresh idempotent producer first acquires its producer id; one synchronous record (an
+// empty value, which both readers skip) keeps that out of the measured figures.
+void WarmUp(kafka::Producer& p, const std::string& topic) {
+  auto r = p.ProduceSync(topic, "warm-up", "", {}, 30s);
+  if (!r.ok()) Die("warm-up produce: " + r.error_text);
+}
+
+// One customer's story (the engine_bench mix): a lead, a marketing offer, a sales call, a
+// hand-off and its acceptance, a quote (every 4th conflicting with the offer), a follow-up,
+// a contact duplicating the lead's person (every 10th a second, near-duplicate contact), a
+// newsletter. `at(i)` gives the event time of step i.
+template <typename At>
+std::vector<ev::Event> Story(size_t c, At at) {
+  std::string cs = std::to_string(c);
+  t::Events b("domain:customer" + cs + ".com");
+  // Event ids must be unique across customers: the builder's ids restart per customer.
+  std::vector<ev::Event> out;
+  out.push_back(b.Lead(at(0), "lead-" + cs, "Dana", "Scully", "dana@customer" + cs + ".com",
+                       "+1 415 555 " + std::to_string(1000 + c % 9000)));
+  out.push_back(b.Message(at(1), ev::TEAM_MARKETING, "mkt-auto", ev::MESSAGE_PURPOSE_PROMOTION,
+                          "Spring offer: get 20% off Concord Pro with a 30-day free trial.", "Your spring offer"));
+  out.push_back(b.Call(at(2), "rep-" + std::to_string(c % 50), "Discussed pricing for 40 seats, asked about SSO."));
+  out.push_back(b.HandOff(at(3), "ho-" + cs));
+  out.push_back(b.Accept(at(4), "ho-" + cs));
+  out.push_back(b.Quote(at(5), "rep-" + std::to_string(c % 50), "q-" + cs, "concord-pro", 44,
+                        (c % 4 == 0) ? std::optional<double>(10) : std::optional<double>(20)));
+  out.push_back(b.Message(at(6), ev::TEAM_SALES, "rep-" + std::to_string(c % 50), ev::MESSAGE_PURPOSE_FOLLOW_UP,
+                          "Thanks for the call, the quote is attached. Delivery by March 30."));
+  out.push_back(b.Contact(at(7), "ct-" + cs, "Dana", "Scully", "dana@customer" + cs + ".com", "+1 415 555 0199"));
+  if (c % 10 == 0) {
+    out.push_back(b.Contact(at(8), "ct2-" + cs, "Dana", "Scully", "d.scully@customer" + cs + ".com", "415-555-0199"));
+  }
+  out.push_back(b.Message(at(9), ev::TEAM_MARKETING, "mkt-auto", ev::MESSAGE_PURPOSE_NEWSLETTER,
+                          "This month: audit log improvements and a webinar on SSO."));
+  out.push_back(b.Call(at(10), "rep-" + std::to_string(c % 50), "Follow-up: security review scheduled."));
+  for (size_t i = 0; i < out.size(); ++i) {
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "00000000-%04zx-4000-8000-%012zu", i, c);
+    out[i].set_id(buf);
+  }
+  return out;
+}
+
+struct Record {
+  std::string topic, key, value;
+  kafka::Headers headers;
+};
+
+Record Encode(const ev::Event& e, const std::string& mkt_topic, const std::string& sales_topic) {
+  Record r;
+  r.topic = e.producer().team() == ev::TEAM_SALES ? sales_topic : mkt_topic;
+  r.key = e.customer().customer_key();
+  r.value = e.SerializeAsString();
+  kafka::CloudEvent ce{e.id(), "/concord/bench", "io.concord.bench.v1",
+                       kafka::Rfc3339(std::chrono::system_clock::time_point(std::chrono::microseconds(eng::ToMicros(e.occurred_at())))),
+                       r.key, "concord.events.v1.Event"};
+  r.headers = kafka::ToHeaders(ce);
+  return r;
+}
+
+// Delivery accounting shared by the producing subcommands.
+struct Deliveries {
+  std::atomic<int64_t> ok{0}, failed{0};
+  kafka::Producer::Callback cb() {
+    return [this](const kafka::DeliveryResult& r) { (r.ok() ? ok : failed)++; };
+  }
+};
+
+void Produce(kafka::Producer& p, const Record& r, Deliveries& d) {
+  while (true) {
+    auto s = p.Produce(r.topic, r.key, r.value, r.headers, d.cb());
+    if (s.ok()) return;
+    // Queue full: let deliveries drain.
+    std::this_thread::sleep_for(1ms);
+  }
+}
+
+// fill: N events over C customers, groups of 1000 customers interleaved step by step (many
+// keys sharing a partition); every 50th record is sent twice (a producer retry's duplicate).
+int Fill(const Args& a) {
+  const std::string brokers = a.Get("brokers", "127.0.0.1:9092");
+  const std::string mkt = a.Get("marketing"), sales = a.Get("sales");
+  const long long events = a.Int("events", 200000);
+  const long long first_customer = a.Int("first-customer", 0);
+  long long customers = a.Int("customers", std::max<long long>(1, events / 10));
+  if (mkt.empty() || sales.empty()) Die("fill needs --marketing and --sales");
+  auto producer = MakeProducer(brokers, 20);
+  Deliveries d;
+  const long long group = 1000;
+  long long produced = 0, duplicates = 0, story_events = 0;
+  std::map<std::string, long long> per_topic;
+  auto t0 = Clock::now();
+  // Event times: a past window, one group after another, so every story is in the past.
+  const eng::Micros base = WallMicros() - 60LL * 24 * 3600 * eng::kSecond;
+  for (long long g0 = first_customer; produced < events; g0 += group) {
+    std::vector<std::vector<ev::Event>> stories;
+    for (long long c = g0; c < g0 + group && c < first_customer + customers; ++c) {
+      const eng::Micros tc = base + (g0 / group) * 10 * eng::kHour + (c - g0) * eng::kSecond;
+      stories.push_back(Story(static_cast<size_t>(c), [&](int i) { return tc + i * eng::kHour; }));
+    }
+    if (stories.empty()) {  // more events than customers' stories: wrap around with new ids
+      Die("--events exceeds what --customers can hold (about 10 events per customer)");
+    }
+    for (size_t step = 0; step < 12 && produced < events; ++step) {
+      for (auto& s : stories) {
+        if (step >= s.size() || produced >= events) continue;
+        auto r = Encode(s[step], mkt, sales);
+        Produce(*producer, r, d);
+        ++produced;
+        ++story_events;
+        per_topic[r.topic]++;
+        if (produced % 50 == 0 && produced < events) {
+          Produce(*producer, r, d);
+          ++produced;
+          ++duplicates;
+          per_topic[r.topic]++;
+        }
+      }
+    }
+  }
+  if (auto s = producer->Flush(120s); !s.ok()) Die("flush: " + s.ToString());
+  double secs = Seconds(Clock::now() - t0);
+  std::printf("{\"produced\":%lld,\"delivered\":%lld,\"failed\":%lld,\"duplicates\":%lld,\"customers\":%lld,"
+              "\"marketing\":%lld,\"sales\":%lld,\"seconds\":%.3f,\"events_per_s\":%.1f}\n",
+              produced, (long long)d.ok.load(), (long long)d.failed.load(), duplicates, customers, per_topic[mkt],
+              per_topic[sales], secs, produced / secs);
+  return d.failed.load() == 0 ? 0 : 1;
+}
+
+// relay: consume both topics from the start (own group), produce every record unchanged to
+// --out, store each offset after its produce call. Rate = records from the first consumed
+// record to the last delivery acknowledged.
+int Relay(const Args& a) {
+  const std::string brokers = a.Get("brokers", "127.0.0.1:9092");
+  const std::string out = a.Get("out");
+  const long long expect = a.Int("expect", 0);
+  std::vector<std::string> topics;
+  {
+    std::string in = a.Get("in");
+    size_t p = 0;
+    while (p <= in.size()) {
+      size_t q = in.find(',', p);
+      if (q == std::string::npos) q = in.size();
+      if (q > p) topics.push_back(in.substr(p, q - p));
+      p = q + 1;
+    }
+  }
+  if (out.empty() || topics.empty() || expect <= 0) Die("relay needs --in a,b --out t --expect N --group g");
+  auto consumer = kafka::Consumer::Create({.brokers = brokers,
+                                           .group_id = a.Get("group", "concord-bench-relay"),
+                                           .client_id = "concord-bench-relay",
+                                           .topics = topics,
+                                           .properties = {{"partition.assignment.strategy", "range"}}});
+  if (!consumer.ok()) Die(consumer.status().ToString());
+  auto producer = MakeProducer(brokers, 5);
+  WarmUp(*producer, out);
+  Deliveries d;
+  long long consumed = 0;
+  Clock::time_point first{};
+  auto deadline = Clock::now() + std::chrono::seconds(a.Int("timeout-s", 300));
+  while (d.ok.load() < expect && Clock::now() < deadline) {
+    auto m = (*consumer)->Poll(consumed < expect ? 50ms : 5ms);
+    if (!m || m->error()) continue;
+    if (consumed == 0) first = Clock::now();
+    ++consumed;
+    while (true) {
+      auto s = producer->Produce(out, m->key(), m->value(), m->headers(), d.cb());
+      if (s.ok()) break;
+      std::this_thread::sleep_for(1ms);
+    }
+    (void)(*consumer)->Store(*m);
+  }
+  auto last = Clock::now();
+  (void)(*consumer)->Commit();
+  (void)(*consumer)->Close();
+  double secs = Seconds(last - first);
+  std::printf("{\"consumed\":%lld,\"delivered\":%lld,\"failed\":%lld,\"seconds\":%.3f,\"events_per_s\":%.1f}\n", consumed,
+              (long long)d.ok.load(), (long long)d.failed.load(), secs, d.ok.load() / secs);
+  return d.ok.load() >= expect ? 0 : 1;
+}
+
+struct Percentiles {
+  std::vector<double> v;
+  double At(double q) {
+    if (v.empty()) return NAN;
+    std::sort(v.begin(), v.end());
+    size_t i = std::min(v.size() - 1, static_cast<size_t>(std::ceil(q * v.size())) - (q > 0 ? 1 : 0));
+    return v[i];
+  }
+};
+
+void PrintLatency(const char* extra, Percentiles& p, long long produced, double secs) {
+  double p50 = p.At(0.5), p99 = p.At(0.99), p999 = p.At(0.999), mx = p.At(1.0);
+  std::printf("{%s\"produced\":%lld,\"samples\":%zu,\"seconds\":%.3f,\"rate\":%.1f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,"
+              "\"p999_ms\":%.3f,\"max_ms\":%.3f}\n",
+              extra, produced, p.v.size(), secs, produced / secs, p50, p99, p999, mx);
+}
+
+// Paces `total` calls of send(i) at `rate` per second.
+template <typename F>
+double Paced(long long total, double rate, F send) {
+  auto t0 = Clock::now();
+  for (long long i = 0; i < total; ++i) {
+    auto due = t0 + std::chrono::nanoseconds(static_cast<long long>(i * 1e9 / rate));
+    auto now = Clock::now();
+    if (due > now) std::this_thread::sleep_until(due);
+    send(i);
+  }
+  return Seconds(Clock::now() - t0);
+}
+
+std::unique_ptr<kafka::Consumer> TailConsumer(const std::string& brokers, const std::string& topic, const std::string& group) {
+  auto c = kafka::Consumer::Create({.brokers = brokers,
+                                    .group_id = group,
+                                    .client_id = "concord-bench-tail",
+                                    .topics = {topic},
+                                    .auto_offset_reset = "latest"});
+  if (!c.ok()) Die(c.status().ToString());
+  return std::move(*c);
+}
+
+// Waits until the consumer has its assignment (so "latest" is before anything we produce).
+void AwaitAssignment(kafka::Consumer& c) {
+  auto deadline = Clock::now() + 30s;
+  while (c.Assignment().empty() && Clock::now() < deadline) (void)c.Poll(50ms);
+  (void)c.Poll(200ms);
+}
+
+// latency: complete customer stories at --rate events/s for --seconds, every event stamped
+// with the wall clock as its occurred_at; a finding's last_evidence_at is then the produce
+// time of the event that completed its evidence, and latency = read time - last_evidence_at.
+int Latency(const Args& a) {
+  const std::string brokers = a.Get("brokers", "127.0.0.1:9092");
+  const std::string mkt = a.Get("marketing"), sales = a.Get("sales"), findings = a.Get("findings");
+  const double rate = static_cast<double>(a.Int("rate", 5000));
+  const long long total = static_cast<long long>(rate * a.Int("seconds", 20));
+  const long long first_customer = a.Int("first-customer", 10000000);
+  if (mkt.empty() || sales.empty() || findings.empty()) Die("latency needs --marketing --sales --findings");
+  auto tail = TailConsumer(brokers, findings, a.Get("group", "concord-bench-latency"));
+  AwaitAssignment(*tail);
+  auto producer = MakeProducer(brokers, static_cast<int>(a.Int("linger-ms", 0)));
+  WarmUp(*producer, findings);
+  Deliveries d;
+  std::atomic<bool> done{false};
+  const int64_t start_us = WallMicros();
+  Percentiles lat;
+  long long findings_seen = 0;
+  std::thread reader([&] {
+    auto quiet_since = Clock::now();
+    while (true) {
+      auto m = tail->Poll(20ms);
+      if (!m || m->error()) {
+        if (done && Clock::now() - quiet_since > 3s) break;
+        continue;
+      }
+      int64_t now = WallMicros();
+      quiet_since = Clock::now();
+      concord::alignment::v1::FindingEvent fe;
+      if (!fe.ParseFromArray(m->value().data(), static_cast<int>(m->value().size())) || !fe.has_raised()) continue;
+      const auto& f = fe.raised();
+      if (!f.has_last_evidence_at()) continue;
+      int64_t ev_us = eng::ToMicros(f.last_evidence_at());
+      if (ev_us < start_us) continue;  // not ours
+      ++findings_seen;
+      lat.v.push_back((now - ev_us) / 1000.0);
+    }
+  });
+  std::vector<ev::Event> story;
+  size_t step = 0;
+  long long customer = first_customer;
+  double secs = Paced(total, rate, [&](long long) {
+    if (step >= story.size()) {
+      story = Story(static_cast<size_t>(customer++), [](int) { return eng::Micros(0); });
+      step = 0;
+    }
+    auto& e = story[step++];
+    eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
+    Produce(*producer, Encode(e, mkt, sales), d);
+  });
+  (void)producer->Flush(30s);
+  done = true;
+  reader.join();
+  (void)tail->Close();
+  char extra[128];
+  std::snprintf(extra, sizeof extra, "\"findings\":%lld,\"customers\":%lld,", findings_seen, customer - first_customer);
+  PrintLatency(extra, lat, total, secs);
+  return 0;
+}
+
+// roundtrip: the same records at the same rate to one topic, read back by a consumer with
+// the same settings; latency = read time - produce call time (carried in a header).
+int Roundtrip(const Args& a) {
+  const std::string brokers = a.Get("brokers", "127.0.0.1:9092");
+  const std::string topic = a.Get("topic");
+  const double rate = static_cast<double>(a.Int("rate", 5000));
+  const long long total = static_cast<long long>(rate * a.Int("seconds", 20));
+  if (topic.empty()) Die("roundtrip needs --topic");
+  auto tail = TailConsumer(brokers, topic, a.Get("group", "concord-bench-roundtrip"));
+  AwaitAssignment(*tail);
+  auto producer = MakeProducer(brokers, static_cast<int>(a.Int("linger-ms", 0)));
+  WarmUp(*producer, topic);
+  Deliveries d;
+  std::atomic<bool> done{false};
+  Percentiles lat;
+  std::thread reader([&] {
+    auto quiet_since = Clock::now();
+    while (true) {
+      auto m = tail->Poll(20ms);
+      if (!m || m->error()) {
+        if (done && Clock::now() - quiet_since > 2s) break;
+        continue;
+      }
+      int64_t now = WallMicros();
+      quiet_since = Clock::now();
+      auto h = m->header("bench_ts_us");
+      if (!h) continue;
+      lat.v.push_back((now - std::stoll(*h)) / 1000.0);
+    }
+  });
+  std::vector<ev::Event> story;
+  size_t step = 0;
+  long long customer = 20000000;
+  double secs = Paced(total, rate, [&](long long) {
+    if (step >= story.size()) {
+      story = Story(static_cast<size_t>(customer++), [](int) { return eng::Micros(0); });
+      step = 0;
+    }
+    auto& e = story[step++];
+    eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
+    auto r = Encode(e, topic, topic);
+    r.headers.push_back({"bench_ts_us", std::to_string(WallMicros())});
+    Produce(*producer, r, d);
+  });
+  (void)producer->Flush(30s);
+  done = true;
+  reader.join();
+  (void)tail->Close();
+  PrintLatency("", lat, total, secs);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) Die("usage: concord-kafka-bench fill|relay|latency|roundtrip --key value ...");
+  std::string cmd = argv[1];
+  Args a;
+  for (int i = 2; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k.rfind("--", 0) != 0) Die("bad argument " + k);
+    a.kv[k.substr(2)] = argv[i + 1];
+  }
+  if (cmd == "fill") return Fill(a);
+  if (cmd == "relay") return Relay(a);
+  if (cmd == "latency") return Latency(a);
+  if (cmd == "roundtrip") return Roundtrip(a);
+  Die("unknown subcommand " + cmd);
+}

@@ -1,0 +1,558 @@
+#!/usr/bin/env python3
+"""The benchmark harness behind scripts/bench (issue 7). See bench/README.md.
+
+Kafka: the concord-alignment binary reads the fixed topic names concord.{marketing,sales}.events.v1,
+so the harness starts a *dedicated* broker (scripts/infra start-kafka with its own ports and
+state under build/bench/infra) where it creates those topics with --partitions partitions; the
+shared broker on 9092 and its topics are never touched. Redis: the shared local Redis, every
+key under a run-unique prefix (concord:bench:<run>), deleted at the end.
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD = Path(os.environ.get("CONCORD_BUILD_DIR", ROOT / "build"))
+BIN = BUILD / "bench"
+OUT = BUILD / "bench"
+REDIS_PORT = int(os.environ.get("CONCORD_REDIS_PORT", "6379"))
+MKT, SALES = "concord.marketing.events.v1", "concord.sales.events.v1"
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- Redis (a minimal RESP client: no dependency) ----------------------------------------
+class Redis:
+    def __init__(self, port):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.f = self.s.makefile("rb")
+
+    def cmd(self, *args):
+        out = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            b = a if isinstance(a, bytes) else str(a).encode()
+            out.append(f"${len(b)}\r\n".encode() + b + b"\r\n")
+        self.s.sendall(b"".join(out))
+        return self._read()
+
+    def _read(self):
+        line = self.f.readline()
+        t, rest = line[:1], line[1:-2]
+        if t == b"+":
+            return rest.decode()
+        if t == b"-":
+            raise RuntimeError(rest.decode())
+        if t == b":":
+            return int(rest)
+        if t == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            data = self.f.read(n + 2)[:-2]
+            return data
+        if t == b"*":
+            n = int(rest)
+            return None if n < 0 else [self._read() for _ in range(n)]
+        raise RuntimeError(f"bad reply {line!r}")
+
+    def delete_prefix(self, prefix):
+        cursor, n = "0", 0
+        while True:
+            cursor, keys = self.cmd("SCAN", cursor, "MATCH", prefix + "*", "COUNT", 1000)
+            cursor = cursor.decode()
+            if keys:
+                n += self.cmd("DEL", *keys)
+            if cursor == "0":
+                return n
+
+
+# --- the dedicated broker --------------------------------------------------------------
+class BenchKafka:
+    def __init__(self, port, partitions):
+        self.port, self.partitions = port, partitions
+        self.brokers = f"127.0.0.1:{port}"
+        self.env = dict(os.environ, CONCORD_KAFKA_PORT=str(port), CONCORD_KAFKA_CONTROLLER_PORT=str(port + 1),
+                        CONCORD_INFRA_DIR=str(OUT / "infra"), CONCORD_TOPIC_PARTITIONS=str(partitions))
+
+    def start(self):
+        shutil.rmtree(OUT / "infra", ignore_errors=True)
+        subprocess.run([str(ROOT / "scripts/infra"), "start-kafka"], env=self.env, check=True,
+                       stdout=sys.stderr, stderr=sys.stderr)
+        from confluent_kafka.admin import AdminClient
+        self.admin = AdminClient({"bootstrap.servers": self.brokers})
+
+    def stop(self):
+        subprocess.run([str(ROOT / "scripts/infra"), "stop-kafka"], env=self.env, stdout=sys.stderr, stderr=sys.stderr)
+        shutil.rmtree(OUT / "infra", ignore_errors=True)
+
+    def create(self, *names, partitions=None):
+        from confluent_kafka.admin import NewTopic
+        fs = self.admin.create_topics([NewTopic(n, num_partitions=partitions or self.partitions, replication_factor=1)
+                                       for n in names])
+        for f in fs.values():
+            f.result(30)
+        # wait for leaders
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            md = self.admin.list_topics(timeout=5)
+            if all(n in md.topics and all(p.leader >= 0 for p in md.topics[n].partitions.values()) and
+                   md.topics[n].partitions for n in names):
+                return
+            time.sleep(0.2)
+
+    def ends(self, topic):
+        """{partition: high watermark}"""
+        from confluent_kafka import Consumer, TopicPartition
+        c = Consumer({"bootstrap.servers": self.brokers, "group.id": "concord-bench-probe"})
+        try:
+            md = c.list_topics(topic, timeout=10)
+            out = {}
+            for p in md.topics[topic].partitions:
+                for attempt in range(50):  # a new partition's leader needs a moment
+                    try:
+                        out[p] = c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                        break
+                    except Exception:  # noqa: BLE001
+                        if attempt == 49:
+                            raise
+                        time.sleep(0.2)
+            return out
+        finally:
+            c.close()
+
+    def total(self, topic):
+        return sum(self.ends(topic).values())
+
+    def commit_at_end(self, group, topics):
+        """Starts `group` at the current end of `topics` (it then reads only what comes next)."""
+        from confluent_kafka import Consumer, TopicPartition
+        offs = [TopicPartition(t, p, o) for t in topics for p, o in self.ends(t).items()]
+        c = Consumer({"bootstrap.servers": self.brokers, "group.id": group, "enable.auto.commit": False})
+        try:
+            c.commit(offsets=offs, asynchronous=False)
+        finally:
+            c.close()
+
+
+# --- the service under test ------------------------------------------------------------
+class Alignment:
+    @staticmethod
+    def group_for(tag):
+        return f"concord-bench-{tag}"
+
+    def __init__(self, kafka, tag, prefix, grace_ms, log_dir, findings, dlq):
+        self.grpc, self.admin = free_port(), free_port()
+        self.tag, self.prefix, self.findings = tag, prefix, findings
+        env = dict(os.environ)
+        env.update({
+            "CONCORD_KAFKA_BROKERS": kafka.brokers,
+            "CONCORD_REDIS_PORT": str(REDIS_PORT),
+            "CONCORD_GRPC_LISTEN": f"127.0.0.1:{self.grpc}",
+            "CONCORD_ADMIN_LISTEN": f"127.0.0.1:{self.admin}",
+            "CONCORD_INSTANCE_ID": f"bench-{tag}",
+            "CONCORD_PLAYBOOK": str(ROOT / "services/alignment/playbook.example.yaml"),
+            "CONCORD_GROUP_ID": Alignment.group_for(tag),
+            "CONCORD_REDIS_PREFIX": prefix,
+            "CONCORD_FINDINGS_TOPIC": findings,
+            "CONCORD_DLQ_TOPIC": dlq,
+            "CONCORD_LOG_LEVEL": "info",
+        })
+        self.group = env["CONCORD_GROUP_ID"]
+        self.log_path = log_dir / f"alignment-{tag}.log"
+        self.log = open(self.log_path, "ab")
+        self.t_start = time.monotonic()
+        self.proc = subprocess.Popen([str(ALIGNMENT_BIN), "--reorder-grace-ms", str(grace_ms)],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        # CONCORD_BENCH_PERF=<tag suffix>: perf record -g attached to that instance (profiling only).
+        self.perf = None
+        want = os.environ.get("CONCORD_BENCH_PERF")
+        if want and tag.endswith(want) and not (OUT / f"perf-{tag}.data").exists():
+            self.perf = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-o", str(OUT / f"perf-{tag}.data"),
+                                          "-p", str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def get(self, path):
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}{path}", timeout=2) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, ""
+        except OSError:
+            return -1, ""
+
+    def wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"alignment exited {self.proc.returncode}; log {self.log_path}")
+            if self.get("/healthz")[0] == 200:
+                return time.monotonic() - self.t_start
+            time.sleep(0.05)
+        raise RuntimeError(f"alignment not ready after {timeout}s; log {self.log_path}")
+
+    def wait_assigned(self, timeout=60):
+        """Until the processor has its partitions (restored from Redis): seconds since start."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.log.flush()
+            if "alignment partitions restored" in self.log_path.read_text(errors="replace"):
+                return time.monotonic() - self.t_start
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"alignment exited {self.proc.returncode}; log {self.log_path}")
+            time.sleep(0.02)
+        raise RuntimeError(f"alignment got no partitions in {timeout}s; log {self.log_path}")
+
+    def metric(self, name):
+        status, body = self.get("/metrics")
+        if status != 200:
+            return None
+        total = 0.0
+        for line in body.splitlines():
+            if line.startswith(name + "{") or line.startswith(name + " "):
+                total += float(line.rsplit(" ", 1)[1])
+        return total
+
+    def rss(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def checkpointed(self, redis):
+        """{(topic, partition): next offset} from the processor's Redis checkpoint."""
+        r = redis.cmd("HGETALL", f"{self.prefix}:offsets:{self.group}") or []
+        out = {}
+        for k, v in zip(r[0::2], r[1::2]):
+            t, p = k.decode().rsplit(":", 1)
+            out[(t, int(p))] = int(v)
+        return out
+
+    def stop(self, sig=signal.SIGTERM, timeout=60):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.perf:
+            self.perf.send_signal(signal.SIGINT)
+            self.perf.wait(60)
+        self.log.close()
+
+
+def wait_caught_up(al, redis, ends, timeout):
+    """Seconds (monotonic) when every input partition is checkpointed at its end, else None."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        done = al.checkpointed(redis)
+        if all(done.get(tp, 0) >= end for tp, end in ends.items()):
+            return time.monotonic()
+        if al.proc.poll() is not None:
+            raise RuntimeError(f"alignment exited {al.proc.returncode}; log {al.log_path}")
+        time.sleep(0.02)
+    return None
+
+
+def commit_group(kafka, group, offsets):
+    """Commits {(topic, partition): offset} for `group` (where it starts reading)."""
+    from confluent_kafka import Consumer, TopicPartition
+    if not offsets:
+        return
+    c = Consumer({"bootstrap.servers": kafka.brokers, "group.id": group, "enable.auto.commit": False})
+    try:
+        c.commit(offsets=[TopicPartition(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+    finally:
+        c.close()
+
+
+def input_ends(kafka):
+    return {(t, p): o for t in (MKT, SALES) for p, o in kafka.ends(t).items()}
+
+
+def tool(*args, timeout=900):
+    cmd = [str(BIN / "concord-kafka-bench"), *map(str, args)]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=sys.stderr, timeout=timeout,
+                       env=dict(os.environ, CONCORD_SOURCE_DIR=str(ROOT)))
+    if r.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {r.returncode}")
+    return json.loads(r.stdout.decode().strip().splitlines()[-1])
+
+
+# --- results ---------------------------------------------------------------------------
+RESULTS = []
+
+
+def result(name, value, unit, baseline=None, baseline_name="", target="", passed=None, note=""):
+    ratio = (value / baseline) if (baseline not in (None, 0) and value is not None) else None
+    RESULTS.append({"name": name, "value": value, "unit": unit, "baseline": baseline, "baseline_name": baseline_name,
+                    "ratio": ratio, "target": target, "pass": passed, "note": note})
+    v = "n/a" if value is None else f"{value:,.2f}"
+    log(f"result: {name} = {v} {unit}" + (f" (ratio {ratio:.3f})" if ratio is not None else ""))
+
+
+def fmt(v, digits=1):
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:,.{digits}f}" if abs(v) < 1e4 else f"{v:,.0f}"
+    return str(v)
+
+
+def table():
+    rows = [("benchmark", "value", "unit", "baseline (same run)", "ratio", "target", "pass")]
+    for r in RESULTS:
+        base = "-" if r["baseline"] is None else f"{fmt(r['baseline'])} ({r['baseline_name']})"
+        passed = {True: "PASS", False: "FAIL", None: "-"}[r["pass"]]
+        rows.append((r["name"], fmt(r["value"]), r["unit"], base, fmt(r["ratio"], 3), r["target"] or "-", passed))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = []
+    for i, row in enumerate(rows):
+        lines.append("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+        if i == 0:
+            lines.append("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def machine():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        mem_kb = int(f.readline().split()[1])
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(mem_kb / 1024 / 1024, 1),
+            "kernel": os.uname().release}
+
+
+# --- the benchmarks --------------------------------------------------------------------
+def bench_engine(a):
+    out = OUT / "engine_bench.json"
+    cmd = [str(BIN / "engine_bench"), f"--benchmark_min_time={a.engine_min_time}", "--benchmark_format=json",
+           f"--benchmark_out={out}", "--benchmark_out_format=json"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=sys.stderr, env=dict(os.environ, CONCORD_SOURCE_DIR=str(ROOT)))
+    b = {x["name"].split("/")[0]: x for x in json.loads(out.read_text())["benchmarks"]}
+    proc = b["BM_EngineProcess"]["items_per_second"]
+    parse = b["BM_EventParseBaseline"]["items_per_second"]
+    # Engine events/s per core: items/s is per wall second of a single thread (one core).
+    result("engine: Process, events/s (1 thread)", proc, "events/s", parse, "protobuf parse of the same events",
+           ">= 1,000,000", proc >= 1e6)
+    mem = b["BM_EngineMemory"]
+    result("engine: state per customer (ApproxMemoryBytes)", mem["approx_bytes_per_customer"], "B/customer",
+           target="<= 1024", passed=mem["approx_bytes_per_customer"] <= 1024,
+           note=f"{int(mem['customers'])} customers")
+    result("engine: RSS growth per customer", mem["rss_bytes_per_customer"], "B/customer", target="<= 1024",
+           passed=mem["rss_bytes_per_customer"] <= 1024, note=f"{int(mem['customers'])} customers")
+
+
+def bench_latency(a, kafka, redis, run, logs):
+    res = {}
+    # Plain round trip first (same producer settings, same consumer settings, same rate).
+    rt_topic = f"concord.bench.{run}.roundtrip"
+    kafka.create(rt_topic)
+    rt = tool("roundtrip", "--brokers", kafka.brokers, "--topic", rt_topic, "--rate", a.rate, "--seconds",
+              a.latency_seconds, "--group", f"concord-bench-{run}-rt")
+    for grace in (0, 100):
+        tag = f"{run}-lat{grace}"
+        findings = f"concord.bench.{run}.findings.lat{grace}"
+        kafka.create(findings, f"concord.bench.{run}.dlq.lat{grace}")
+        kafka.commit_at_end(Alignment.group_for(tag), [MKT, SALES])  # only this run's events
+        al = Alignment(kafka, tag, f"concord:bench:{run}:lat{grace}", grace, logs, findings, f"concord.bench.{run}.dlq.lat{grace}")
+        try:
+            al.wait_ready()
+            al.wait_assigned()
+            time.sleep(0.5)
+            lt = tool("latency", "--brokers", kafka.brokers, "--marketing", MKT, "--sales", SALES, "--findings", findings,
+                      "--rate", a.rate, "--seconds", a.latency_seconds, "--group", f"concord-bench-{tag}-tail",
+                      "--first-customer", 10_000_000 + grace * 100_000)
+            res[grace] = lt
+        finally:
+            al.stop()
+    for grace, lt in res.items():
+        label = f"latency: produce->finding, grace {grace} ms"
+        for q, key, rt_key in (("p50", "p50_ms", "p50_ms"), ("p99", "p99_ms", "p99_ms"), ("p99.9", "p999_ms", "p999_ms")):
+            passed = None
+            target = ""
+            if q == "p99" and grace == 0:
+                target = "<= 2x round trip and < 20 ms"
+                passed = lt[key] <= 2 * rt[rt_key] and lt[key] < 20
+            elif q == "p99":
+                target = "(default grace: +100 ms by design)"
+            result(f"{label} {q}", lt[key], "ms", rt[rt_key], f"produce->consume {q}", target, passed,
+                   note=f"{lt['findings']} findings at {lt['rate']:.0f} ev/s")
+    return rt
+
+
+def bench_throughput(a, kafka, redis, run, logs):
+    customers = a.customers or max(1, a.events // 10)
+    # Relay and alignment read the same records: fill once, then each from the start.
+    fill = tool("fill", "--brokers", kafka.brokers, "--marketing", MKT, "--sales", SALES, "--events", a.events,
+                "--customers", customers, "--first-customer", 0)
+    log(f"fill: {fill}")
+    ends = input_ends(kafka)
+    n_in = sum(ends.values())
+
+    relay_out = f"concord.bench.{run}.relay"
+    kafka.create(relay_out)
+    relay_group = f"concord-bench-{run}-relay"
+    commit_group(kafka, relay_group, PRE_FILL_ENDS)  # the fill only, not the latency runs' records
+    relay = tool("relay", "--brokers", kafka.brokers, "--in", f"{MKT},{SALES}", "--out", relay_out, "--expect",
+                 fill["produced"], "--group", relay_group)
+    log(f"relay: {relay}")
+
+    tag = f"{run}-tput"
+    findings = f"concord.bench.{run}.findings.tput"
+    dlq = f"concord.bench.{run}.dlq.tput"
+    kafka.create(findings, dlq)
+    prefix = f"concord:bench:{run}:tput"
+    al = Alignment(kafka, tag, prefix, 0, logs, findings, dlq)
+    # start this group where the fill began (the latency runs' records are before it)
+    starts = dict(PRE_FILL_ENDS)
+    commit_group(kafka, al.group, starts)
+    n = sum(ends[tp] - starts.get(tp, 0) for tp in ends)
+    rss0 = al.rss()
+    t_first = None
+    try:
+        al.wait_ready()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            v = al.metric("concord_alignment_events_consumed_total")
+            if v:
+                t_first = time.monotonic()
+                break
+            rss0 = al.rss()
+            time.sleep(0.01)
+        t_last = wait_caught_up(al, redis, ends, timeout=a.timeout)
+        if t_first is None or t_last is None:
+            raise RuntimeError("alignment did not consume the fill in time")
+        secs = t_last - t_first
+        rate = n / secs
+        time.sleep(0.5)
+        published = al.metric("concord_alignment_findings_total") or 0
+        on_topic = kafka.total(findings)
+        rss1 = al.rss()
+        n_customers = al.metric("concord_alignment_state_customers") or customers
+        log(f"alignment: {n} records in {secs:.2f}s, findings metric {published:.0f}, on topic {on_topic}")
+        result("relay baseline: consume->produce, events/s", relay["events_per_s"], "events/s",
+               note=f"{relay['delivered']} records, {kafka.partitions} partitions x 2 topics")
+        result("alignment: throughput, events/s", rate, "events/s", relay["events_per_s"], "relay baseline",
+               ">= 50% of relay and >= 150k/s", rate >= 0.5 * relay["events_per_s"] and rate >= 150_000,
+               note=f"{n} records, {customers} customers, {int(on_topic)} findings published")
+        result("alignment: findings on the topic / findings metric", float(on_topic), "findings", float(published),
+               "findings_total metric", "= 1.0 (all published)", on_topic >= published > 0)
+        result("alignment: RSS per customer after the run", rss1 / n_customers, "B/customer", target="<= 1024",
+               passed=rss1 / n_customers <= 1024, note=f"RSS {rss1 / 2**20:.0f} MiB, {int(n_customers)} customers")
+        result("alignment: RSS growth per customer during the run", (rss1 - rss0) / n_customers, "B/customer",
+               target="<= 1024", passed=(rss1 - rss0) / n_customers <= 1024,
+               note=f"idle {rss0 / 2**20:.0f} MiB -> {rss1 / 2**20:.0f} MiB")
+    finally:
+        al.stop()
+
+    # Recovery: a tail arrives while the instance is down; a new one restores and catches up.
+    tail_events = max(1000, a.events // 10)
+    fill2 = tool("fill", "--brokers", kafka.brokers, "--marketing", MKT, "--sales", SALES, "--events", tail_events,
+                 "--customers", max(1, tail_events // 10), "--first-customer", 5_000_000)
+    ends2 = input_ends(kafka)
+    al2 = Alignment(kafka, tag, prefix, 0, logs, findings, dlq)
+    try:
+        before = al2.checkpointed(redis)
+        behind = sum(max(0, end - before.get(tp, 0)) for tp, end in ends2.items())
+        ready = al2.wait_ready()
+        assigned = al2.wait_assigned()
+        t_done = wait_caught_up(al2, redis, ends2, timeout=a.timeout)
+        restored = None
+        for line in al2.log_path.read_text(errors="replace").splitlines()[::-1]:
+            if "alignment partitions restored" in line:
+                m = re.search(r'"customers":(\d+)', line)
+                restored = int(m.group(1)) if m else None
+                break
+        total = t_done - al2.t_start if t_done else None
+        result("recovery: restart -> restored and caught up", total, "s", secs, "time of the original run",
+               note=f"{restored} customers restored, {behind} records behind; SERVING {ready:.2f}s, "
+                    f"partitions restored {assigned:.2f}s")
+    finally:
+        al2.stop()
+
+
+PRE_FILL_ENDS = {}
+# A private copy: other people's builds in the same build dir may relink the binary mid-run.
+ALIGNMENT_BIN = OUT / "concord-alignment"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--smoke", action="store_true", help="seconds-long end-to-end run of the harness (no targets judged)")
+    ap.add_argument("--events", type=int, default=200_000, help="records for the throughput run (default 200000)")
+    ap.add_argument("--customers", type=int, default=0, help="customers for the throughput run (default events/10)")
+    ap.add_argument("--partitions", type=int, default=6)
+    ap.add_argument("--rate", type=int, default=5000, help="events/s of the latency runs")
+    ap.add_argument("--latency-seconds", type=int, default=20)
+    ap.add_argument("--engine-min-time", type=float, default=2.0)
+    ap.add_argument("--kafka-port", type=int, default=19092, help="port of the dedicated benchmark broker")
+    ap.add_argument("--only", default="engine,latency,throughput", help="comma-separated subset")
+    ap.add_argument("--timeout", type=int, default=600)
+    a = ap.parse_args()
+    if a.smoke:
+        a.events, a.rate, a.latency_seconds, a.engine_min_time = 5000, 500, 3, 0.05
+    only = set(a.only.split(","))
+    OUT.mkdir(parents=True, exist_ok=True)
+    logs = OUT / "logs"
+    logs.mkdir(exist_ok=True)
+    run = f"{int(time.time())}{os.getpid() % 1000:03d}"
+    info = machine()
+    log(f"run {run} on {info}")
+    t0 = time.monotonic()
+    if only & {"latency", "throughput"}:
+        shutil.copy2(BUILD / "bin/concord-alignment", ALIGNMENT_BIN)
+    if "engine" in only:
+        bench_engine(a)
+    kafka = redis = None
+    if only & {"latency", "throughput"}:
+        kafka = BenchKafka(a.kafka_port, a.partitions)
+        redis = Redis(REDIS_PORT)
+        try:
+            kafka.start()
+            kafka.create(MKT, SALES)
+            if "latency" in only:
+                bench_latency(a, kafka, redis, run, logs)
+            PRE_FILL_ENDS.update(input_ends(kafka))
+            if "throughput" in only:
+                bench_throughput(a, kafka, redis, run, logs)
+        finally:
+            n = redis.delete_prefix(f"concord:bench:{run}")
+            log(f"cleanup: {n} Redis keys deleted; stopping the benchmark broker (its topics go with it)")
+            kafka.stop()
+    doc = {"run": run, "mode": "smoke" if a.smoke else "full", "machine": info,
+           "settings": {k: v for k, v in vars(a).items()}, "seconds": round(time.monotonic() - t0, 1),
+           "benchmarks": RESULTS}
+    if a.smoke:
+        for r in RESULTS:
+            r["pass"] = None  # the smoke run proves the harness, not the targets
+    (OUT / ("results.smoke.json" if a.smoke else "results.json")).write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"Concord benchmarks, run {run} ({doc['mode']}, {doc['seconds']} s) on {info['nproc']} x {info['cpu']}, "
+          f"{info['mem_gib']} GiB")
+    print(table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
