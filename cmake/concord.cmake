@@ -6,6 +6,17 @@ if(CONCORD_SANITIZE)
   add_link_options(-fsanitize=address,undefined)
 endif()
 
+# The fuzz build (fuzz/, scripts/fuzz): every library is instrumented for coverage and built
+# with ASan + UBSan; the fuzz targets themselves add -fsanitize=fuzzer (libFuzzer's main).
+if(CONCORD_FUZZ)
+  if(NOT CMAKE_CXX_COMPILER_ID STREQUAL "Clang")
+    message(FATAL_ERROR "CONCORD_FUZZ needs clang (e.g. -DCMAKE_CXX_COMPILER=clang++-14)")
+  endif()
+  add_compile_options(-fsanitize=address,undefined,fuzzer-no-link -fno-omit-frame-pointer
+                      -fno-sanitize-recover=undefined)
+  add_link_options(-fsanitize=address,undefined)
+endif()
+
 # Designated initializers that leave fields at their defaults are the style here.
 set(CONCORD_WARNINGS -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers)
 

@@ -7,7 +7,7 @@ headers carry id, type, subject; the value is the protobuf). Records are dedupli
 ce_id, as every Concord consumer should.
 
     findings_consumer.py [--brokers 127.0.0.1:9092] [--group my-team] [--from-beginning]
-                         [--max N] [--timeout S] [--json]
+                         [--max N] [--timeout S] [--json] [--topic T]
 """
 import argparse
 import json
@@ -59,6 +59,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--brokers", default="127.0.0.1:9092")
     ap.add_argument("--group", default="findings-example")
+    ap.add_argument("--topic", default=TOPIC, help="findings topic of the alignment deployment to read")
     ap.add_argument("--from-beginning", action="store_true")
     ap.add_argument("--max", type=int, default=0, help="stop after N distinct events (0 = never)")
     ap.add_argument("--timeout", type=float, default=0, help="stop after S seconds (0 = never)")
@@ -79,7 +80,7 @@ def main() -> int:
             with open(args.ready_file, "w") as f:
                 f.write("assigned\n")
 
-    consumer.subscribe([TOPIC], on_assign=on_assign)
+    consumer.subscribe([args.topic], on_assign=on_assign)
     stop = False
 
     def on_signal(*_):
