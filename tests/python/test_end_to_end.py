@@ -104,7 +104,7 @@ def test_scenario_gives_exactly_the_expected_findings(start_service):
     marketing, sales, alignment = start_all(start_service, group)
     reader = FindingsReader(suffix, alignment_env(group)["CONCORD_FINDINGS_TOPIC"])
     try:
-        day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.0, suffix=suffix)
+        day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.1, suffix=suffix)
         day.run()
         wait_for(reader, len(EXPECTED), 60)  # the demo SLA is 20 s
         found = reader.raised()
@@ -128,7 +128,7 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
     marketing, sales, alignment = start_all(start_service, group)
     reader = FindingsReader(suffix, alignment_env(group)["CONCORD_FINDINGS_TOPIC"])
     try:
-        day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.0, suffix=suffix)
+        day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.1, suffix=suffix)
         steps = 0
         original_step = day.step
 
