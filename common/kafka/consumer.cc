@@ -188,6 +188,15 @@ absl::Status Consumer::Seek(const TopicPartition& tp, std::chrono::milliseconds 
   return ToStatus(list->elems[0].err, "kafka seek");
 }
 
+std::optional<int64_t> Consumer::HighWatermark(const std::string& topic, int32_t partition) const {
+  int64_t lo = 0, hi = -1;
+  if (rd_kafka_get_watermark_offsets(rk_.get(), topic.c_str(), partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      hi < 0) {
+    return std::nullopt;
+  }
+  return hi;
+}
+
 int64_t Consumer::Lag() const {
   auto assigned = Assignment();
   if (assigned.empty()) return 0;

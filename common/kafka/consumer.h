@@ -88,6 +88,8 @@ class Consumer {
   absl::Status Seek(const TopicPartition& tp, std::chrono::milliseconds timeout);
   // High watermark minus position, summed over the assignment (from the cached statistics).
   int64_t Lag() const;
+  // The partition's high watermark as of the last fetch answer (nullopt before the first).
+  std::optional<int64_t> HighWatermark(const std::string& topic, int32_t partition) const;
 
   absl::Status Ping(std::chrono::milliseconds timeout) { return PingCluster(rk_.get(), timeout); }
   rd_kafka_t* handle() { return rk_.get(); }
