@@ -424,10 +424,11 @@ def bench_throughput(a, kafka, redis, run, logs):
     dlq = f"concord.bench.{run}.dlq.tput"
     kafka.create(findings, dlq)
     prefix = f"concord:bench:{run}:tput"
-    al = Alignment(kafka, tag, prefix, 0, logs, findings, dlq)
-    # start this group where the fill began (the latency runs' records are before it)
+    # start this group where the fill began (the latency runs' records are before it); committed
+    # before the instance starts: once it has joined, an outside commit fails (UNKNOWN_MEMBER_ID)
     starts = dict(PRE_FILL_ENDS)
-    commit_group(kafka, al.group, starts)
+    commit_group(kafka, Alignment.group_for(tag), starts)
+    al = Alignment(kafka, tag, prefix, 0, logs, findings, dlq)
     n = sum(ends[tp] - starts.get(tp, 0) for tp in ends)
     rss0 = al.rss()
     t_first = None
@@ -522,7 +523,7 @@ def main():
     log(f"run {run} on {info}")
     t0 = time.monotonic()
     if only & {"latency", "throughput"}:
-        shutil.copy2(BUILD / "bin/concord-alignment", ALIGNMENT_BIN)
+        shutil.copy2(os.environ.get("CONCORD_BENCH_ALIGNMENT_BIN") or BUILD / "bin/concord-alignment", ALIGNMENT_BIN)
     if "engine" in only:
         bench_engine(a)
     kafka = redis = None

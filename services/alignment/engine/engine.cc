@@ -196,6 +196,50 @@ struct Engine::Impl {
   void SetPlaybook(Playbook p) {
     pb = std::make_shared<const Playbook>(std::move(p));
     extractor = std::make_unique<ClaimExtractor>(*pb);
+    claim_cache[0].clear();  // results depend on the playbook's catalog
+    claim_cache[1].clear();
+  }
+
+  // ------------------------------------------------------------------ claim extraction cache
+  // ClaimExtractor::Extract is a pure function of (text, default product, reference date) for
+  // a given playbook, and marketing sends one template body to thousands of customers: memoize
+  // it. Two generations of at most kClaimCacheEntries each (a cheap approximation of LRU: a
+  // hit in the old generation moves the entry to the new one; when the new one is full, the
+  // old one is dropped). The key holds the full text, so a hit is exact (no hash collisions).
+  static constexpr size_t kClaimCacheEntries = 2048;
+  static constexpr size_t kClaimCacheMaxText = 2048;  // longer texts are not cached
+  absl::flat_hash_map<std::string, std::vector<ExtractedClaim>> claim_cache[2];
+  std::string claim_key;  // reused buffer
+
+  void Extract(std::string_view text, std::string_view product, int32_t ref_ymd, std::vector<ExtractedClaim>* out) {
+    if (text.empty()) return;
+    if (text.size() > kClaimCacheMaxText) {
+      extractor->Extract(text, product, ref_ymd, out);
+      return;
+    }
+    claim_key.clear();
+    claim_key.append(reinterpret_cast<const char*>(&ref_ymd), sizeof ref_ymd);
+    claim_key.append(product);
+    claim_key.push_back('\0');
+    claim_key.append(text);
+    auto& cur = claim_cache[0];
+    if (auto it = cur.find(claim_key); it != cur.end()) {
+      out->insert(out->end(), it->second.begin(), it->second.end());
+      return;
+    }
+    std::vector<ExtractedClaim> found;
+    if (auto it = claim_cache[1].find(claim_key); it != claim_cache[1].end()) {
+      found = std::move(it->second);
+      claim_cache[1].erase(it);
+    } else {
+      extractor->Extract(text, product, ref_ymd, &found);
+    }
+    out->insert(out->end(), found.begin(), found.end());
+    if (cur.size() >= kClaimCacheEntries) {
+      claim_cache[1] = std::move(cur);
+      cur.clear();
+    }
+    cur.emplace(claim_key, std::move(found));
   }
 
   // ------------------------------------------------------------------ findings
@@ -556,7 +600,7 @@ struct Engine::Impl {
                       SpanField field, Micros valid_until) {
     if (text.empty()) return;
     std::vector<ExtractedClaim> ex;
-    extractor->Extract(text, product, RefYmd(r.at), &ex);
+    Extract(text, product, RefYmd(r.at), &ex);
     AddClaims(out, ex, r, field, text, valid_until, "", false);
   }
 
@@ -595,7 +639,7 @@ struct Engine::Impl {
     }
     AddClaims(out, ex, r, SpanField::kStructured, {}, vu, o.offer_code(), o.new_customers_only());
     if (!o.text().empty()) {
-      extractor->Extract(o.text(), o.product(), RefYmd(r.at), &ex);
+      Extract(o.text(), o.product(), RefYmd(r.at), &ex);
       AddClaims(out, ex, r, text_field, o.text(), vu, "", false);
     }
   }
@@ -656,15 +700,15 @@ struct Engine::Impl {
     AddClaims(out, ex, r, SpanField::kStructured, {}, vu, "", false);
     for (const auto& li : q.line_items())
       if (!li.description().empty()) {
-        extractor->Extract(li.description(), li.product(), RefYmd(r.at), &ex);
+        Extract(li.description(), li.product(), RefYmd(r.at), &ex);
         AddClaims(out, ex, r, SpanField::kLineDescription, li.description(), vu, "", false);
       }
     if (!t.text().empty()) {
-      extractor->Extract(t.text(), single, RefYmd(r.at), &ex);
+      Extract(t.text(), single, RefYmd(r.at), &ex);
       AddClaims(out, ex, r, SpanField::kQuoteTermsText, t.text(), vu, "", false);
     }
     if (!q.notes().empty()) {
-      extractor->Extract(q.notes(), single, RefYmd(r.at), &ex);
+      Extract(q.notes(), single, RefYmd(r.at), &ex);
       AddClaims(out, ex, r, SpanField::kQuoteNotes, q.notes(), vu, "", false);
     }
   }
@@ -1148,7 +1192,7 @@ struct Engine::Impl {
           // map the feature name to a catalog id when possible
           x.feature = cm.feature();
           std::vector<ExtractedClaim> probe;
-          extractor->Extract(cm.feature() + " is available", "", 0, &probe);
+          Extract(cm.feature() + " is available", "", 0, &probe);
           for (const auto& pcl : probe)
             if (pcl.attr == Attr::kFeature) x.feature = pcl.feature;
           bool future = cm.has_due_date() && cm.due_date().year() &&
