@@ -52,7 +52,13 @@ std::string NormalizeEmail(std::string_view email) {
   std::string local = e.substr(0, at);
   std::string domain = e.substr(at + 1);
   if (!PlausibleDomain(domain)) return "";
-  if (local.find_first_of(" \t\r\n<>,;\"") != std::string::npos) return "";
+  // No whitespace or control characters anywhere in the local part (not only " \t\r\n": a
+  // "\v" left at the edge once Gmail dots are removed would be trimmed on the next pass).
+  if (std::any_of(local.begin(), local.end(), [](char ch) {
+        auto c = static_cast<unsigned char>(ch);
+        return c <= 0x20 || c == 0x7f || std::string_view("<>,;\"").find(ch) != std::string_view::npos;
+      }))
+    return "";
   if (auto plus = local.find('+'); plus != std::string::npos && plus > 0) local.resize(plus);
   if (domain == "googlemail.com") domain = "gmail.com";
   if (domain == "gmail.com") local.erase(std::remove(local.begin(), local.end(), '.'), local.end());
@@ -75,7 +81,8 @@ std::string NormalizeDomain(std::string_view input) {
   auto end = d.find_first_of("/?#:");
   if (end != std::string::npos) d.resize(end);
   while (!d.empty() && d.back() == '.') d.pop_back();
-  if (absl::StartsWith(d, "www.")) d = d.substr(4);
+  // Every leading "www." ("www.www.acme.com" too), so that a normalized domain normalizes to itself.
+  while (absl::StartsWith(d, "www.")) d = d.substr(4);
   return PlausibleDomain(d) ? d : "";
 }
 

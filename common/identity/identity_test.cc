@@ -63,5 +63,20 @@ TEST(IdentityTest, CustomerKeyRules) {
   EXPECT_EQ(CustomerKey({.email = "cfo@globex.io"}), CustomerKey({.account_id = "ACC-9", .website = "globex.io"}));
 }
 
+// Found by fuzz/identity_fuzzer.cc (inputs kept in fuzz/corpus/identity/regress_*): a
+// normalized email or domain must normalize to itself.
+TEST(IdentityTest, NormalizersAreIdempotent) {
+  // A vertical tab in the local part used to survive, and surface at the edge once the
+  // Gmail dots were removed: "\v:obx@gmail.com", then ":obx@gmail.com" on the next pass.
+  EXPECT_EQ(NormalizeEmail(".\v:obx@GoogleMail.com"), "");
+  EXPECT_EQ(NormalizeEmail("ja\x01ne@acme.com"), "");
+  EXPECT_EQ(NormalizeDomain("www.www.acme.com"), "acme.com");
+  EXPECT_EQ(NormalizeDomain("www.www.o"), "");
+  for (std::string_view e : {"Jane.Doe+x@ACME.com", "j.a.n.e+x@googlemail.com", "+a@acme.com"})
+    EXPECT_EQ(NormalizeEmail(NormalizeEmail(e)), NormalizeEmail(e)) << e;
+  for (std::string_view d : {"https://www.Acme.com:443/x", "www.www.globex.io.", "ftp://u@www.a.co"})
+    EXPECT_EQ(NormalizeDomain(NormalizeDomain(d)), NormalizeDomain(d)) << d;
+}
+
 }  // namespace
 }  // namespace concord::identity

@@ -482,6 +482,11 @@ void ClaimExtractor::Extract(std::string_view text, std::string_view default_pro
         if (!skip) {
           ClaimVal v;
           std::memcpy(v.currency, cur, 4);
+          // Amounts beyond a trillion are not offers (and would overflow micro-units).
+          if (!(std::fabs(toks[num].num) < 1e12)) {
+            i = std::max(i, end);
+            continue;
+          }
           v.micros = static_cast<int64_t>(std::llround(toks[num].num * 1e6));
           v.period = period;
           float conf = c.WAny(mb - 1, {"from", "starting"}) || c.W(mb - 1, "at") ? 0.7f : 0.9f;
@@ -630,7 +635,8 @@ void ClaimExtractor::Extract(std::string_view text, std::string_view default_pro
                                                "installed", "install", "implementation", "implemented", "deployed",
                                                "provisioned", "onboarded", "set", "rollout", "launch", "go-live"}))
           cue = true;
-      if (ud && ud <= 7 && cue && ref_ymd && !c.Negated(i)) {
+      // More than ~10 years is not a delivery term (and would overflow or loop for ages).
+      if (ud && ud <= 7 && cue && ref_ymd && !c.Negated(i) && *CountAt(c, i + 1) * ud <= 3660) {
         double cnt = *CountAt(c, i + 1);
         int64_t days = YmdToDays(ref_ymd);
         if (business) {

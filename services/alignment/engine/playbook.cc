@@ -68,13 +68,18 @@ std::optional<Micros> ParseDuration(std::string_view s) {
       ++i;
     }
     if (i == s.size()) return std::nullopt;
+    Micros unit = 0;
     switch (s[i++]) {
-      case 'd': total += n * kDay; break;
-      case 'h': total += n * kHour; break;
-      case 'm': total += n * kMinute; break;
-      case 's': total += n * kSecond; break;
+      case 'd': unit = kDay; break;
+      case 'h': unit = kHour; break;
+      case 'm': unit = kMinute; break;
+      case 's': unit = kSecond; break;
       default: return std::nullopt;
     }
+    // Durations beyond ~100 years are not plausible playbook settings (and would overflow).
+    constexpr Micros kMax = 36500 * kDay;
+    if (n > kMax / unit || total > kMax - n * unit) return std::nullopt;
+    total += n * unit;
   }
   return total;
 }
@@ -285,7 +290,7 @@ void ParseDoc(const YAML::Node& root, Playbook& pb, Ctx& c) {
           std::string id = it->first.Scalar(), path = "catalog.products." + id;
           CatalogProduct p;
           p.id = id;
-          const YAML::Node& n = it->second;
+          YAML::Node n = it->second;  // a copy: `it->` yields a temporary
           if (!n.IsMap()) {
             c.Err(n, path, "must be a mapping with name and aliases");
             continue;
@@ -307,7 +312,7 @@ void ParseDoc(const YAML::Node& root, Playbook& pb, Ctx& c) {
           std::string id = it->first.Scalar(), path = "catalog.features." + id;
           CatalogFeature f;
           f.id = id;
-          const YAML::Node& n = it->second;
+          YAML::Node n = it->second;  // a copy: `it->` yields a temporary
           if (!n.IsMap()) {
             c.Err(n, path, "must be a mapping");
             continue;
@@ -353,7 +358,7 @@ void ParseDoc(const YAML::Node& root, Playbook& pb, Ctx& c) {
     else
       for (auto it = pbk.begin(); it != pbk.end(); ++it) {
         std::string id = it->first.Scalar(), path = "price_book." + id;
-        const YAML::Node& n = it->second;
+        YAML::Node n = it->second;  // a copy: `it->` yields a temporary
         if (!n.IsMap()) {
           c.Err(n, path, "must be a mapping");
           continue;
