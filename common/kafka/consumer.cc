@@ -197,6 +197,15 @@ std::optional<int64_t> Consumer::HighWatermark(const std::string& topic, int32_t
   return hi;
 }
 
+absl::StatusOr<std::pair<int64_t, int64_t>> Consumer::QueryWatermarks(const std::string& topic, int32_t partition,
+                                                                        std::chrono::milliseconds timeout) {
+  int64_t lo = 0, hi = 0;
+  auto err = rd_kafka_query_watermark_offsets(rk_.get(), topic.c_str(), partition, &lo, &hi,
+                                              static_cast<int>(timeout.count()));
+  if (err) return ToStatus(err, "kafka watermarks of " + topic);
+  return std::make_pair(lo, hi);
+}
+
 int64_t Consumer::Lag() const {
   auto assigned = Assignment();
   if (assigned.empty()) return 0;

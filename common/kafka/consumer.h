@@ -90,6 +90,9 @@ class Consumer {
   int64_t Lag() const;
   // The partition's high watermark as of the last fetch answer (nullopt before the first).
   std::optional<int64_t> HighWatermark(const std::string& topic, int32_t partition) const;
+  // Asks the broker for a partition's low and high watermarks.
+  absl::StatusOr<std::pair<int64_t, int64_t>> QueryWatermarks(const std::string& topic, int32_t partition,
+                                                              std::chrono::milliseconds timeout);
 
   absl::Status Ping(std::chrono::milliseconds timeout) { return PingCluster(rk_.get(), timeout); }
   rd_kafka_t* handle() { return rk_.get(); }

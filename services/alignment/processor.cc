@@ -39,6 +39,8 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
                   .With({});
   lag_ = &reg.AddGauge("concord_alignment_consumer_lag", "Records behind the end of the assigned partitions").With({});
   customers_ = &reg.AddGauge("concord_alignment_state_customers", "Customers held in memory").With({});
+  caught_up_metric_ = &reg.AddGauge("concord_alignment_caught_up",
+                                    "1 once the assigned partitions' backlog has been read (timers run)").With({});
 }
 
 Processor::~Processor() { Stop(); }
@@ -77,7 +79,10 @@ void Processor::Run() {
   log::Info("alignment processor started", {{"group", options_.group_id}, {"topics", options_.input_topics}});
   while (!stop_) {
     auto m = consumer_->Poll(options_.poll_timeout);
-    if (!m) caught_up_ = true;  // nothing left to read: any restored tail is replayed
+    if (!m && !caught_up_ && !consumer_->Assignment().empty()) {
+      caught_up_ = true;  // nothing left to read: any restored tail is replayed
+      caught_up_metric_->Set(1);
+    }
     if (m) {
       Handle(*m, batch_);
       while (static_cast<int>(batch_.records) < options_.max_batch) {
@@ -119,6 +124,7 @@ void Processor::Handle(const kafka::Message& m, Pending& batch) {
   auto headers = m.headers();
   auto event = DecodeEvent(m.key(), m.value(), headers, options_.limits);
   auto& held = held_[{m.topic(), m.partition()}];
+  read_upto_[{m.topic(), m.partition()}] = m.offset() + 1;
   if (!event.ok()) {
     if (held.empty()) batch.next_offsets[{m.topic(), m.partition()}] = m.offset() + 1;
     else dead_tail_[{m.topic(), m.partition()}] = m.offset() + 1;  // applied once the held ones go
@@ -127,25 +133,69 @@ void Processor::Handle(const kafka::Message& m, Pending& batch) {
     return;
   }
   Pending::Decoded d;
+  d.arrived = std::chrono::steady_clock::now();
+  {
+    const auto& t = event->occurred_at();
+    auto& seen = seen_us_[{m.topic(), m.partition()}];
+    seen = std::max<int64_t>(seen, t.seconds() * 1000000 + t.nanos() / 1000);
+  }
   d.event = std::move(*event);
   d.position.set_topic(m.topic());
   d.position.set_partition(m.partition());
   d.position.set_offset(m.offset());
   held.push_back(std::move(d));
+  ++held_count_;
+}
+
+std::optional<std::pair<std::string, int32_t>> Processor::Partner(const std::pair<std::string, int32_t>& tp) const {
+  if (options_.input_topics.size() != 2) return std::nullopt;
+  const auto& other = tp.first == options_.input_topics[0] ? options_.input_topics[1] : options_.input_topics[0];
+  return std::make_pair(other, tp.second);
+}
+
+Processor::PartnerState Processor::ReadPast(const std::pair<std::string, int32_t>& tp, int64_t at_us) const {
+  // The partner partition has shown us an event at or after this time...
+  if (auto it = seen_us_.find(tp); it != seen_us_.end() && it->second >= at_us) return PartnerState::kPast;
+  // ...or we have read everything it had at its last fetch...
+  auto hw = consumer_->HighWatermark(tp.first, tp.second);
+  if (!hw) {  // no fetch answered yet: what the broker said at assignment
+    auto a = assigned_hw_.find(tp);
+    if (a == assigned_hw_.end()) return PartnerState::kUnknown;
+    hw = a->second;
+  }
+  auto it = read_upto_.find(tp);
+  if (it == read_upto_.end()) return *hw == 0 ? PartnerState::kPast : PartnerState::kUnknown;
+  // ...else it is demonstrably behind (a backlog): its earlier events are on their way.
+  return it->second >= *hw ? PartnerState::kPast : PartnerState::kBehind;
 }
 
 void Processor::Release(bool all) {
   auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
                     (std::chrono::system_clock::now() - options_.reorder_grace).time_since_epoch())
                     .count();
+  auto now = std::chrono::steady_clock::now();
   for (auto& [tp, held] : held_) {
+    auto partner = Partner(tp);
     while (!held.empty()) {
       const auto& t = held.front().event.occurred_at();
       int64_t at_us = t.seconds() * 1000000 + t.nanos() / 1000;
-      if (!all && at_us > now_us) break;  // still inside its grace: the rest of this partition waits too
+      if (!all) {
+        if (at_us > now_us) break;  // still inside its grace: the rest of this partition waits too
+        // The other team's partition for the same customers may still hold earlier events
+        // (a backlog after a restart, or a slower relay): wait until it has been read past
+        // this time or is caught up, for at most max_hold.
+        if (partner) {
+          auto state = ReadPast(*partner, at_us);
+          bool waited_enough = now - held.front().arrived >= options_.max_hold;
+          // Behind: wait for it (bounded by memory, see held_limit); unknown: wait max_hold.
+          if (state == PartnerState::kBehind && held_count_ < options_.held_limit) break;
+          if (state == PartnerState::kUnknown && !waited_enough) break;
+        }
+      }
       batch_.next_offsets[tp] = std::max(batch_.next_offsets[tp], held.front().position.offset() + 1);
       batch_.decoded.push_back(std::move(held.front()));
       held.pop_front();
+      --held_count_;
     }
     if (held.empty()) {
       if (auto it = dead_tail_.find(tp); it != dead_tail_.end()) {
@@ -351,15 +401,43 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
       }
       const auto& offsets = replies->back().elements;
       for (size_t i = 0; i < partitions.size() && i < offsets.size(); ++i) {
-        if (!offsets[i].is_nil()) partitions[i].offset = std::stoll(offsets[i].str);
+        if (!offsets[i].is_nil()) {
+          partitions[i].offset = std::stoll(offsets[i].str);
+          read_upto_[{partitions[i].topic, partitions[i].partition}] = partitions[i].offset;
+        }
       }
+      NoteStartPositions(partitions);
       caught_up_ = false;
+      caught_up_metric_->Set(0);
       log::Info("alignment partitions restored", {{"partitions", numbers.size()}, {"customers", restored}});
       return;
     }
     if (stop_) return;
     log::Warn("cannot restore alignment state yet; retrying", {{"error", replies.status().ToString()}, {"attempt", attempt}});
     std::this_thread::sleep_for(500ms);
+  }
+}
+
+void Processor::NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions) {
+  // Where each partition starts and ends right now, so that the cross-team ordering knows from
+  // the first record whether the other side is behind (a backlog) or caught up.
+  std::vector<kafka::TopicPartition> unknown;
+  for (const auto& tp : partitions) {
+    if (tp.offset < 0) unknown.push_back({tp.topic, tp.partition});
+  }
+  if (!unknown.empty()) {
+    if (auto committed = consumer_->Committed(unknown, 5s); committed.ok()) {
+      for (const auto& c : *committed) {
+        if (c.offset >= 0) read_upto_[{c.topic, c.partition}] = c.offset;
+      }
+    }
+  }
+  for (const auto& tp : partitions) {
+    auto w = consumer_->QueryWatermarks(tp.topic, tp.partition, 5s);
+    if (!w.ok()) continue;
+    std::pair<std::string, int32_t> key{tp.topic, tp.partition};
+    assigned_hw_[key] = w->second;
+    if (!read_upto_.count(key)) read_upto_[key] = w->first;  // no checkpoint, no commit: from the start
   }
 }
 
@@ -374,7 +452,11 @@ void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
   // Another member owns them already: what we hold is stale; the new owner replays it.
   batch_ = Pending();
   held_.clear();
+  held_count_ = 0;
   dead_tail_.clear();
+  read_upto_.clear();
+  seen_us_.clear();
+  assigned_hw_.clear();
   DropPartitions(partitions);
 }
 

@@ -10,6 +10,12 @@
 // A restart or rebalance restores each partition's state and resumes at its checkpoint, so
 // only the tail is replayed; findings already stored are not published again.
 //
+// Cross-team order: the two topics are read independently, so a backlog (after a restart) or a
+// slower relay can deliver one team's events ahead of the other team's earlier ones. Each event
+// is held until it is `reorder_grace` old (event time) AND the other topic's partition for the
+// same customers has been read past its time or is caught up (at most `max_hold`); each batch
+// then runs in event-time order.
+//
 // Both input topics have the same partition count and are keyed by customer with the same
 // partitioner, so partition N of each holds the same customers. The consumer uses the range
 // assignor, which gives partition N of both topics to the same member (co-partitioning);
@@ -19,6 +25,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -51,6 +58,10 @@ struct ProcessorOptions {
   // Events are held until they are this old (by event time) so that what the other team's
   // topic delivers a little later can be put in order before them. 0 = no holding.
   std::chrono::milliseconds reorder_grace{100};
+  // An event is also held while the other team's partition for the same customers has not
+  // been read past its time (a backlog after a restart), but never longer than this.
+  std::chrono::milliseconds max_hold{2000};  // when the other partition's position is unknown
+  size_t held_limit = 200000;                 // events held at most, whatever the other side
   DecodeLimits limits;
 };
 
@@ -79,6 +90,7 @@ class Processor : public kafka::RebalanceListener {
     struct Decoded {
       events::v1::Event event;
       v1::SourcePosition position;
+      std::chrono::steady_clock::time_point arrived;
     };
     std::vector<Decoded> decoded;  // read, not yet run through the engine
     std::vector<v1::Finding> findings;
@@ -132,6 +144,14 @@ class Processor : public kafka::RebalanceListener {
   // Decoded events waiting out the reorder grace, per topic-partition in offset order.
   std::map<std::pair<std::string, int32_t>, std::deque<Pending::Decoded>> held_;
   std::map<std::pair<std::string, int32_t>, int64_t> dead_tail_;  // dead letters behind held events
+  std::map<std::pair<std::string, int32_t>, int64_t> read_upto_;  // next offset to read, per partition
+  std::map<std::pair<std::string, int32_t>, int64_t> seen_us_;    // latest event time read, per partition
+  std::optional<std::pair<std::string, int32_t>> Partner(const std::pair<std::string, int32_t>& tp) const;
+  enum class PartnerState { kPast, kBehind, kUnknown };
+  PartnerState ReadPast(const std::pair<std::string, int32_t>& tp, int64_t at_us) const;
+  size_t held_count_ = 0;
+  std::map<std::pair<std::string, int32_t>, int64_t> assigned_hw_;  // high watermark at assignment
+  void NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions);
   void Release(bool all);  // moves held events whose grace has passed into batch_
   bool caught_up_ = false;  // set once a poll finds nothing after an assignment
 
@@ -141,6 +161,7 @@ class Processor : public kafka::RebalanceListener {
   metrics::Histogram* latency_;
   metrics::Gauge* lag_;
   metrics::Gauge* customers_;
+  metrics::Gauge* caught_up_metric_;
 };
 
 }  // namespace concord::alignment

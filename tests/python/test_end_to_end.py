@@ -82,12 +82,24 @@ def alignment_env(group):
             "CONCORD_FINDINGS_TOPIC": f"concord.test.findings.{group}", "CONCORD_DLQ_TOPIC": f"concord.test.dlq.{group}"}
 
 
+def wait_caught_up(alignment, seconds=120):
+    """A new deployment first reads the topics' history; the scenario starts once it is live."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        status, body = alignment.admin("/metrics")
+        if status == 200 and "concord_alignment_caught_up 1" in body:
+            return
+        time.sleep(0.2)
+    raise AssertionError("alignment did not catch up with the input topics")
+
+
 def start_all(start_service, group):
     env = alignment_env(group)
     create_topics(env["CONCORD_FINDINGS_TOPIC"], env["CONCORD_DLQ_TOPIC"])
     marketing = start_service("marketing")
     sales = start_service("sales")
     alignment = start_service("alignment", env=env)
+    wait_caught_up(alignment)
     return marketing, sales, alignment
 
 
