@@ -106,7 +106,7 @@ void Processor::Run() {
     }
     if (!batch_.empty()) Flush(batch_);
   }
-  Release(true);
+  ForgetHeld();  // not processed, offsets not stored: the next owner reads them again
   if (!batch_.empty()) Flush(batch_);
   (void)consumer_->Commit();
   if (auto s = consumer_->Close(); !s.ok()) log::Warn("alignment consumer close", {{"error", s.ToString()}});
@@ -418,6 +418,15 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
   }
 }
 
+void Processor::ForgetHeld() {
+  held_.clear();
+  held_count_ = 0;
+  dead_tail_.clear();
+  read_upto_.clear();
+  seen_us_.clear();
+  assigned_hw_.clear();
+}
+
 void Processor::NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions) {
   // Where each partition starts and ends right now, so that the cross-team ordering knows from
   // the first record whether the other side is behind (a backlog) or caught up.
@@ -442,8 +451,9 @@ void Processor::NoteStartPositions(const std::vector<kafka::TopicPartition>& par
 }
 
 void Processor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) {
-  // Whatever was read for these partitions is published and checkpointed before letting go.
-  Release(true);
+  // Whatever was processed is published and checkpointed before letting go; events still held
+  // for ordering were not processed and their offsets not stored: the next owner reads them.
+  ForgetHeld();
   if (!batch_.empty()) Flush(batch_);
   DropPartitions(partitions);
 }
@@ -451,12 +461,7 @@ void Processor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) 
 void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
   // Another member owns them already: what we hold is stale; the new owner replays it.
   batch_ = Pending();
-  held_.clear();
-  held_count_ = 0;
-  dead_tail_.clear();
-  read_upto_.clear();
-  seen_us_.clear();
-  assigned_hw_.clear();
+  ForgetHeld();
   DropPartitions(partitions);
 }
 

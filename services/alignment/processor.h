@@ -152,6 +152,7 @@ class Processor : public kafka::RebalanceListener {
   size_t held_count_ = 0;
   std::map<std::pair<std::string, int32_t>, int64_t> assigned_hw_;  // high watermark at assignment
   void NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions);
+  void ForgetHeld();  // drops events held for ordering (revocation, shutdown) and positions
   void Release(bool all);  // moves held events whose grace has passed into batch_
   bool caught_up_ = false;  // set once a poll finds nothing after an assignment
 

@@ -18,6 +18,8 @@ int main(int argc, char** argv) {
   runtime::Main app("marketing", "Concord marketing service: campaigns, leads, hand-offs and outbound messages",
                     {.grpc_listen = "0.0.0.0:50051", .admin_listen = "0.0.0.0:9101"});
   bool relay_enabled = true;
+  std::string store_prefix = marketing::kStorePrefix;
+  app.parser().Add("--store-prefix", &store_prefix, "Prefix of this deployment's Redis keys (records, outbox, relay lease)");
   app.parser().Add("--outbox-relay", &relay_enabled,
                    "Relay committed events from the Redis outbox to Kafka (false: they wait in Redis; for tests)");
 
@@ -26,7 +28,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<marketing::MarketingService> service;
   std::unique_ptr<outbox::Relay> relay;
   return app.Run(argc, argv, [&](runtime::Runtime& rt) {
-    store = std::make_unique<outbox::Store>(rt.redis(), marketing::kStorePrefix);
+    store = std::make_unique<outbox::Store>(rt.redis(), store_prefix);
     writes::EventSource source;
     source.team = events::v1::TEAM_MARKETING;
     source.service = "marketing";
@@ -39,7 +41,7 @@ int main(int argc, char** argv) {
     rt.server().AddService(service.get(), marketing::MarketingService::service_full_name());
 
     outbox::RelayOptions ro;
-    ro.prefix = marketing::kStorePrefix;
+    ro.prefix = store_prefix;
     ro.instance = rt.config().instance_id;
     ro.enabled = relay_enabled;
     relay = std::make_unique<outbox::Relay>(rt.redis().options(), rt.producer(), ro);

@@ -41,7 +41,7 @@ def free_port() -> int:
 class Service:
     """One running service binary."""
 
-    def __init__(self, name: str, extra_args=(), extra_env=None):
+    def __init__(self, name: str, extra_args=(), extra_env=None, tag: str = ""):
         self.name = name
         self.grpc_port = free_port()
         self.admin_port = free_port()
@@ -55,6 +55,10 @@ class Service:
             "CONCORD_INSTANCE_ID": f"test-{name}-{self.grpc_port}",
             "CONCORD_PLAYBOOK": str(SOURCE_DIR / "services" / "alignment" / "playbook.example.yaml"),
         })
+        if name in ("marketing", "sales") and tag:
+            # One outbox and relay lease per test: another test's killed instance must not
+            # hold the relay lease (up to its expiry) for this test's events.
+            env["CONCORD_STORE_PREFIX"] = f"concord:test:{tag}:{name}"
         if name == "alignment" and "CONCORD_FINDINGS_TOPIC" not in (extra_env or {}):
             # Its own consumer group, Redis keys and output topics: a test instance re-reads
             # the shared input topics and must not publish into the demo's findings.
@@ -118,9 +122,10 @@ class Service:
 @pytest.fixture
 def start_service():
     started = []
+    tag = f"t{os.getpid()}-{free_port()}"  # shared by the restarts within one test
 
     def start(name, *args, env=None, wait=True):
-        svc = Service(name, args, env)
+        svc = Service(name, args, env, tag)
         started.append(svc)
         if wait:
             svc.wait_serving()

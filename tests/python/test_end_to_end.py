@@ -148,7 +148,7 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
             nonlocal steps, alignment
             original_step(who, what)
             steps += 1
-            if steps == 6:  # half-way: after the Globex quote, before Initech
+            if steps == 6:  # half-way: after marketing's nurture email, before sales' quote
                 time.sleep(1)
                 alignment.kill()
                 alignment = start_service("alignment", env=alignment_env(group))
