@@ -1,7 +1,8 @@
 """End to end through the real broker: the demo scenario driven through the real marketing
 and sales services gives exactly the expected findings from the real alignment service, and
 no others, each within a second of its last evidence; restarting the alignment service with
-kill -9 in the middle of the scenario loses and repeats nothing, and the SLA timer still fires."""
+kill -9 in the middle of the scenario loses and repeats nothing, and the SLA timer still fires;
+an instance added and another removed mid-scenario (two rebalances) change nothing."""
 import random
 import sys
 import time
@@ -161,5 +162,41 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
             f"found {kinds(found, suffix)}\n" + "\n".join(f"{f.title} | {f.summary}" for f in found))
         ids = [ce_id for ce_id, _, _ in reader.events]
         assert len(ids) == len(set(ids)), "no finding is published twice across the restart"
+    finally:
+        reader.close()
+
+
+def test_an_instance_added_and_one_removed_mid_scenario_change_nothing(start_service):
+    """Rebalances: a second alignment instance joins half-way (partitions move to it with their
+    state), then the first one is stopped (they move back): the same findings as one instance."""
+    suffix = f"{random.randrange(16**8):08x}"
+    group = f"e2e-rebalance-{suffix}"
+    marketing, sales, first = start_all(start_service, group)
+    reader = FindingsReader(suffix, alignment_env(group)["CONCORD_FINDINGS_TOPIC"])
+    try:
+        day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.1, suffix=suffix)
+        steps = 0
+        original_step = day.step
+        second = None
+
+        def step(who, what):
+            nonlocal steps, second
+            original_step(who, what)
+            steps += 1
+            if steps == 4:  # after the hand-off is accepted: a second instance joins
+                second = start_service("alignment", env=alignment_env(group))
+                time.sleep(3)
+            if steps == 9:  # after Initech: the first instance leaves cleanly
+                assert first.terminate() == 0
+                time.sleep(3)
+
+        day.step = step
+        day.run()
+        wait_for(reader, len(EXPECTED), 90)
+        found = reader.raised()
+        assert kinds(found, suffix) == EXPECTED, (
+            f"found {kinds(found, suffix)}\n" + "\n".join(f"{f.title} | {f.summary}" for f in found))
+        ids = [ce_id for ce_id, _, _ in reader.events]
+        assert len(ids) == len(set(ids)), "no finding is published twice across the rebalances"
     finally:
         reader.close()
