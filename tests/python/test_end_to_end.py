@@ -111,6 +111,16 @@ def wait_for(reader, expected_count, seconds):
     reader.poll(3)  # and a little more, to catch anything extra
 
 
+def assert_exactly_expected(reader, suffix):
+    """Exactly the expected findings, none published twice; returns them."""
+    found = reader.raised()
+    assert kinds(found, suffix) == EXPECTED, (
+        f"found {kinds(found, suffix)}\n" + "\n".join(f"{f.title} | {f.summary}" for f in found))
+    ids = [ce_id for ce_id, _, _ in reader.events]
+    assert len(ids) == len(set(ids)), "no finding is published twice"
+    return found
+
+
 def test_scenario_gives_exactly_the_expected_findings(start_service):
     suffix = f"{random.randrange(16**8):08x}"
     group = f"e2e-{suffix}"
@@ -120,11 +130,7 @@ def test_scenario_gives_exactly_the_expected_findings(start_service):
         day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.1, suffix=suffix)
         day.run()
         wait_for(reader, len(EXPECTED), 60)  # the demo SLA is 20 s
-        found = reader.raised()
-        assert kinds(found, suffix) == EXPECTED, (
-            f"found {kinds(found, suffix)}\n" + "\n".join(f"{f.title} | {f.summary}" for f in found))
-        ids = [ce_id for ce_id, _, _ in reader.events]
-        assert len(ids) == len(set(ids)), "no finding is published twice"
+        found = assert_exactly_expected(reader, suffix)
         for f in found:
             assert f.evidence, f"{f.type} has evidence"
             assert f.recommended_action
@@ -157,11 +163,7 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
         day.step = step
         day.run()
         wait_for(reader, len(EXPECTED), 90)
-        found = reader.raised()
-        assert kinds(found, suffix) == EXPECTED, (
-            f"found {kinds(found, suffix)}\n" + "\n".join(f"{f.title} | {f.summary}" for f in found))
-        ids = [ce_id for ce_id, _, _ in reader.events]
-        assert len(ids) == len(set(ids)), "no finding is published twice across the restart"
+        assert_exactly_expected(reader, suffix)
     finally:
         reader.close()
 
@@ -193,10 +195,6 @@ def test_an_instance_added_and_one_removed_mid_scenario_change_nothing(start_ser
         day.step = step
         day.run()
         wait_for(reader, len(EXPECTED), 90)
-        found = reader.raised()
-        assert kinds(found, suffix) == EXPECTED, (
-            f"found {kinds(found, suffix)}\n" + "\n".join(f"{f.title} | {f.summary}" for f in found))
-        ids = [ce_id for ce_id, _, _ in reader.events]
-        assert len(ids) == len(set(ids)), "no finding is published twice across the rebalances"
+        assert_exactly_expected(reader, suffix)
     finally:
         reader.close()
