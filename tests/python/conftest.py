@@ -18,6 +18,19 @@ KAFKA = os.environ.get("CONCORD_KAFKA_BROKERS", "127.0.0.1:9092")
 REDIS_PORT = os.environ.get("CONCORD_REDIS_PORT", "6379")
 
 
+def proto_modules(**names):
+    """Python stubs generated from proto/ at test time (examples/python/concord_proto.py), imported
+    by module name: proto_modules(common="concord.events.v1.common_pb2", ...)."""
+    import importlib
+    import sys as _sys
+
+    _sys.path.insert(0, str(SOURCE_DIR / "examples" / "python"))
+    import concord_proto
+
+    concord_proto.load()
+    return type("Stubs", (), {k: importlib.import_module(v) for k, v in names.items()})
+
+
 def create_topics(*names: str, partitions: int = 3) -> None:
     """Creates topics on the local broker (auto-creation is off) and waits for them."""
     from confluent_kafka.admin import AdminClient, NewTopic

@@ -3,9 +3,7 @@ time drive the real concord-marketing binary (real Redis and Kafka) through a le
 capture, score, qualify, hand off, send a message. Also: validation errors name the field, a
 retry with the same request_id gets the same answer, and a write acknowledged while the outbox
 relay was off (the process then killed with -9) reaches Kafka once after a restart."""
-import importlib
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -14,29 +12,17 @@ from pathlib import Path
 import grpc
 import pytest
 
-from conftest import KAFKA
+from conftest import KAFKA, proto_modules
 
 SOURCE_DIR = Path(os.environ.get("CONCORD_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 TOPIC = "concord.marketing.events.v1"
-PROTOS = ["concord/events/v1/common.proto", "concord/events/v1/events.proto", "concord/marketing/v1/marketing.proto"]
 
 
 @pytest.fixture(scope="module")
-def pb(tmp_path_factory):
-    """Generates the Python stubs from proto/ into a temporary directory and imports them."""
-    out = tmp_path_factory.mktemp("stubs")
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", str(SOURCE_DIR / "proto"),
-                    f"--python_out={out}", f"--grpc_python_out={out}", *PROTOS], check=True)
-    sys.path.insert(0, str(out))
-    try:
-        class Stubs:
-            common = importlib.import_module("concord.events.v1.common_pb2")
-            events = importlib.import_module("concord.events.v1.events_pb2")
-            mkt = importlib.import_module("concord.marketing.v1.marketing_pb2")
-            grpc = importlib.import_module("concord.marketing.v1.marketing_pb2_grpc")
-        yield Stubs
-    finally:
-        sys.path.remove(str(out))
+def pb():
+    """Python stubs generated from proto/ at test time."""
+    return proto_modules(common="concord.events.v1.common_pb2", events="concord.events.v1.events_pb2",
+                         mkt="concord.marketing.v1.marketing_pb2", grpc="concord.marketing.v1.marketing_pb2_grpc")
 
 
 def rid():

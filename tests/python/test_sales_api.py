@@ -6,7 +6,6 @@ then killed with -9, are all on concord.sales.events.v1 exactly once after a res
 
 Each test runs the binary with its own --store-prefix, so its data, outbox and relay lease are
 its own even when other sales binaries run at the same time."""
-import importlib
 import os
 import subprocess
 import sys
@@ -17,29 +16,17 @@ from pathlib import Path
 import grpc
 import pytest
 
-from conftest import KAFKA, REDIS_PORT
+from conftest import KAFKA, REDIS_PORT, proto_modules
 
 SOURCE_DIR = Path(os.environ.get("CONCORD_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 TOPIC = "concord.sales.events.v1"
-PROTOS = ["concord/events/v1/common.proto", "concord/events/v1/events.proto", "concord/sales/v1/sales.proto"]
 
 
 @pytest.fixture(scope="module")
-def pb(tmp_path_factory):
-    """Python stubs generated from proto/ with grpc_tools.protoc into a temporary directory."""
-    out = tmp_path_factory.mktemp("sales-stubs")
-    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", str(SOURCE_DIR / "proto"),
-                    f"--python_out={out}", f"--grpc_python_out={out}", *PROTOS], check=True)
-    sys.path.insert(0, str(out))
-    try:
-        class Stubs:
-            common = importlib.import_module("concord.events.v1.common_pb2")
-            events = importlib.import_module("concord.events.v1.events_pb2")
-            sales = importlib.import_module("concord.sales.v1.sales_pb2")
-            grpc = importlib.import_module("concord.sales.v1.sales_pb2_grpc")
-        yield Stubs
-    finally:
-        sys.path.remove(str(out))
+def pb():
+    """Python stubs generated from proto/ at test time."""
+    return proto_modules(common="concord.events.v1.common_pb2", events="concord.events.v1.events_pb2",
+                         sales="concord.sales.v1.sales_pb2", grpc="concord.sales.v1.sales_pb2_grpc")
 
 
 def rid():
