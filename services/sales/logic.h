@@ -86,6 +86,9 @@ class SalesLogic {
   absl::StatusOr<Loaded<T>> Load(std::string_view type, const std::string& id);
   template <typename T>
   absl::StatusOr<std::optional<Loaded<T>>> Find(std::string_view type, const std::string& id);
+  // What every Get RPC does: check the id field and the deadline, load, stamp the version.
+  template <typename T>
+  absl::StatusOr<T> GetRecord(std::string_view field, const std::string& id, std::string_view type, const Deadline& d);
 
   // Every id in an index (oldest last), at most `limit` + 1 of them.
   absl::StatusOr<std::vector<std::string>> IndexMembers(const std::string& index_name, int limit);

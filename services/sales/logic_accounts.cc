@@ -157,14 +157,7 @@ absl::StatusOr<v1::MergeAccountsResponse> SalesLogic::MergeAccounts(const v1::Me
 }
 
 absl::StatusOr<ev::Account> SalesLogic::GetAccount(const v1::GetAccountRequest& r, const Deadline& d) {
-  Validator v;
-  v.RequiredId("account_id", r.account_id());
-  if (!v.ok()) return v.ToStatus();
-  if (auto s = writes::CheckDeadline(d); !s.ok()) return s;
-  auto a = Load<ev::Account>(layout::kAccount, r.account_id());
-  if (!a.ok()) return a.status();
-  a->entity.set_version(a->version);
-  return std::move(a->entity);
+  return GetRecord<ev::Account>("account_id", r.account_id(), layout::kAccount, d);
 }
 
 absl::StatusOr<v1::ListAccountsResponse> SalesLogic::ListAccounts(const v1::ListAccountsRequest& r,

@@ -165,14 +165,7 @@ absl::StatusOr<v1::MergeContactsResponse> SalesLogic::MergeContacts(const v1::Me
 }
 
 absl::StatusOr<ev::Contact> SalesLogic::GetContact(const v1::GetContactRequest& r, const Deadline& d) {
-  Validator v;
-  v.RequiredId("contact_id", r.contact_id());
-  if (!v.ok()) return v.ToStatus();
-  if (auto s = writes::CheckDeadline(d); !s.ok()) return s;
-  auto c = Load<ev::Contact>(layout::kContact, r.contact_id());
-  if (!c.ok()) return c.status();
-  c->entity.set_version(c->version);
-  return std::move(c->entity);
+  return GetRecord<ev::Contact>("contact_id", r.contact_id(), layout::kContact, d);
 }
 
 absl::StatusOr<v1::ListContactsResponse> SalesLogic::ListContacts(const v1::ListContactsRequest& r,

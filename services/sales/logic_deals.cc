@@ -244,15 +244,9 @@ absl::StatusOr<v1::WithdrawQuoteResponse> SalesLogic::WithdrawQuote(const v1::Wi
 }
 
 absl::StatusOr<ev::Quote> SalesLogic::GetQuote(const v1::GetQuoteRequest& r, const Deadline& d) {
-  Validator v;
-  v.RequiredId("quote_id", r.quote_id());
-  if (!v.ok()) return v.ToStatus();
-  if (auto s = writes::CheckDeadline(d); !s.ok()) return s;
-  auto q = Load<ev::Quote>(layout::kQuote, r.quote_id());
-  if (!q.ok()) return q.status();
-  q->entity.set_version(q->version);
-  ApplyEffectiveQuoteStatus(&q->entity, Clock().ts);
-  return std::move(q->entity);
+  auto q = GetRecord<ev::Quote>("quote_id", r.quote_id(), layout::kQuote, d);
+  if (q.ok()) ApplyEffectiveQuoteStatus(&*q, Clock().ts);
+  return q;
 }
 
 absl::StatusOr<v1::ListQuotesResponse> SalesLogic::ListQuotes(const v1::ListQuotesRequest& r, const Deadline& d) {
@@ -416,14 +410,7 @@ absl::StatusOr<v1::UpdateOpportunityStageResponse> SalesLogic::UpdateOpportunity
 }
 
 absl::StatusOr<ev::Opportunity> SalesLogic::GetOpportunity(const v1::GetOpportunityRequest& r, const Deadline& d) {
-  Validator v;
-  v.RequiredId("opportunity_id", r.opportunity_id());
-  if (!v.ok()) return v.ToStatus();
-  if (auto s = writes::CheckDeadline(d); !s.ok()) return s;
-  auto o = Load<ev::Opportunity>(layout::kOpportunity, r.opportunity_id());
-  if (!o.ok()) return o.status();
-  o->entity.set_version(o->version);
-  return std::move(o->entity);
+  return GetRecord<ev::Opportunity>("opportunity_id", r.opportunity_id(), layout::kOpportunity, d);
 }
 
 absl::StatusOr<v1::ListOpportunitiesResponse> SalesLogic::ListOpportunities(const v1::ListOpportunitiesRequest& r,

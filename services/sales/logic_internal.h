@@ -111,6 +111,19 @@ absl::StatusOr<SalesLogic::Loaded<T>> SalesLogic::Load(std::string_view type, co
   return std::move(**found);
 }
 
+template <typename T>
+absl::StatusOr<T> SalesLogic::GetRecord(std::string_view field, const std::string& id, std::string_view type,
+                                        const Deadline& d) {
+  Validator v;
+  v.RequiredId(field, id);
+  if (!v.ok()) return v.ToStatus();
+  if (auto s = writes::CheckDeadline(d); !s.ok()) return s;
+  auto loaded = Load<T>(type, id);
+  if (!loaded.ok()) return loaded.status();
+  loaded->entity.set_version(loaded->version);
+  return std::move(loaded->entity);
+}
+
 template <typename T, typename R>
 void SalesLogic::Rewrite(Changes<R>& out, std::string_view type, T& entity, uint64_t read_version) {
   entity.set_version(read_version + 1);
