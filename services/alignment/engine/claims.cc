@@ -662,7 +662,8 @@ void ClaimExtractor::Extract(std::string_view text, std::string_view default_pro
     {
       int y = 0, m = 0, d = 0, db = i, de = -1;
       if (t.k == TK::kNum && t.plain_int && t.e - t.b == 4 && i + 4 < n && toks[i + 1].k == TK::kHyph && c.IsNum(i + 2) &&
-          toks[i + 3].k == TK::kHyph && c.IsNum(i + 4) && toks[i + 1].e == toks[i + 2].b) {
+          toks[i + 3].k == TK::kHyph && c.IsNum(i + 4) && toks[i + 1].e == toks[i + 2].b &&
+          toks[i + 2].num >= 0 && toks[i + 2].num <= 12 && toks[i + 4].num >= 0 && toks[i + 4].num <= 31) {
         y = static_cast<int>(t.num);
         m = static_cast<int>(toks[i + 2].num);
         d = static_cast<int>(toks[i + 4].num);
