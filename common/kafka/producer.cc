@@ -139,6 +139,21 @@ absl::Status Producer::Flush(std::chrono::milliseconds timeout) {
 
 absl::Status Producer::Ping(std::chrono::milliseconds timeout) { return PingCluster(rk_.get(), timeout); }
 
+absl::Status Producer::Prepare(const std::string& topic, std::chrono::milliseconds timeout) {
+  std::unique_ptr<rd_kafka_topic_t, decltype(&rd_kafka_topic_destroy)> rkt(
+      rd_kafka_topic_new(rk_.get(), topic.c_str(), nullptr), &rd_kafka_topic_destroy);
+  if (!rkt) return absl::InvalidArgumentError("kafka topic " + topic + ": " + rd_kafka_err2str(rd_kafka_last_error()));
+  const rd_kafka_metadata_t* md = nullptr;
+  auto err = rd_kafka_metadata(rk_.get(), 0, rkt.get(), &md, static_cast<int>(timeout.count()));
+  std::unique_ptr<const rd_kafka_metadata_t, decltype(&rd_kafka_metadata_destroy)> guard(md, &rd_kafka_metadata_destroy);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return ToStatus(err, "kafka metadata for " + topic);
+  if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::NotFoundError("kafka topic " + topic + ": " +
+                               rd_kafka_err2str(md->topic_cnt ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+  }
+  return absl::OkStatus();
+}
+
 int Producer::InFlight() const { return rd_kafka_outq_len(rk_.get()); }
 
 }  // namespace concord::kafka

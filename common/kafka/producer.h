@@ -64,6 +64,10 @@ class Producer {
   // Whether a broker answers a metadata request within the timeout.
   absl::Status Ping(std::chrono::milliseconds timeout);
 
+  // Looks the topic up now, so that its first record does not wait for the metadata (about a
+  // second on a fresh producer); NotFound when the broker does not know the topic.
+  absl::Status Prepare(const std::string& topic, std::chrono::milliseconds timeout);
+
   // Records enqueued and not yet reported.
   int InFlight() const;
 

@@ -74,14 +74,18 @@ absl::StatusOr<std::vector<bool>> FindingsStore::Exists(redis::Connection& conn,
 }
 
 std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const v1::Finding& f) const {
-  std::string bytes;
-  f.SerializeToString(&bytes);
-  auto ms = google::protobuf::util::TimeUtil::TimestampToMilliseconds(f.detected_at());
+  return SaveCommands(f.id(), f.customer_key(), google::protobuf::util::TimeUtil::TimestampToMilliseconds(f.detected_at()),
+                      f.SerializeAsString());
+}
+
+std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const std::string& id, const std::string& customer_key,
+                                                                  int64_t detected_ms, std::string bytes) const {
+  auto ms = std::to_string(detected_ms);
   return {
-      {"SET", FindingKey(f.id()), bytes},
-      {"ZADD", AllIndexKey(), std::to_string(ms), f.id()},
-      {"ZADD", CustomerIndexKey(f.customer_key()), std::to_string(ms), f.id()},
-      {"XADD", FeedKey(), "MAXLEN", "~", "1000000", "*", "kind", "raised", "id", f.id()},
+      {"SET", FindingKey(id), std::move(bytes)},
+      {"ZADD", AllIndexKey(), ms, id},
+      {"ZADD", CustomerIndexKey(customer_key), ms, id},
+      {"XADD", FeedKey(), "MAXLEN", "~", "1000000", "*", "kind", "raised", "id", id},
   };
 }
 

@@ -68,6 +68,9 @@ class FindingsStore {
   absl::StatusOr<std::vector<bool>> Exists(redis::Connection& conn, const std::vector<std::string>& ids) const;
   // The commands that store a finding (for a MULTI/EXEC batch).
   std::vector<std::vector<std::string>> SaveCommands(const v1::Finding& f) const;
+  // The same from an already serialized finding (the processor serializes each one once).
+  std::vector<std::vector<std::string>> SaveCommands(const std::string& id, const std::string& customer_key,
+                                                     int64_t detected_ms, std::string bytes) const;
   absl::StatusOr<std::optional<v1::Finding>> Get(redis::Connection& conn, const std::string& id) const;
   // Several at once (MGET); missing or unparsable ones are nullopt.
   absl::StatusOr<std::vector<std::optional<v1::Finding>>> GetMany(redis::Connection& conn,

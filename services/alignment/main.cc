@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   int reload_seconds = 5;
   int max_record_kib = 1024;
   int reorder_grace_ms = 100;
+  int checkpoint_interval_ms = 200;
   auto& p = app.parser();
   p.Add("--playbook", &playbook_path,
         "Playbook YAML (price book, catalog, ownership, windows, SLAs); installed as a new version when it changes");
@@ -27,14 +28,31 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 3600));
   p.Add("--group-id", &popts.group_id, "Kafka consumer group of the alignment instances");
   p.Add("--redis-prefix", &popts.redis_prefix, "Prefix of this deployment's Redis keys (findings, state, playbook)");
+  p.Add("--input-topics", &popts.input_topics,
+        "Marketing's and sales' event topics (two, comma-separated; same partition count, keyed by customer)")
+      ->delimiter(',');
   p.Add("--findings-topic", &popts.findings_topic, "Topic findings and their status changes are published to");
   p.Add("--dlq-topic", &popts.dlq_topic, "Dead-letter topic for records that cannot be decoded");
-  p.Add("--max-batch", &popts.max_batch, "Records per processing batch (one publish + checkpoint)")->check(CLI::Range(1, 100000));
+  p.Add("--max-batch", &popts.max_batch, "Records read per engine pass")->check(CLI::Range(1, 100000));
+  p.Add("--checkpoint-interval-ms", &checkpoint_interval_ms,
+        "How often state, findings and offsets are checkpointed (findings are published at once; a crash replays "
+        "at most this much)")
+      ->check(CLI::Range(1, 60000));
   p.Add("--max-record-kib", &max_record_kib, "Larger input records go to the dead-letter topic")->check(CLI::Range(1, 65536));
   p.Add("--reorder-grace-ms", &reorder_grace_ms,
         "Hold each event this long (by event time) so the other team's slightly later records are ordered before it")
       ->check(CLI::Range(0, 60000));
 
+  app.AddValidator([&]() -> std::vector<std::string> {
+    // Partition N of one topic is ordered against partition N of the other (see processor.h).
+    if (popts.input_topics.size() != 2 || popts.input_topics[0].empty() || popts.input_topics[1].empty() ||
+        popts.input_topics[0] == popts.input_topics[1]) {
+      std::string got;
+      for (const auto& t : popts.input_topics) got += (got.empty() ? "" : ",") + t;
+      return {config::Problem("--input-topics", "must name two different topics (marketing's, sales'), got \"" + got + "\"")};
+    }
+    return {};
+  });
   std::optional<engine::Playbook> playbook;
   std::string playbook_yaml;
   app.AddValidator([&]() -> std::vector<std::string> {
@@ -64,6 +82,7 @@ int main(int argc, char** argv) {
     popts.source = rt.source();
     popts.limits.max_record_bytes = static_cast<size_t>(max_record_kib) * 1024;
     popts.reorder_grace = std::chrono::milliseconds(reorder_grace_ms);
+    popts.checkpoint_interval = std::chrono::milliseconds(checkpoint_interval_ms);
 
     alignment::api::AlignmentApiOptions aopts;
     aopts.redis_prefix = popts.redis_prefix;

@@ -1,11 +1,11 @@
 #include "services/alignment/processor.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
-#include <set>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include "common/kafka/cloudevents.h"
 #include "common/logging/log.h"
@@ -23,6 +23,28 @@ google::protobuf::Timestamp Now() {
 }
 
 std::string PartitionField(const std::string& topic, int32_t partition) { return topic + ":" + std::to_string(partition); }
+
+// The finding-raised FindingEvent's bytes: its small fields serialized, then `raised` appended
+// as a length-delimited field. Appending a field to serialized bytes is how protobuf encodes it
+// (field 10 comes last in field order anyway), and it spares copying the whole finding into
+// the event.
+std::string RaisedEvent(const v1::Finding& f, const std::string& finding_bytes) {
+  v1::FindingEvent ev;
+  ev.set_id("raised:" + f.id());
+  *ev.mutable_occurred_at() = f.detected_at();
+  ev.set_customer_key(f.customer_key());
+  ev.set_schema_version(1);
+  std::string out = ev.SerializeAsString();
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+        v1::FindingEvent::kRaisedFieldNumber, google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    coded.WriteVarint32(static_cast<uint32_t>(finding_bytes.size()));
+    coded.WriteString(finding_bytes);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -46,6 +68,11 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
 Processor::~Processor() { Stop(); }
 
 absl::Status Processor::Start() {
+  for (const auto& topic : {options_.findings_topic, options_.dlq_topic}) {
+    if (auto s = producer_.Prepare(topic, 5s); !s.ok()) {
+      log::Warn("output topic not ready; records to it wait until it is", {{"topic", topic}, {"error", s.ToString()}});
+    }
+  }
   kafka::Properties props = options_.kafka_properties;
   props.emplace_back("partition.assignment.strategy", "range");  // co-partitioning, see header
   kafka::ConsumerOptions co{.brokers = options_.brokers,
@@ -84,11 +111,11 @@ void Processor::Run() {
       caught_up_metric_->Set(1);
     }
     if (m) {
-      Handle(*m, batch_);
+      Handle(*m);
       while (static_cast<int>(batch_.records) < options_.max_batch) {
         auto next = consumer_->Poll(0ms);
         if (!next) break;
-        Handle(*next, batch_);
+        Handle(*next);
       }
     }
     Release(options_.reorder_grace.count() == 0);
@@ -99,26 +126,33 @@ void Processor::Run() {
       // otherwise be reported as an SLA breach.
       if (caught_up_) {
         auto timed = engine_.AdvanceTime(std::chrono::system_clock::now());
-        for (auto& f : timed) batch_.findings.push_back(std::move(f));
+        for (auto& f : timed) epoch_.unchecked.push_back(std::move(f));
       }
       lag_->Set(static_cast<double>(consumer_->Lag()));
       customers_->Set(static_cast<double>(engine_.customers()));
     }
-    if (!batch_.empty()) Flush(batch_);
+    if (!batch_.empty()) Detect();
+    if (epoch_.empty()) continue;
+    if (epoch_.started == std::chrono::steady_clock::time_point{}) epoch_.started = now;
+    bool due = now - epoch_.started >= options_.checkpoint_interval || epoch_.records >= options_.checkpoint_max_records;
+    // A failed publish (Redis or the producer queue) is retried by Commit with a backoff,
+    // which also stops reading until it passes.
+    if (!Publish().ok() || due) Commit();
   }
   ForgetHeld();  // not processed, offsets not stored: the next owner reads them again
-  if (!batch_.empty()) Flush(batch_);
+  if (!batch_.empty()) Detect();
+  if (!epoch_.empty()) Commit();
   (void)consumer_->Commit();
   if (auto s = consumer_->Close(); !s.ok()) log::Warn("alignment consumer close", {{"error", s.ToString()}});
   log::Info("alignment processor stopped", {{"processed", processed_.load()}, {"findings", findings_published_.load()}});
 }
 
-void Processor::Handle(const kafka::Message& m, Pending& batch) {
+void Processor::Handle(const kafka::Message& m) {
   if (m.error()) {
     log::Warn("kafka consumer error", {{"error", m.error_text()}});
     return;
   }
-  batch.records++;
+  batch_.records++;
   processed_++;
   consumed_->With({m.topic()}).Inc();
   auto headers = m.headers();
@@ -126,13 +160,13 @@ void Processor::Handle(const kafka::Message& m, Pending& batch) {
   auto& held = held_[{m.topic(), m.partition()}];
   read_upto_[{m.topic(), m.partition()}] = m.offset() + 1;
   if (!event.ok()) {
-    if (held.empty()) batch.next_offsets[{m.topic(), m.partition()}] = m.offset() + 1;
+    if (held.empty()) batch_.next_offsets[{m.topic(), m.partition()}] = m.offset() + 1;
     else dead_tail_[{m.topic(), m.partition()}] = m.offset() + 1;  // applied once the held ones go
-    batch.dead_letters.push_back({std::string(m.key()), std::string(m.value()), std::string(event.status().message()),
+    batch_.dead_letters.push_back({std::string(m.key()), std::string(m.value()), std::string(event.status().message()),
                                   std::move(headers), {m.topic(), m.partition(), m.offset()}});
     return;
   }
-  Pending::Decoded d;
+  Decoded d;
   d.arrived = std::chrono::steady_clock::now();
   {
     const auto& t = event->occurred_at();
@@ -180,7 +214,14 @@ void Processor::Release(bool all) {
       const auto& t = held.front().event.occurred_at();
       int64_t at_us = t.seconds() * 1000000 + t.nanos() / 1000;
       if (!all) {
-        if (at_us > now_us) break;  // still inside its grace: the rest of this partition waits too
+        // Inside its grace the event waits (and the rest of its partition with it), unless the
+        // other team's partition has already delivered a later event: each relay publishes in
+        // time order, so nothing earlier can still come from there. On a busy stream that
+        // releases events within milliseconds instead of after the whole grace.
+        if (at_us > now_us) {
+          auto seen = partner ? seen_us_.find(*partner) : seen_us_.end();
+          if (seen == seen_us_.end() || seen->second < at_us) break;
+        }
         // The other team's partition for the same customers may still hold earlier events
         // (a backlog after a restart, or a slower relay): wait until it has been read past
         // this time or is caught up, for at most max_hold.
@@ -206,144 +247,156 @@ void Processor::Release(bool all) {
   }
 }
 
-void Processor::Detect(Pending& batch) {
+void Processor::Detect() {
   // Each topic is in order, but the two topics are read independently: after a restart or
   // during a backlog, a batch can hold marketing's records ahead of sales' earlier ones.
   // Put the batch back in the order things happened, as the detectors expect. (A stable sort
   // keeps each partition's order for equal timestamps.)
-  auto time = [](const Pending::Decoded& d) {
+  auto time = [](const Decoded& d) {
     return std::make_pair(d.event.occurred_at().seconds(), d.event.occurred_at().nanos());
   };
-  std::stable_sort(batch.decoded.begin(), batch.decoded.end(),
+  std::stable_sort(batch_.decoded.begin(), batch_.decoded.end(),
                    [&](const auto& a, const auto& b) { return time(a) < time(b); });
-  for (auto& d : batch.decoded) {
+  for (auto& d : batch_.decoded) {
     const auto& key = d.event.customer().customer_key();
     if (!key.empty()) partition_of_[key] = d.position.partition();
     auto found = engine_.Process(d.event, d.position);
-    for (auto& f : found) batch.findings.push_back(std::move(f));
+    for (auto& f : found) epoch_.unchecked.push_back(std::move(f));
   }
-  batch.decoded.clear();
+  for (auto& d : batch_.dead_letters) epoch_.dead_letters.push_back(std::move(d));
+  for (const auto& [tp, next] : batch_.next_offsets) {
+    auto& at = epoch_.next_offsets[tp];
+    at = std::max(at, next);
+  }
+  epoch_.records += batch_.records;
+  batch_ = Batch();
 }
 
-bool Processor::Flush(Pending& batch) {
-  Detect(batch);
-  int attempt = 0;
-  while (true) {
-    auto s = Publish(batch);
-    if (s.ok()) s = Checkpoint(batch);
+bool Processor::Commit() {
+  for (int attempt = 0;; ++attempt) {
+    auto s = Publish();
+    if (s.ok()) s = Checkpoint();
     if (s.ok()) {
-      batch = Pending();
+      ResetEpoch();
       return true;
     }
-    if (stop_ && attempt > 3) {
-      log::Error("alignment batch not checkpointed at shutdown; it will be replayed", {{"error", s.ToString()}});
-      batch = Pending();
+    if (stop_ && attempt >= 3) {
+      log::Error("alignment epoch not checkpointed at shutdown; it will be replayed", {{"error", s.ToString()}});
+      AwaitDeliveries();
+      ResetEpoch();
       return false;
     }
-    ++attempt;
-    log::Warn("alignment batch flush failed; retrying", {{"error", s.ToString()}, {"attempt", attempt}});
-    std::this_thread::sleep_for(std::min(attempt * 200ms, 2000ms));
+    log::Warn("alignment checkpoint failed; retrying", {{"error", s.ToString()}, {"attempt", attempt + 1}});
+    std::this_thread::sleep_for(std::min((attempt + 1) * 200ms, 2000ms));
   }
 }
 
-absl::Status Processor::Publish(Pending& batch) {
-  // Which findings are new: not published in an earlier run (replays) nor twice in this batch.
-  if (!batch.checked_existing) {
+void Processor::ResetEpoch() { epoch_ = Epoch(); }
+
+void Processor::AwaitDeliveries() {
+  std::unique_lock lock(delivery_mu_);
+  // Delivery reports always come (success, or failure after delivery.timeout.ms).
+  delivery_cv_.wait(lock, [&] { return outstanding_ == 0; });
+}
+
+absl::Status Processor::Publish() {
+  // Which findings are new: not published in an earlier run (replays) nor twice in this epoch.
+  if (!epoch_.unchecked.empty()) {
     std::vector<std::string> ids;
-    for (const auto& f : batch.findings) ids.push_back(f.id());
+    ids.reserve(epoch_.unchecked.size());
+    for (const auto& f : epoch_.unchecked) ids.push_back(f.id());
     auto exists = findings_.Exists(redis_, ids);
     if (!exists.ok()) return exists.status();
-    std::set<std::string> seen;
     auto now = Now();
-    for (size_t i = 0; i < batch.findings.size(); ++i) {
-      auto& f = batch.findings[i];
-      if ((*exists)[i] || !seen.insert(f.id()).second) continue;
+    for (size_t i = 0; i < epoch_.unchecked.size(); ++i) {
+      auto& f = epoch_.unchecked[i];
+      if ((*exists)[i] || !epoch_.fresh_ids.insert(f.id()).second) continue;
       *f.mutable_detected_at() = now;
       if (f.has_last_evidence_at()) {
         auto latency = now - f.last_evidence_at();
         *f.mutable_detection_latency() = latency;
         latency_->Observe(static_cast<double>(TimeUtil::DurationToMilliseconds(latency)) / 1000.0);
       }
-      batch.fresh.push_back(i);
+      auto bytes = f.SerializeAsString();
+      epoch_.items.push_back({options_.findings_topic, f.customer_key(), RaisedEvent(f, bytes),
+                              kafka::ToHeaders({"raised:" + f.id(), options_.source,
+                                                "io.concord.alignment.finding-raised.v1", TimeUtil::ToString(now),
+                                                f.customer_key(), "concord.alignment.v1.FindingEvent"})});
+      epoch_.fresh.push_back({f.id(), f.customer_key(), std::move(bytes), f.type(), TimeUtil::TimestampToMilliseconds(now)});
     }
-    batch.checked_existing = true;
+    epoch_.unchecked.clear();
+  }
+  for (; epoch_.dead_published < epoch_.dead_letters.size(); ++epoch_.dead_published) {
+    const auto& d = epoch_.dead_letters[epoch_.dead_published];
+    auto headers = d.headers;
+    headers.push_back({"dlq_reason", d.reason});
+    headers.push_back({"dlq_topic", d.from.topic});
+    headers.push_back({"dlq_partition", std::to_string(d.from.partition)});
+    headers.push_back({"dlq_offset", std::to_string(d.from.offset)});
+    headers.push_back({"dlq_consumer", options_.group_id});
+    epoch_.items.push_back({options_.dlq_topic, d.key, d.value, std::move(headers)});
   }
 
-  if (batch.items.empty()) {
-    for (size_t i : batch.fresh) {
-      const auto& f = batch.findings[i];
-      v1::FindingEvent ev;
-      ev.set_id("raised:" + f.id());
-      *ev.mutable_occurred_at() = f.detected_at();
-      ev.set_customer_key(f.customer_key());
-      ev.set_schema_version(1);
-      *ev.mutable_raised() = f;
-      kafka::CloudEvent ce{ev.id(), options_.source, "io.concord.alignment.finding-raised.v1",
-                           TimeUtil::ToString(ev.occurred_at()), f.customer_key(), "concord.alignment.v1.FindingEvent"};
-      batch.items.push_back({options_.findings_topic, f.customer_key(), ev.SerializeAsString(), kafka::ToHeaders(ce)});
-    }
-    for (const auto& d : batch.dead_letters) {
-      auto headers = d.headers;
-      headers.push_back({"dlq_reason", d.reason});
-      headers.push_back({"dlq_topic", d.from.topic});
-      headers.push_back({"dlq_partition", std::to_string(d.from.partition)});
-      headers.push_back({"dlq_offset", std::to_string(d.from.offset)});
-      headers.push_back({"dlq_consumer", options_.group_id});
-      batch.items.push_back({options_.dlq_topic, d.key, d.value, std::move(headers)});
-    }
-  }
-
-  std::mutex mu;
-  std::condition_variable cv;
-  size_t outstanding = 0;
-  std::string last_error;
-  for (auto& item : batch.items) {
-    if (item.delivered) continue;
+  for (; epoch_.next_send < epoch_.items.size(); ++epoch_.next_send) {
+    auto& item = epoch_.items[epoch_.next_send];
+    if (item.sent) continue;
     {
-      std::lock_guard lock(mu);
-      ++outstanding;
+      std::lock_guard lock(delivery_mu_);
+      ++outstanding_;
     }
-    auto s = producer_.Produce(item.topic, item.key, item.value, item.headers, [&, it = &item](const kafka::DeliveryResult& r) {
-      std::lock_guard lock(mu);
+    auto s = producer_.Produce(item.topic, item.key, item.value, item.headers, [this, it = &item](const kafka::DeliveryResult& r) {
+      std::lock_guard lock(delivery_mu_);
       if (r.ok()) it->delivered = true;
-      else last_error = r.error_text;
-      if (--outstanding == 0) cv.notify_all();
+      else delivery_error_ = r.error_text;
+      if (--outstanding_ == 0) delivery_cv_.notify_all();
     });
-    if (!s.ok()) {
-      std::lock_guard lock(mu);
-      --outstanding;
-      last_error = std::string(s.message());
-      break;
+    if (!s.ok()) {  // not enqueued (e.g. the queue is full): sent again by the next attempt
+      std::lock_guard lock(delivery_mu_);
+      if (--outstanding_ == 0) delivery_cv_.notify_all();
+      return absl::UnavailableError("publishing findings: " + std::string(s.message()));
     }
-  }
-  std::unique_lock lock(mu);
-  // Delivery reports always come (success, or failure after delivery.timeout.ms).
-  cv.wait(lock, [&] { return outstanding == 0; });
-  for (const auto& item : batch.items) {
-    if (!item.delivered) return absl::UnavailableError("publishing findings: " + last_error);
+    item.sent = true;
   }
   return absl::OkStatus();
 }
 
-absl::Status Processor::Checkpoint(Pending& batch) {
-  if (!batch.dirty_taken) {
-    batch.dirty = engine_.TakeDirty();
-    batch.dirty_taken = true;
+absl::Status Processor::Checkpoint() {
+  // Nothing is checkpointed that is not on Kafka: a failed record is sent again first.
+  AwaitDeliveries();
+  bool failed = false;
+  std::string error;
+  {
+    std::lock_guard lock(delivery_mu_);
+    error = delivery_error_;
+    delivery_error_.clear();
   }
+  for (auto& item : epoch_.items) {
+    if (!item.delivered) {
+      item.sent = false;
+      failed = true;
+    }
+  }
+  if (failed) epoch_.next_send = 0;
+  if (failed) return absl::UnavailableError("publishing findings: " + error);
+
+  // Taken once per attempt and kept: a failed attempt must not forget who changed.
+  for (auto& key : engine_.TakeDirty()) epoch_.dirty.insert(std::move(key));
   std::vector<std::vector<std::string>> cmds = {{"MULTI"}};
-  for (const auto& key : batch.dirty) {
+  for (const auto& key : epoch_.dirty) {
     auto it = partition_of_.find(key);
     if (it == partition_of_.end()) continue;
     auto bytes = engine_.Serialize(key);
     if (bytes) cmds.push_back({"HSET", StateKey(it->second), key, *bytes});
     else cmds.push_back({"HDEL", StateKey(it->second), key});
   }
-  for (size_t i : batch.fresh) {
-    for (auto& c : findings_.SaveCommands(batch.findings[i])) cmds.push_back(std::move(c));
+  for (auto& f : epoch_.fresh) {
+    for (auto& c : findings_.SaveCommands(f.id, f.customer_key, f.detected_ms, std::move(f.bytes))) {
+      cmds.push_back(std::move(c));
+    }
   }
-  if (!batch.next_offsets.empty()) {
+  if (!epoch_.next_offsets.empty()) {
     std::vector<std::string> hset = {"HSET", OffsetsKey()};
-    for (const auto& [tp, next] : batch.next_offsets) {
+    for (const auto& [tp, next] : epoch_.next_offsets) {
       hset.push_back(PartitionField(tp.first, tp.second));
       hset.push_back(std::to_string(next));
     }
@@ -357,17 +410,17 @@ absl::Status Processor::Checkpoint(Pending& batch) {
   for (const auto& r : exec.elements) {
     if (r.is_error()) return absl::InternalError("checkpoint: " + r.str);
   }
-  for (size_t i : batch.fresh) {
+  for (const auto& f : epoch_.fresh) {
     findings_published_++;
-    findings_metric_->With({v1::FindingType_Name(batch.findings[i].type())}).Inc();
+    findings_metric_->With({v1::FindingType_Name(f.type)}).Inc();
   }
-  for (const auto& d : batch.dead_letters) {
+  for (const auto& d : epoch_.dead_letters) {
     dead_lettered_++;
     dlq_metric_->With({d.from.topic}).Inc();
     log::Warn("record sent to the dead-letter topic",
               {{"topic", d.from.topic}, {"partition", d.from.partition}, {"offset", d.from.offset}, {"reason", d.reason}});
   }
-  for (const auto& [tp, next] : batch.next_offsets) (void)consumer_->Store({tp.first, tp.second, next});
+  for (const auto& [tp, next] : epoch_.next_offsets) (void)consumer_->Store({tp.first, tp.second, next});
   return absl::OkStatus();
 }
 
@@ -454,13 +507,16 @@ void Processor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) 
   // Whatever was processed is published and checkpointed before letting go; events still held
   // for ordering were not processed and their offsets not stored: the next owner reads them.
   ForgetHeld();
-  if (!batch_.empty()) Flush(batch_);
+  if (!batch_.empty()) Detect();
+  if (!epoch_.empty()) Commit();
   DropPartitions(partitions);
 }
 
 void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
   // Another member owns them already: what we hold is stale; the new owner replays it.
-  batch_ = Pending();
+  batch_ = Batch();
+  AwaitDeliveries();  // callbacks point into the epoch
+  ResetEpoch();
   ForgetHeld();
   DropPartitions(partitions);
 }

@@ -1,12 +1,19 @@
 #pragma once
 // The alignment service's streaming loop. One consumer group over both teams' topics; each
-// instance owns whole partitions, keeps their customers' state in memory, and for every batch:
+// instance owns whole partitions and keeps their customers' state in memory. For every batch
+// it reads it
 //   1. decodes each record (undecodable -> dead-letter topic with the reason, processing goes on),
 //   2. runs the engine (and its timers),
-//   3. publishes the findings not published before (Kafka acks=all, idempotent),
-//   4. checkpoints, in ONE Redis MULTI/EXEC, the changed customers' state, the findings and the
-//      next offset of every partition the batch touched,
-//   5. only then stores the offsets in Kafka.
+//   3. publishes at once the findings not published before (Kafka acks=all, idempotent), without
+//      waiting for the acknowledgements, so a finding's latency is one engine pass plus a produce;
+// and at most every `checkpoint_interval` (or `checkpoint_max_records`), for everything since
+// the last checkpoint (an "epoch"):
+//   4. waits until every record the epoch produced is acknowledged (re-sends what failed),
+//   5. checkpoints, in ONE Redis MULTI/EXEC, the changed customers' state, the findings and the
+//      next offset of every partition the epoch touched,
+//   6. only then stores the offsets in Kafka.
+// Checkpointing per epoch rather than per batch serializes a busy customer once instead of once
+// per batch and takes the acknowledgement wait and the Redis round trip off the read path.
 // A restart or rebalance restores each partition's state and resumes at its checkpoint, so
 // only the tail is replayed; findings already stored are not published again.
 //
@@ -23,10 +30,13 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <optional>
 #include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -53,6 +63,9 @@ struct ProcessorOptions {
   std::string source = "/concord/alignment";  // ce_source of published findings
   std::string redis_prefix = "concord:alignment";
   int max_batch = 500;
+  // An epoch ends (wait for acks, checkpoint, store offsets) after this long or this many records.
+  std::chrono::milliseconds checkpoint_interval{200};
+  size_t checkpoint_max_records = 50000;
   std::chrono::milliseconds poll_timeout{20};
   std::chrono::milliseconds tick{250};  // how often timers are evaluated
   // Events are held until they are this old (by event time) so that what the other team's
@@ -86,43 +99,65 @@ class Processor : public kafka::RebalanceListener {
   void OnLost(const std::vector<kafka::TopicPartition>& partitions) override;
 
  private:
-  struct Pending {
-    struct Decoded {
-      events::v1::Event event;
-      v1::SourcePosition position;
-      std::chrono::steady_clock::time_point arrived;
-    };
-    std::vector<Decoded> decoded;  // read, not yet run through the engine
-    std::vector<v1::Finding> findings;
-    struct DeadLetter {
-      std::string key, value, reason;
-      kafka::Headers headers;
-      kafka::TopicPartition from;
-    };
+  struct Decoded {
+    events::v1::Event event;
+    v1::SourcePosition position;
+    std::chrono::steady_clock::time_point arrived;
+  };
+  struct DeadLetter {
+    std::string key, value, reason;
+    kafka::Headers headers;
+    kafka::TopicPartition from;
+  };
+  using TP = std::pair<std::string, int32_t>;
+  // Read and released for processing, not yet run through the engine.
+  struct Batch {
+    std::vector<Decoded> decoded;
     std::vector<DeadLetter> dead_letters;
-    std::map<std::pair<std::string, int32_t>, int64_t> next_offsets;  // (topic, partition) -> offset
+    std::map<TP, int64_t> next_offsets;  // (topic, partition) -> offset
     size_t records = 0;
-    // Progress kept across retries of the same batch, so a retry never publishes twice.
-    bool checked_existing = false;
-    std::vector<size_t> fresh;  // indexes of findings not published before
+    bool empty() const { return decoded.empty() && dead_letters.empty() && next_offsets.empty(); }
+  };
+  // Everything since the last checkpoint.
+  struct Epoch {
+    std::vector<v1::Finding> unchecked;  // from the engine; not yet checked against Redis
+    // A new finding, published (or being published); serialized once, the proto is gone.
+    struct Fresh {
+      std::string id, customer_key, bytes;
+      v1::FindingType type;
+      int64_t detected_ms;
+    };
+    std::vector<Fresh> fresh;
+    std::set<std::string> fresh_ids;     // their ids, so one is never published twice in an epoch
+    std::vector<DeadLetter> dead_letters;
+    size_t dead_published = 0;           // dead_letters[0..n) have their item
+    std::map<TP, int64_t> next_offsets;
+    size_t records = 0;
     struct Item {
       std::string topic, key, value;
       kafka::Headers headers;
-      bool delivered = false;
+      bool sent = false;       // handed to the producer (its callback will come)
+      bool delivered = false;  // acknowledged
     };
-    std::vector<Item> items;
-    bool dirty_taken = false;
-    std::vector<std::string> dirty;
-    bool empty() const { return decoded.empty() && findings.empty() && dead_letters.empty() && next_offsets.empty(); }
+    std::deque<Item> items;  // a deque: delivery callbacks hold pointers to its elements
+    size_t next_send = 0;    // items before this one have been handed to the producer
+    std::set<std::string> dirty;
+    std::chrono::steady_clock::time_point started{};
+    bool empty() const {
+      return unchecked.empty() && fresh.empty() && dead_letters.empty() && next_offsets.empty() && records == 0;
+    }
   };
 
   void Run();
-  void Handle(const kafka::Message& m, Pending& batch);  // decodes; dead-letters what fails
-  void Detect(Pending& batch);                            // runs the engine over the batch
-  // Publishes and checkpoints; retries until done or stopping. False if it gave up.
-  bool Flush(Pending& batch);
-  absl::Status Publish(Pending& batch);
-  absl::Status Checkpoint(Pending& batch);
+  void Handle(const kafka::Message& m);  // decodes into held_; dead-letters what fails
+  void Detect();                          // runs the engine over batch_ into epoch_
+  // Checks the epoch's new findings against Redis and produces what is new (not waiting).
+  absl::Status Publish();
+  // Ends the epoch: acks, checkpoint, offsets. Retries until done or stopping; false if it gave up.
+  bool Commit();
+  absl::Status Checkpoint();
+  void AwaitDeliveries();
+  void ResetEpoch();
   std::string StateKey(int32_t partition) const;
   // State and offsets belong to the consumer group: two deployments never share checkpoints.
   std::string OffsetsKey() const { return options_.redis_prefix + ":offsets:" + options_.group_id; }
@@ -140,9 +175,14 @@ class Processor : public kafka::RebalanceListener {
   std::atomic<uint64_t> processed_{0}, findings_published_{0}, dead_lettered_{0};
   std::unordered_map<std::string, int32_t> partition_of_;  // customer -> partition
   std::chrono::steady_clock::time_point last_tick_{};
-  Pending batch_;  // the batch being read; a rebalance flushes it before partitions go
+  Batch batch_;  // released for the engine; a rebalance processes it before partitions go
+  Epoch epoch_;  // since the last checkpoint; a rebalance commits it before partitions go
+  std::mutex delivery_mu_;
+  std::condition_variable delivery_cv_;
+  size_t outstanding_ = 0;  // records produced whose delivery report has not come yet
+  std::string delivery_error_;
   // Decoded events waiting out the reorder grace, per topic-partition in offset order.
-  std::map<std::pair<std::string, int32_t>, std::deque<Pending::Decoded>> held_;
+  std::map<std::pair<std::string, int32_t>, std::deque<Decoded>> held_;
   std::map<std::pair<std::string, int32_t>, int64_t> dead_tail_;  // dead letters behind held events
   std::map<std::pair<std::string, int32_t>, int64_t> read_upto_;  // next offset to read, per partition
   std::map<std::pair<std::string, int32_t>, int64_t> seen_us_;    // latest event time read, per partition
@@ -153,7 +193,7 @@ class Processor : public kafka::RebalanceListener {
   std::map<std::pair<std::string, int32_t>, int64_t> assigned_hw_;  // high watermark at assignment
   void NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions);
   void ForgetHeld();  // drops events held for ordering (revocation, shutdown) and positions
-  void Release(bool all);  // moves held events whose grace has passed into batch_
+  void Release(bool all);  // moves held events that may go now into batch_
   bool caught_up_ = false;  // set once a poll finds nothing after an assignment
 
   metrics::Family<metrics::Counter>* consumed_;
