@@ -15,7 +15,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from conftest import SOURCE_DIR
+from conftest import BINARY_DIR, SOURCE_DIR
 
 sys.path.insert(0, str(SOURCE_DIR / "examples" / "python"))
 import concord_proto  # noqa: E402
@@ -176,6 +176,17 @@ def every_method(module, service):
         yield f"/{m.full_name.rsplit('.', 1)[0]}/{m.name}", m.server_streaming
 
 
+def run(cmd, token=None, timeout=30):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONCORD_")}
+    if token:
+        env["CONCORD_TOKEN"] = TOKENS[token]
+    return subprocess.run([str(x) for x in cmd], env=env, capture_output=True, text=True, timeout=timeout)
+
+
+CTL = BINARY_DIR / "bin" / "concordctl"
+CLIENT = [sys.executable, SOURCE_DIR / "examples" / "python" / "alignment_client.py"]
+
+
 # ---- tests --------------------------------------------------------------------------------
 
 
@@ -247,6 +258,28 @@ def test_tokens_per_team_over_tls(pki, tokens_file, start_service):
         assert time.time() < deadline, "the new token was not picked up"
         time.sleep(0.2)
 
+    # The clients: concordctl and the Python example, TLS options and the token from CONCORD_TOKEN.
+    ctl = [CTL, "--alignment", f"127.0.0.1:{alignment.grpc_port}", "--marketing", f"127.0.0.1:{marketing.grpc_port}",
+           "--tls-ca", ca]
+    p = run([*ctl, "findings", "list"], token="reader")
+    assert p.returncode == 0, p.stderr
+    p = run([*ctl, "findings", "list"], token="sales")
+    assert p.returncode == 6 and p.stderr.startswith("concordctl: PERMISSION_DENIED: principal 'rep-bot'"), p.stderr
+    p = run([*ctl, "findings", "list"])
+    assert p.returncode == 6 and "UNAUTHENTICATED" in p.stderr, p.stderr
+    p = run([*ctl, "--actor", "mkt-ctl", "marketing", "capture-lead", "--email", f"ctl@access-{secrets.token_hex(4)}.example.com"],
+            token="marketing")
+    assert p.returncode == 0, p.stderr
+    p = run([CTL, "--alignment", f"127.0.0.1:{alignment.grpc_port}", "--timeout", "2s", "findings", "list"], token="reader")
+    assert p.returncode == 5, p.stderr  # plaintext client, TLS server
+    client = [*CLIENT, "--target", f"127.0.0.1:{alignment.grpc_port}", "--tls-ca", ca]
+    p = run([*client, "list"], token="reader")
+    assert p.returncode == 0, p.stderr
+    p = run([*client, "list"], token="marketing")
+    assert p.returncode == 6 and "PERMISSION_DENIED" in p.stderr, p.stderr
+    p = run([*client, "--token", TOKENS["reader"], "list"])
+    assert p.returncode == 0, p.stderr
+
     # Refusals: counted by reason, logged as JSON with method, peer and principal, never a token.
     _, metrics = marketing.admin("/metrics")
     assert 'concord_auth_refusals_total{service="marketing",reason="missing_credentials"}' in metrics
@@ -298,6 +331,14 @@ def test_mutual_tls(pki, tokens_file, start_service):
     assert lead(robot)[0] == grpc.StatusCode.OK
     code, msg = code_of(mk_grpc.MarketingServiceStub(robot).ListLeads, mk.ListLeadsRequest(page_size=1), timeout=T)
     assert code == grpc.StatusCode.OK
+
+    # concordctl with a client certificate.
+    ctl = [CTL, "--marketing", f"127.0.0.1:{port}", "--tls-ca", ca, "--actor", "mkt-ctl", "marketing", "capture-lead",
+           "--email", f"ctl@access-{secrets.token_hex(4)}.example.com"]
+    p = run(ctl[:5] + ["--tls-cert", pki / "robot.pem", "--tls-key", pki / "robot.key"] + ctl[5:])
+    assert p.returncode == 0, p.stderr
+    p = run(ctl, token="marketing", timeout=30)  # no client certificate: no connection
+    assert p.returncode == 5, p.stderr
 
 
 def test_server_certificate_replaced_on_disk_without_a_restart(pki, tmp_path, start_service):
