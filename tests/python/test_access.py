@@ -62,6 +62,7 @@ def pki(tmp_path_factory):
     make_cert(d, "robot", "ca", san="DNS:robot.concord.test", usage="clientAuth")
     make_cert(d, "expired", "ca", san="DNS:client.concord.test", usage="clientAuth", days=-1)
     make_cert(d, "rogue", "rogue-ca", san="DNS:client.concord.test", usage="clientAuth")
+    make_cert(d, "server-expired", "ca", san="DNS:localhost,IP:127.0.0.1", usage="serverAuth", days=-1)
     return d
 
 
@@ -375,6 +376,13 @@ def test_bad_tls_and_token_files_stop_the_start_with_the_flag_named(pki, tmp_pat
     assert f"--grpc-tls-cert (CONCORD_GRPC_TLS_CERT): '{tmp_path / 'missing.pem'}' is missing or not readable" in out
     out = start_fails({"CONCORD_GRPC_TLS_CERT": str(pki / "server.pem"), "CONCORD_GRPC_TLS_KEY": str(pki / "client.key")})
     assert "--grpc-tls-key (CONCORD_GRPC_TLS_KEY):" in out and "is not the key of the certificate" in out
+    out = start_fails({"CONCORD_GRPC_TLS_CERT": str(pki / "server-expired.pem"),
+                       "CONCORD_GRPC_TLS_KEY": str(pki / "server-expired.key")})
+    assert "--grpc-tls-cert (CONCORD_GRPC_TLS_CERT): the certificate in" in out and "has expired" in out
+    (tmp_path / "garbage.pem").write_text("not a certificate\n")
+    out = start_fails({"CONCORD_GRPC_TLS_CERT": str(pki / "server.pem"), "CONCORD_GRPC_TLS_KEY": str(pki / "server.key"),
+                       "CONCORD_GRPC_TLS_CLIENT_CA": str(tmp_path / "garbage.pem")})
+    assert "--grpc-tls-client-ca (CONCORD_GRPC_TLS_CLIENT_CA):" in out and "holds no PEM certificate" in out
     out = start_fails({"CONCORD_GRPC_TLS_CLIENT_CA": str(pki / "ca.pem")})
     assert "--grpc-tls-client-ca (CONCORD_GRPC_TLS_CLIENT_CA): needs --grpc-tls-cert" in out
     bad = tmp_path / "tokens.yaml"
