@@ -1,6 +1,7 @@
 #include "common/config/config.h"
 
 #include <cctype>
+#include <fstream>
 #include <iostream>
 
 #include <absl/strings/numbers.h>
@@ -59,6 +60,18 @@ void Parser::AddCommon(CommonConfig* cfg, const Defaults& d) {
       ->check(CLI::Range(1, 600));
   Add("--max-message-bytes", &cfg->server.max_message_bytes, "Largest gRPC message accepted or sent")
       ->check(CLI::Range(1024, 64 * 1024 * 1024));
+  Add("--grpc-tls-cert", &cfg->server.tls_cert,
+      "PEM certificate chain of the gRPC port; set = TLS (with --grpc-tls-key). Re-read when it changes");
+  Add("--grpc-tls-key", &cfg->server.tls_key, "PEM private key of --grpc-tls-cert");
+  Add("--grpc-tls-client-ca", &cfg->server.tls_client_ca,
+      "PEM CA bundle; set = mutual TLS: clients must present a certificate it signed");
+  Add("--grpc-tls-reload-seconds", &cfg->server.tls_reload_seconds,
+      "How often the TLS files are checked for a new version")
+      ->check(CLI::Range(1, 86400));
+  Add("--auth-tokens-file", &cfg->server.auth_tokens_file,
+      "YAML of principals (team, roles, SHA-256 of their bearer tokens); unset = access control off");
+  Add("--auth-reload-seconds", &cfg->server.auth_reload_seconds, "How often the tokens file is checked for changes")
+      ->check(CLI::Range(1, 86400));
   Add("--kafka-brokers", &cfg->kafka.brokers, "Kafka bootstrap servers, comma separated");
   Add("--kafka-property", &cfg->kafka.properties,
       "librdkafka property key=value, repeatable (e.g. security.protocol=SASL_SSL); env: comma separated")
@@ -105,6 +118,20 @@ std::vector<std::string> Validate(const CommonConfig& cfg) {
   if (cfg.server.grpc_listen == cfg.server.admin_listen && !ephemeral) {
     problems.push_back(Problem("--admin-listen", "must differ from --grpc-listen"));
   }
+  const auto& sv = cfg.server;
+  if (!sv.tls_cert.empty() && sv.tls_key.empty()) problems.push_back(Problem("--grpc-tls-key", "is required with --grpc-tls-cert"));
+  if (sv.tls_cert.empty() && !sv.tls_key.empty()) problems.push_back(Problem("--grpc-tls-cert", "is required with --grpc-tls-key"));
+  if (sv.tls_cert.empty() && !sv.tls_client_ca.empty()) {
+    problems.push_back(Problem("--grpc-tls-client-ca", "needs --grpc-tls-cert and --grpc-tls-key (mutual TLS is TLS first)"));
+  }
+  for (auto [flag, path] : {std::pair<const char*, const std::string*>{"--grpc-tls-cert", &sv.tls_cert},
+                            {"--grpc-tls-key", &sv.tls_key},
+                            {"--grpc-tls-client-ca", &sv.tls_client_ca},
+                            {"--auth-tokens-file", &sv.auth_tokens_file}}) {
+    if (!path->empty() && !std::ifstream(*path).good()) {
+      problems.push_back(Problem(flag, absl::StrCat("'", *path, "' is missing or not readable")));
+    }
+  }
   if (cfg.kafka.brokers.empty()) problems.push_back(Problem("--kafka-brokers", "must not be empty"));
   for (const auto& p : cfg.kafka.properties) {
     auto eq = p.find('=');
@@ -138,6 +165,9 @@ nlohmann::json ToJson(const CommonConfig& cfg) {
       {"admin_listen", cfg.server.admin_listen},
       {"shutdown_grace_seconds", cfg.server.shutdown_grace_seconds},
       {"max_message_bytes", cfg.server.max_message_bytes},
+      {"grpc_tls", {{"cert", cfg.server.tls_cert}, {"key", cfg.server.tls_key}, {"client_ca", cfg.server.tls_client_ca},
+                    {"reload_seconds", cfg.server.tls_reload_seconds}}},
+      {"auth_tokens_file", cfg.server.auth_tokens_file},
       {"kafka_brokers", cfg.kafka.brokers},
       {"kafka_properties", props},
       {"redis", {{"host", cfg.redis.host}, {"port", cfg.redis.port}, {"db", cfg.redis.db},

@@ -40,6 +40,16 @@ struct ServerConfig {
   std::string admin_listen;
   int shutdown_grace_seconds = 20;
   int max_message_bytes = 4 * 1024 * 1024;
+  // TLS on the gRPC port (the admin port stays plain HTTP): PEM files, re-read when they change.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;  // set: clients must present a certificate this CA signed (mTLS)
+  int tls_reload_seconds = 60;
+  // Bearer tokens per principal (common/auth); empty: access control off.
+  std::string auth_tokens_file;
+  int auth_reload_seconds = 10;
+
+  bool tls() const { return !tls_cert.empty(); }
 };
 
 struct CommonConfig {

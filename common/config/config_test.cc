@@ -72,6 +72,27 @@ TEST(ConfigTest, ValidateNamesTheSettingAndTheProblem) {
   EXPECT_NE(problems[2].find("--kafka-sasl-password"), std::string::npos);
 }
 
+TEST(ConfigTest, TlsAndTokenFilesAreCheckedAtStartUp) {
+  CommonConfig cfg;
+  cfg.server.grpc_listen = "0.0.0.0:50051";
+  cfg.server.admin_listen = "0.0.0.0:9101";
+  cfg.server.tls_client_ca = "/etc/hosts";  // readable, but mTLS without TLS
+  cfg.server.tls_key = "/nonexistent/server.key";
+  cfg.server.auth_tokens_file = "/nonexistent/tokens.yaml";
+  auto problems = Validate(cfg);
+  ASSERT_EQ(problems.size(), 4u);
+  EXPECT_EQ(problems[0], "--grpc-tls-cert (CONCORD_GRPC_TLS_CERT): is required with --grpc-tls-key");
+  EXPECT_NE(problems[1].find("--grpc-tls-client-ca (CONCORD_GRPC_TLS_CLIENT_CA): needs --grpc-tls-cert"), std::string::npos);
+  EXPECT_EQ(problems[2], "--grpc-tls-key (CONCORD_GRPC_TLS_KEY): '/nonexistent/server.key' is missing or not readable");
+  EXPECT_EQ(problems[3], "--auth-tokens-file (CONCORD_AUTH_TOKENS_FILE): '/nonexistent/tokens.yaml' is missing or not readable");
+
+  cfg.server.tls_cert = "/etc/hosts";
+  cfg.server.tls_key = "";
+  problems = Validate(cfg);
+  ASSERT_GE(problems.size(), 1u);
+  EXPECT_EQ(problems[0], "--grpc-tls-key (CONCORD_GRPC_TLS_KEY): is required with --grpc-tls-cert");
+}
+
 TEST(ConfigTest, SecretsAreRedactedInTheStartupDump) {
   CommonConfig cfg;
   cfg.kafka.sasl_password = "hunter2";

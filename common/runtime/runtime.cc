@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "common/grpc/signals.h"
+#include "common/grpc/tls.h"
 #include "common/logging/log.h"
 #include "common/metrics/admin_server.h"
 
@@ -35,6 +36,28 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
     auto more = v();
     problems.insert(problems.end(), more.begin(), more.end());
   }
+  const grpcserver::TlsFiles tls{.cert = cfg.server.tls_cert,
+                                 .key = cfg.server.tls_key,
+                                 .client_ca = cfg.server.tls_client_ca,
+                                 .reload_seconds = static_cast<unsigned>(cfg.server.tls_reload_seconds)};
+  if (problems.empty() && cfg.server.tls()) {
+    for (const auto& p : grpcserver::CheckTlsFiles(tls)) {
+      using File = grpcserver::TlsProblem::File;
+      const char* flag = p.file == File::kCert ? "--grpc-tls-cert" : p.file == File::kKey ? "--grpc-tls-key" : "--grpc-tls-client-ca";
+      problems.push_back(config::Problem(flag, p.message));
+    }
+  }
+  if (problems.empty()) {
+    auto authz = auth::Authorizer::Create({.service = service_,
+                                           .tokens_file = cfg.server.auth_tokens_file,
+                                           .reload_interval = std::chrono::seconds(cfg.server.auth_reload_seconds)},
+                                          metrics::Default());
+    if (authz.ok()) {
+      rt_.authorizer_ = std::move(*authz);
+    } else {
+      problems.push_back(config::Problem("--auth-tokens-file", std::string(authz.status().message())));
+    }
+  }
   if (!problems.empty()) {
     std::cerr << "concord-" << service_ << ": invalid configuration:\n";
     for (const auto& p : problems) std::cerr << "  " << p << "\n";
@@ -42,6 +65,13 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
   }
   log::Init(service_, cfg.log_level);
   log::Info("starting", {{"config", config::ToJson(cfg)}});
+  if (!rt_.authorizer_->enabled()) {
+    log::Warn("access control is off: no --auth-tokens-file, so any client may call every RPC");
+  } else {
+    log::Info("access control on", {{"tokens_file", cfg.server.auth_tokens_file},
+                                    {"principals", rt_.authorizer_->tokens()->principals().size()}});
+    if (!cfg.server.tls()) log::Warn("bearer tokens are checked but the gRPC port has no TLS: tokens travel in clear text");
+  }
 
   redis::Options ro{.host = cfg.redis.host,
                     .port = cfg.redis.port,
@@ -61,7 +91,9 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
   rt_.producer_ = std::move(*producer);
 
   rt_.server_ = std::make_unique<grpcserver::Server>(
-      grpcserver::ServerOptions{.listen = cfg.server.grpc_listen, .max_message_bytes = cfg.server.max_message_bytes});
+      grpcserver::ServerOptions{.listen = cfg.server.grpc_listen,
+                                .max_message_bytes = cfg.server.max_message_bytes,
+                                .credentials = cfg.server.tls() ? grpcserver::MakeTlsServerCredentials(tls) : nullptr});
   rt_.server_->AddReadinessCheck({"redis", [this] { return rt_.redis_->Ping(); }});
   rt_.server_->AddReadinessCheck({"kafka", [this] { return rt_.producer_->Ping(1s); }});
   auto& ready_gauge = metrics::Default().AddGauge("concord_serving", "1 while health is SERVING").With({});
@@ -81,7 +113,11 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
     log::Error("cannot start the gRPC server", {{"error", s.ToString()}});
     return 1;
   }
-  log::Info("started", {{"grpc_port", rt_.server_->port()}, {"admin_port", admin.port()}});
+  rt_.authorizer_->Start();
+  log::Info("started", {{"grpc_port", rt_.server_->port()},
+                        {"admin_port", admin.port()},
+                        {"tls", !cfg.server.tls() ? "off" : cfg.server.tls_client_ca.empty() ? "tls" : "mtls"},
+                        {"access_control", rt_.authorizer_->enabled()}});
 
   int sig = grpcserver::WaitForTerminationSignal();
   auto grace = std::chrono::seconds(cfg.server.shutdown_grace_seconds);
@@ -94,6 +130,7 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
     log::Error("kafka flush at shutdown incomplete", {{"error", s.ToString()}, {"in_flight", rt_.producer_->InFlight()}});
   }
   admin.Stop();
+  rt_.authorizer_->Stop();
   log::Info("stopped");
   return 0;
 }

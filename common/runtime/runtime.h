@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/auth/authorizer.h"
 #include "common/config/config.h"
 #include "common/grpc/server.h"
 #include "common/kafka/producer.h"
@@ -24,6 +25,8 @@ class Runtime {
   redis::Pool& redis() { return *redis_; }
   kafka::Producer& producer() { return *producer_; }
   grpcserver::Server& server() { return *server_; }
+  // The access check every handler runs (allows everything when no --auth-tokens-file).
+  auth::Authorizer& authorizer() { return *authorizer_; }
   metrics::Registry& metrics() { return metrics::Default(); }
   // Source for CloudEvents and the producer field: "/concord/<service>/<instance>".
   std::string source() const { return "/concord/" + cfg_.service + "/" + cfg_.instance_id; }
@@ -42,6 +45,7 @@ class Runtime {
   std::unique_ptr<redis::Pool> redis_;
   std::unique_ptr<kafka::Producer> producer_;
   std::unique_ptr<grpcserver::Server> server_;
+  std::unique_ptr<auth::Authorizer> authorizer_;
   std::vector<std::function<void()>> shutdown_hooks_;
   std::vector<std::function<void()>> drain_hooks_;
 };

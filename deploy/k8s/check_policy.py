@@ -11,7 +11,10 @@ the rules deploy/README.md promises:
 - Pod Security Standards "restricted" plus a read-only root filesystem, no service-account
   token, no service-link variables;
 - probes: startup and liveness probes, readiness = native gRPC probe on grpc.health.v1 with the
-  service's name, on the port named grpc;
+  service's name, on the port named grpc; with TLS on the gRPC port (CONCORD_GRPC_TLS_CERT set),
+  which the kubelet's gRPC probe cannot speak, GET /healthz on the port named metrics instead;
+- access: the TLS files and the tokens file (CONCORD_GRPC_TLS_*, CONCORD_AUTH_TOKENS_FILE) are
+  files of mounted Secrets, and TLS comes with a tokens file (tokens never over cleartext);
 - shutdown: terminationGracePeriodSeconds >= preStop sleep + CONCORD_SHUTDOWN_GRACE_SECONDS +
   the producer flush (10 s) + 5 s;
 - requests and limits for cpu and memory; images with a tag or digest, never :latest;
@@ -269,7 +272,13 @@ class Checker:
                     self.fail(f"{cw}: no container port named {needed}")
             rp = c.get("readinessProbe") or {}
             grpc = rp.get("grpc")
-            if not grpc:
+            env = self.env_of(c)
+            if env.get("CONCORD_GRPC_TLS_CERT"):
+                hg = rp.get("httpGet") or {}
+                if grpc or hg.get("path") != "/healthz" or hg.get("port") not in ("metrics", ports.get("metrics")):
+                    self.fail(f"{cw}: with TLS on the gRPC port, readiness must be GET /healthz on the metrics port "
+                              "(the kubelet's gRPC probe cannot speak TLS)")
+            elif not grpc:
                 self.fail(f"{cw}: readinessProbe is not a native gRPC probe")
             else:
                 if grpc.get("port") != ports.get("grpc"):
@@ -277,6 +286,13 @@ class Checker:
                 expected = GRPC_SERVICE.get(name)
                 if expected and grpc.get("service") != expected:
                     self.fail(f"{cw}: readiness gRPC probe service {grpc.get('service')!r}, expected {expected!r}")
+            for var in ("CONCORD_GRPC_TLS_CERT", "CONCORD_GRPC_TLS_KEY", "CONCORD_GRPC_TLS_CLIENT_CA", "CONCORD_AUTH_TOKENS_FILE"):
+                if env.get(var):
+                    self.check_secret_file(cw, var, env[var], mounts, volumes)
+            if bool(env.get("CONCORD_GRPC_TLS_CERT")) != bool(env.get("CONCORD_GRPC_TLS_KEY")):
+                self.fail(f"{cw}: CONCORD_GRPC_TLS_CERT and CONCORD_GRPC_TLS_KEY go together")
+            if env.get("CONCORD_GRPC_TLS_CERT") and not env.get("CONCORD_AUTH_TOKENS_FILE"):
+                self.fail(f"{cw}: TLS on the gRPC port without CONCORD_AUTH_TOKENS_FILE: anyone may call every RPC")
             for probe in ("livenessProbe", "startupProbe"):
                 if not c.get(probe):
                     self.fail(f"{cw}: no {probe}")
@@ -285,7 +301,6 @@ class Checker:
                 if hg and hg.get("port") not in ports and hg.get("port") not in ports.values():
                     self.fail(f"{cw}: {probe} httpGet port {hg.get('port')!r} is not a container port")
 
-            env = self.env_of(c)
             try:
                 grace = int(env.get("CONCORD_SHUTDOWN_GRACE_SECONDS", "20"))
             except ValueError:
@@ -303,6 +318,18 @@ class Checker:
 
             if "CONCORD_PLAYBOOK" in env:
                 self.check_playbook(cw, env["CONCORD_PLAYBOOK"], mounts, volumes)
+
+    def check_secret_file(self, cw: str, var: str, path: str, mounts: dict, volumes: dict) -> None:
+        """`path` is a file of a mounted Secret (keys are not checked: the Secret lives in the cluster).
+        A whole-directory mount, not subPath: Kubernetes never updates subPath files, and the
+        services re-read these files to pick up renewals."""
+        directory = path.rpartition("/")[0]
+        mount = mounts.get(directory)
+        if mount is None or mount.get("subPath"):
+            self.fail(f"{cw}: {var}={path} is not a file of a directory-mounted volume")
+            return
+        if "secret" not in volumes.get(mount["name"], {}):
+            self.fail(f"{cw}: {var}={path} is not on a mounted Secret")
 
     def check_playbook(self, cw: str, path: str, mounts: dict, volumes: dict) -> None:
         """CONCORD_PLAYBOOK names a key of a mounted ConfigMap, and that key is a YAML mapping."""

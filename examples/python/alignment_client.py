@@ -4,14 +4,20 @@ another team would: grpcio and stubs generated from the .proto files, nothing el
 Concord. Every call has a deadline; the watch resumes from its last cursor when the
 connection drops, so a reconnecting client misses nothing.
 
-    alignment_client.py [--target 127.0.0.1:50053] [--timeout 5] [--json] list  [--severity high] [--limit 50]
+    alignment_client.py [--target 127.0.0.1:50053] [--timeout 5] [--json] [TLS and token options] list  [--severity high] [--limit 50]
     alignment_client.py ... watch [--cursor C] [--severity high] [--max N] [--for S]
     alignment_client.py ... ack FINDING_ID --actor ID [--reason TEXT]
     alignment_client.py ... triage --actor ID [--for S]   # list, then watch, acknowledge the first new one
 
 `list` prints the open findings of at least --severity (default high), newest first, and
 the cursor to watch from; `watch` prints new findings and status changes as they happen.
+
+Security (when the service runs with --grpc-tls-* and --auth-tokens-file): --tls-ca CA.pem
+verifies the server; --tls-cert/--tls-key present a client certificate (mutual TLS); the
+bearer token comes from --token or, better (it stays out of `ps`), the CONCORD_TOKEN variable.
+Reading findings needs a principal with the reader role; acknowledging one a writer.
 """
+import os
 import argparse
 import json
 import signal
@@ -49,9 +55,30 @@ def finding_line(f):
             f"{short(al.FindingType, 'FINDING_TYPE_', f.type):<21}  {f.customer_key}: {f.title}")
 
 
+def read_file(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def make_channel(target, tls_ca=None, tls_cert=None, tls_key=None, server_name=None):
+    """Plaintext unless a TLS option is given; --tls-cert and --tls-key go together."""
+    if bool(tls_cert) != bool(tls_key):
+        raise SystemExit("alignment_client: --tls-cert and --tls-key go together (mutual TLS)")
+    if not (tls_ca or tls_cert):
+        return grpc.insecure_channel(target)
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=read_file(tls_ca) if tls_ca else None,  # None: the system roots
+        private_key=read_file(tls_key) if tls_key else None,
+        certificate_chain=read_file(tls_cert) if tls_cert else None)
+    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+    return grpc.secure_channel(target, creds, options=options)
+
+
 class Client:
-    def __init__(self, target, timeout, json_out):
-        self.channel = grpc.insecure_channel(target)
+    def __init__(self, target, timeout, json_out, channel=None, token=""):
+        self.channel = channel or grpc.insecure_channel(target)
+        # Plain metadata, not call credentials: those are never sent on a plaintext channel.
+        self.metadata = [("authorization", f"Bearer {token}")] if token else []
         self.stub = al_grpc.AlignmentServiceStub(self.channel)
         self.timeout = timeout
         self.json = json_out
@@ -71,7 +98,7 @@ class Client:
             page_size=min(limit, 500))
         found, cursor = [], ""
         while True:
-            page = self.stub.ListFindings(request, timeout=self.timeout)
+            page = self.stub.ListFindings(request, timeout=self.timeout, metadata=self.metadata)
             cursor = cursor or page.watch_cursor  # the first page's: everything after the listing
             found.extend(page.findings)
             if not page.next_page_token or len(found) >= limit:
@@ -89,7 +116,7 @@ class Client:
             if left <= 0:
                 break
             request.resume_cursor = cursor
-            self.call = self.stub.WatchFindings(request, timeout=min(left, STREAM_DEADLINE))
+            self.call = self.stub.WatchFindings(request, timeout=min(left, STREAM_DEADLINE), metadata=self.metadata)
             try:
                 for item in self.call:
                     backoff = 0.25
@@ -129,7 +156,7 @@ class Client:
     def acknowledge(self, finding_id, actor, reason):
         response = self.stub.AcknowledgeFinding(al.AcknowledgeFindingRequest(
             request_id=str(uuid.uuid4()), actor=common.Actor(id=actor, kind=common.ACTOR_KIND_PERSON),
-            finding_id=finding_id, reason=reason), timeout=self.timeout)
+            finding_id=finding_id, reason=reason), timeout=self.timeout, metadata=self.metadata)
         f = response.finding
         self.emit("acknowledged", response, f"acknowledged {f.id} (version {f.version}, event {response.event_id})")
         return response
@@ -140,6 +167,12 @@ def main() -> int:
     ap.add_argument("--target", default="127.0.0.1:50053", help="alignment service address")
     ap.add_argument("--timeout", type=float, default=5.0, help="deadline of every unary call, seconds")
     ap.add_argument("--json", action="store_true", help="one JSON object per line")
+    ap.add_argument("--tls-ca", help="PEM CA bundle that signed the service's certificate (turns TLS on)")
+    ap.add_argument("--tls-cert", help="PEM client certificate for mutual TLS (with --tls-key)")
+    ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
+    ap.add_argument("--tls-server-name", help="name to verify in the server certificate instead of the host")
+    ap.add_argument("--token", default=os.environ.get("CONCORD_TOKEN", ""),
+                    help="bearer token (default: the CONCORD_TOKEN variable)")
     sub = ap.add_subparsers(dest="command", required=True)
     p_list = sub.add_parser("list", help="open findings of at least --severity")
     p_list.add_argument("--severity", choices=SEVERITIES, default="high")
@@ -159,7 +192,8 @@ def main() -> int:
     p_triage.add_argument("--for", dest="seconds", type=float, default=30)
     args = ap.parse_args()
 
-    client = Client(args.target, args.timeout, args.json)
+    channel = make_channel(args.target, args.tls_ca, args.tls_cert, args.tls_key, args.tls_server_name)
+    client = Client(args.target, args.timeout, args.json, channel=channel, token=args.token)
 
     def on_signal(*_):
         client.stop.set()
@@ -197,6 +231,8 @@ def main() -> int:
             client.watch(cursor, args.severity, 0, args.seconds, on_event=on_event)
     except grpc.RpcError as e:
         print(f"alignment_client: {e.code().name}: {e.details()}", file=sys.stderr)
+        if e.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED):
+            return 6
         return 5 if e.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED) else 1
     finally:
         client.channel.close()

@@ -88,6 +88,7 @@ int main(int argc, char** argv) {
     aopts.redis_prefix = popts.redis_prefix;
     aopts.findings_topic = popts.findings_topic;
     aopts.source = rt.source();
+    aopts.authz = &rt.authorizer();
     aopts.on_playbook_installed = [&](const engine::Playbook& pb) { adapter->ReplacePlaybook(pb); };
     // The engine's in-memory picture of a customer (this instance's partitions only).
     aopts.customer_view = [&](const std::string& key,

@@ -5,8 +5,8 @@
 
 namespace concord::marketing {
 
-MarketingService::MarketingService(Marketing& logic, metrics::Registry& registry)
-    : logic_(logic), metrics_(registry, "marketing") {}
+MarketingService::MarketingService(Marketing& logic, metrics::Registry& registry, auth::Authorizer* authz)
+    : logic_(logic), metrics_(registry, "marketing"), authz_(authz) {}
 
 template <typename Resp, typename Fn>
 grpc::ServerUnaryReactor* MarketingService::Handle(grpc::CallbackServerContext* ctx, std::string_view method,
@@ -18,7 +18,10 @@ grpc::ServerUnaryReactor* MarketingService::Handle(grpc::CallbackServerContext* 
   if (raw != std::chrono::system_clock::time_point::max()) deadline = raw;
 
   grpc::Status status;
-  if (deadline && std::chrono::system_clock::now() >= *deadline) {
+  if (authz_) status = authz_->Check(*ctx, service_full_name(), method);  // logged there
+  if (!status.ok()) {
+    // refused: nothing read or written
+  } else if (deadline && std::chrono::system_clock::now() >= *deadline) {
     status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded before the call started");
   } else {
     absl::StatusOr<Resp> r = fn(deadline);
@@ -34,7 +37,7 @@ grpc::ServerUnaryReactor* MarketingService::Handle(grpc::CallbackServerContext* 
     log::Error("call failed", {{"method", std::string(method)},
                                {"code", std::string(writes::CodeName(code))},
                                {"error", status.error_message()}});
-  } else if (!status.ok()) {
+  } else if (!status.ok() && code != grpc::StatusCode::UNAUTHENTICATED && code != grpc::StatusCode::PERMISSION_DENIED) {
     log::Debug("call refused", {{"method", std::string(method)},
                                 {"code", std::string(writes::CodeName(code))},
                                 {"error", status.error_message()}});

@@ -2,10 +2,12 @@
 // concord.marketing.v1.MarketingService over the gRPC callback API. Each handler checks the
 // call's deadline (already past -> DEADLINE_EXCEEDED without touching Redis), runs the logic
 // in `Marketing` (blocking Redis calls on the gRPC callback thread: short, bounded by the
-// Redis command timeout), finishes the call and records concord_rpc_* metrics.
+// Redis command timeout), finishes the call and records concord_rpc_* metrics. Before all
+// that, the access check (common/auth: the method table says which permission each RPC needs).
 
 #include <string_view>
 
+#include "common/auth/authorizer.h"
 #include "common/writes/rpc_metrics.h"
 #include "concord/marketing/v1/marketing.grpc.pb.h"
 #include "services/marketing/marketing.h"
@@ -14,7 +16,8 @@ namespace concord::marketing {
 
 class MarketingService final : public mv1::MarketingService::CallbackService {
  public:
-  MarketingService(Marketing& logic, metrics::Registry& registry);
+  // `authz` (not owned, may be null = no access control) is checked first by every handler.
+  MarketingService(Marketing& logic, metrics::Registry& registry, auth::Authorizer* authz = nullptr);
 
   static constexpr const char* service_full_name() { return mv1::MarketingService::service_full_name(); }
 
@@ -62,6 +65,7 @@ class MarketingService final : public mv1::MarketingService::CallbackService {
 
   Marketing& logic_;
   writes::RpcMetrics metrics_;
+  auth::Authorizer* authz_;
 };
 
 }  // namespace concord::marketing

@@ -51,6 +51,7 @@ SalesService::SalesService(outbox::Store& store, ServiceOptions options, metrics
                                         .source = options.source,
                                         .topic = options.topic}),
       metrics_(registry, "sales"),
+      authz_(options.authz),
       executor_(options.workers) {}
 
 SalesService::~SalesService() = default;
@@ -63,6 +64,16 @@ grpc::ServerUnaryReactor* SalesService::Serve(const char* method, grpc::Callback
   const auto started = std::chrono::steady_clock::now();
   Deadline deadline;
   if (auto dl = ctx->deadline(); dl != std::chrono::system_clock::time_point::max()) deadline = dl;
+  if (authz_) {
+    // Refused on the callback thread (no Redis, no worker); logged and counted by the check.
+    if (grpc::Status refused = authz_->Check(*ctx, v1::SalesService::service_full_name(), method); !refused.ok()) {
+      const std::string_view name(method);
+      const bool read = name.rfind("Get", 0) == 0 || name.rfind("List", 0) == 0;
+      metrics_.Record(name, refused.error_code(), std::chrono::steady_clock::now() - started, !read);
+      reactor->Finish(refused);
+      return reactor;
+    }
+  }
   executor_.Submit([=, this] {
     absl::Status status;
     if (ctx->IsCancelled()) {

@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/auth/authorizer.h"
 #include "common/metrics/metrics.h"
 #include "common/writes/rpc_metrics.h"
 #include "common/outbox/store.h"
@@ -76,6 +77,7 @@ struct ServiceOptions {
   std::string source;            // ce_source of the events
   std::string topic{kTopic};     // where the relay publishes them
   int workers = 16;              // calls served at once (each holds a Redis connection at a time)
+  auth::Authorizer* authz = nullptr;  // access check before every call (not owned); null = none
 };
 
 class SalesService final : public v1::SalesService::CallbackService {
@@ -99,6 +101,7 @@ class SalesService final : public v1::SalesService::CallbackService {
 
   SalesLogic logic_;
   writes::RpcMetrics metrics_;
+  auth::Authorizer* authz_;
   Executor executor_;  // declared last: joined first, while everything it uses still exists
 };
 

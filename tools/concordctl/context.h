@@ -23,6 +23,13 @@ struct GlobalOptions {
   std::string timeout = "5s";
   bool json = false;
   std::string actor;
+  // Transport security and credentials (the same for the three services).
+  bool tls = false;         // TLS with the system's CA roots (implied by the options below)
+  std::string tls_ca;       // PEM CA bundle that signed the servers' certificates
+  std::string tls_cert;     // PEM client certificate (mutual TLS), with tls_key
+  std::string tls_key;
+  std::string tls_server_name;  // the name to verify instead of the address's host
+  std::string token;        // bearer token sent as "authorization: Bearer <token>"
 };
 
 // A failed call: printed as "concordctl: <CODE>: <message>", exit code from the status.
@@ -54,8 +61,10 @@ class Context {
 
   // Parsed --timeout; call after the command line is parsed.
   std::chrono::milliseconds timeout() const;
-  // A ClientContext whose deadline is now + --timeout.
+  // A ClientContext whose deadline is now + --timeout, with the bearer token if any.
   std::unique_ptr<grpc::ClientContext> Call() const;
+  // Adds the bearer token (if any) to a context made elsewhere (e.g. the watch stream's).
+  void Authorize(grpc::ClientContext& call) const;
 
   std::shared_ptr<grpc::Channel> AlignmentChannel();
   std::shared_ptr<grpc::Channel> MarketingChannel();
@@ -78,6 +87,9 @@ class Context {
 
   std::ostream& out_;
   std::ostream& err_;
+  std::shared_ptr<grpc::ChannelCredentials> Credentials();
+
+  std::shared_ptr<grpc::ChannelCredentials> creds_;
   std::shared_ptr<grpc::Channel> alignment_, marketing_, sales_;
 };
 

@@ -12,7 +12,8 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   CLI::App app{
       "concordctl: command-line client of the Concord marketing, sales and alignment services.\n"
       "Exit codes: 0 ok, 1 other error, 2 usage, 3 NOT_FOUND, 4 rejected (INVALID_ARGUMENT, FAILED_PRECONDITION,\n"
-      "ABORTED, OUT_OF_RANGE), 5 UNAVAILABLE or DEADLINE_EXCEEDED. On failure one line on stderr:\n"
+      "ABORTED, OUT_OF_RANGE), 5 UNAVAILABLE or DEADLINE_EXCEEDED, 6 UNAUTHENTICATED or PERMISSION_DENIED.\n"
+      "On failure one line on stderr:\n"
       "  concordctl: <CODE>: <message>",
       "concordctl"};
   app.fallthrough();
@@ -24,6 +25,14 @@ int Run(int argc, char** argv, std::ostream& out, std::ostream& err) {
   app.add_option("--timeout", g.timeout, "Deadline of every call (e.g. 5s, 500ms)")->envname("CONCORD_TIMEOUT")->capture_default_str();
   app.add_flag("--json", g.json, "Machine output: protobuf JSON, one object per line");
   app.add_option("--actor", g.actor, "Who does writes (actor id, e.g. rep-li)")->envname("CONCORD_ACTOR");
+  app.add_option("--token", g.token, "Bearer token of your principal (prefer the variable: it stays out of ps)")
+      ->envname("CONCORD_TOKEN");
+  app.add_flag("--tls", g.tls, "TLS with the system's CA roots (implied by --tls-ca, --tls-cert)")->envname("CONCORD_TLS");
+  app.add_option("--tls-ca", g.tls_ca, "PEM CA bundle that signed the services' certificates")->envname("CONCORD_TLS_CA");
+  app.add_option("--tls-cert", g.tls_cert, "PEM client certificate for mutual TLS (with --tls-key)")->envname("CONCORD_TLS_CERT");
+  app.add_option("--tls-key", g.tls_key, "PEM private key of --tls-cert")->envname("CONCORD_TLS_KEY");
+  app.add_option("--tls-server-name", g.tls_server_name, "Name to verify in the server certificate instead of the host")
+      ->envname("CONCORD_TLS_SERVER_NAME");
 
   Action action;
   AddFindingsCommands(app, ctx, action);

@@ -243,6 +243,7 @@ void AddFindingsCommands(CLI::App& app, Context& ctx, Action& action) {
       auto expired = [&] { return stop_at && std::chrono::steady_clock::now() >= *stop_at; };
       while (!g_interrupted && !expired()) {
         grpc::ClientContext call;
+        ctx.Authorize(call);
         req.set_resume_cursor(cursor);
         auto reader = stub->WatchFindings(&call, req);
         std::atomic<bool> done{false};

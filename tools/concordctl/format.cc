@@ -18,6 +18,8 @@ int ExitCodeFor(grpc::StatusCode code) {
     case grpc::StatusCode::OUT_OF_RANGE: return kExitRejected;
     case grpc::StatusCode::UNAVAILABLE:
     case grpc::StatusCode::DEADLINE_EXCEEDED: return kExitUnavailable;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED: return kExitRefused;
     default: return kExitOther;
   }
 }

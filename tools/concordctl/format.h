@@ -22,6 +22,7 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitNotFound = 3;
 inline constexpr int kExitRejected = 4;     // INVALID_ARGUMENT, FAILED_PRECONDITION, ABORTED, OUT_OF_RANGE
 inline constexpr int kExitUnavailable = 5;  // UNAVAILABLE, DEADLINE_EXCEEDED
+inline constexpr int kExitRefused = 6;      // UNAUTHENTICATED, PERMISSION_DENIED (token, team, role)
 
 int ExitCodeFor(grpc::StatusCode code);
 // "NOT_FOUND", "UNAVAILABLE", ...

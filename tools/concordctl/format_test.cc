@@ -18,7 +18,8 @@ TEST(ExitCodes, MapStatusCodes) {
   EXPECT_EQ(ExitCodeFor(grpc::StatusCode::UNAVAILABLE), 5);
   EXPECT_EQ(ExitCodeFor(grpc::StatusCode::DEADLINE_EXCEEDED), 5);
   EXPECT_EQ(ExitCodeFor(grpc::StatusCode::INTERNAL), 1);
-  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::PERMISSION_DENIED), 1);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::PERMISSION_DENIED), 6);
+  EXPECT_EQ(ExitCodeFor(grpc::StatusCode::UNAUTHENTICATED), 6);
   EXPECT_EQ(kExitUsage, 2);
   EXPECT_EQ(StatusCodeName(grpc::StatusCode::DEADLINE_EXCEEDED), "DEADLINE_EXCEEDED");
   EXPECT_EQ(StatusCodeName(grpc::StatusCode::NOT_FOUND), "NOT_FOUND");

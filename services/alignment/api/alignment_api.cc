@@ -200,7 +200,10 @@ grpc::ServerUnaryReactor* AlignmentApi::Unary(grpc::CallbackServerContext* ctx, 
   auto raw = ctx->deadline();
   if (raw != std::chrono::system_clock::time_point::max()) deadline = raw;
   grpc::Status status;
-  if (deadline && std::chrono::system_clock::now() >= *deadline) {
+  if (options_.authz) status = options_.authz->Check(*ctx, service_full_name(), method);  // logged there
+  if (!status.ok()) {
+    // refused: nothing read or written
+  } else if (deadline && std::chrono::system_clock::now() >= *deadline) {
     status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded before the call started");
   } else {
     absl::Status s;

@@ -27,6 +27,7 @@
 
 #include <absl/status/statusor.h>
 
+#include "common/auth/authorizer.h"
 #include "common/kafka/producer.h"
 #include "common/metrics/metrics.h"
 #include "common/redis/redis.h"
@@ -66,6 +67,9 @@ struct AlignmentApiOptions {
   int list_max_scan = 5000;                                   // index entries read per ListFindings call
   int scorecard_max_scan = 200000;                            // findings read per GetScorecard call
   std::chrono::milliseconds pool_timeout{1000};
+
+  // Access check before every RPC (common/auth; not owned). Null: no access control.
+  auth::Authorizer* authz = nullptr;
 
   // Status-change events.
   std::chrono::milliseconds publish_timeout{5000};

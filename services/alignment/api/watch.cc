@@ -258,6 +258,12 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchFindingsResp
 grpc::ServerWriteReactor<v1::WatchFindingsResponse>* AlignmentApi::WatchFindings(grpc::CallbackServerContext* ctx,
                                                                                const v1::WatchFindingsRequest* req) {
   auto* reactor = new WatchReactor(this, *req);
+  if (options_.authz) {
+    if (grpc::Status refused = options_.authz->Check(*ctx, service_full_name(), "WatchFindings"); !refused.ok()) {
+      reactor->Finish(refused);  // logged and counted by the check; no stream, no worker
+      return reactor;
+    }
+  }
   reactor->Begin();
   return reactor;
 }
