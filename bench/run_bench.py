@@ -685,8 +685,10 @@ def main():
     if only & {"latency", "throughput"}:
         shutil.copy2(os.environ.get("CONCORD_BENCH_ALIGNMENT_BIN") or BUILD / "bin/concord-alignment", ALIGNMENT_BIN)
     if "write" in only:
-        for name in ("concord-marketing", "concord-sales"):  # private copies, like the alignment binary
-            shutil.copy2(BUILD / "bin" / name, OUT / name)
+        # Private copies, like the alignment binary; CONCORD_BENCH_{MARKETING,SALES}_BIN measure other builds.
+        for name in ("marketing", "sales"):
+            shutil.copy2(os.environ.get(f"CONCORD_BENCH_{name.upper()}_BIN") or BUILD / "bin" / f"concord-{name}",
+                         OUT / f"concord-{name}")
     if "engine" in only:
         bench_engine(a)
     kafka = redis = None

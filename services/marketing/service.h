@@ -1,11 +1,13 @@
 #pragma once
-// concord.marketing.v1.MarketingService over the gRPC callback API. Each handler checks the
-// call's deadline (already past -> DEADLINE_EXCEEDED without touching Redis), runs the logic
-// in `Marketing` (blocking Redis calls on the gRPC callback thread: short, bounded by the
-// Redis command timeout), finishes the call and records concord_rpc_* metrics.
+// concord.marketing.v1.MarketingService over the gRPC callback API. Each call is handed to a
+// worker pool (the logic in `Marketing` blocks on Redis; gRPC's few callback threads must not:
+// one blocked there stalls every call it would serve), which checks the call's deadline
+// (already past -> DEADLINE_EXCEEDED without touching Redis), runs the logic, finishes the
+// call and records concord_rpc_* metrics.
 
 #include <string_view>
 
+#include "common/writes/executor.h"
 #include "common/writes/rpc_metrics.h"
 #include "concord/marketing/v1/marketing.grpc.pb.h"
 #include "services/marketing/marketing.h"
@@ -14,7 +16,8 @@ namespace concord::marketing {
 
 class MarketingService final : public mv1::MarketingService::CallbackService {
  public:
-  MarketingService(Marketing& logic, metrics::Registry& registry);
+  // `workers`: calls served at once (each holds a Redis connection at a time).
+  MarketingService(Marketing& logic, metrics::Registry& registry, int workers = 16);
 
   static constexpr const char* service_full_name() { return mv1::MarketingService::service_full_name(); }
 
@@ -62,6 +65,7 @@ class MarketingService final : public mv1::MarketingService::CallbackService {
 
   Marketing& logic_;
   writes::RpcMetrics metrics_;
+  writes::Executor executor_;  // declared last: joined first, while everything it uses still exists
 };
 
 }  // namespace concord::marketing
