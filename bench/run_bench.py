@@ -590,6 +590,16 @@ def write_load(a, marketing, sales, mode, tag, ids=None, rate=None):
     return out
 
 
+def redis_stats(redis):
+    """Redis INFO stats as a dict (forks for AOF rewrites stall Redis: they explain latency tails)."""
+    out = {}
+    for line in redis.cmd("INFO", "stats").decode().splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k] = v.strip()
+    return out
+
+
 def wait_outbox_empty(redis, services, timeout):
     """(seconds until both outboxes are empty, records still pending then)."""
     t0 = time.monotonic()
@@ -625,7 +635,9 @@ def bench_write(a, kafka, redis, run, logs):
         # the mean of the runs just before and just after the measured one.
         base_sat2 = write_load(a, noops[0].address, noops[1].address, "saturate", f"{run}-noop-sat2")
         rate = max(1.0, sat["req_per_s"] / 2)
+        forks0 = redis_stats(redis)
         fixed = write_load(a, *addr, "rate", f"{run}-rate", ids=ids, rate=rate)
+        forks1 = redis_stats(redis)
         base_fixed = write_load(a, noops[0].address, noops[1].address, "rate", f"{run}-noop-rate", rate=rate)
         drained, pending = wait_outbox_empty(redis, services, a.timeout)
         v = subprocess.run([str(BIN / "concord-write-bench"), "verify", "--brokers", kafka.brokers, "--ids", str(ids),
@@ -652,7 +664,9 @@ def bench_write(a, kafka, redis, run, logs):
         target, passed = ("< 5 ms", fixed[key] < 5 and fixed["errors"] == 0) if q == "p99" else ("", None)
         result(f"write: {q} at half the saturation rate", fixed[key], "ms", base_fixed[key],
                f"no-op {q} at the same rate", target, passed,
-               note=f"open loop {rate:,.0f} req/s, latency from the intended send time; {errs(fixed)}")
+               note=f"open loop {rate:,.0f} req/s, latency from the intended send time; {errs(fixed)}; Redis forks "
+                    f"(AOF rewrites) meanwhile: {int(forks1.get('total_forks', 0)) - int(forks0.get('total_forks', 0))}"
+                    f", latest {int(forks1.get('latest_fork_usec', 0)) / 1000:.1f} ms")
     result("write: acknowledged writes with their event on the topic", float(check["found"]), "events",
            float(check["expected"]), "acknowledged writes", "= all", check["missing"] == 0 and check["expected"] > 0,
            note=f"outbox drained {drained:.1f}s after the load (pending {pending}); "
