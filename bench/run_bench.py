@@ -494,6 +494,185 @@ def bench_throughput(a, kafka, redis, run, logs):
         al2.stop()
 
 
+# --- the write path (benchmark 6) ------------------------------------------------------------
+class WriteService:
+    """concord-marketing or concord-sales against the bench broker, its own Redis prefix, relay on."""
+
+    def __init__(self, name, kafka, prefix, log_dir, tag):
+        self.name, self.prefix = name, prefix
+        self.grpc, self.admin = free_port(), free_port()
+        env = dict(os.environ)
+        env.update({
+            "CONCORD_KAFKA_BROKERS": kafka.brokers,
+            "CONCORD_REDIS_PORT": str(REDIS_PORT),
+            "CONCORD_GRPC_LISTEN": f"127.0.0.1:{self.grpc}",
+            "CONCORD_ADMIN_LISTEN": f"127.0.0.1:{self.admin}",
+            "CONCORD_INSTANCE_ID": f"bench-{tag}-{name}",
+            "CONCORD_LOG_LEVEL": "warn",  # a log line per call would be part of the measurement
+        })
+        self.log_path = log_dir / f"{name}-{tag}.log"
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen([str(OUT / f"concord-{name}"), "--store-prefix", prefix, "--outbox-relay", "true"],
+                                     env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.perf = None
+        if os.environ.get("CONCORD_BENCH_PERF") == "write":
+            self.perf = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-o", str(OUT / f"perf-{tag}-{name}.data"),
+                                          "-p", str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.grpc}"
+
+    def wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited {self.proc.returncode}; log {self.log_path}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.admin}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} not ready after {timeout}s; log {self.log_path}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.perf:
+            self.perf.send_signal(signal.SIGINT)
+            self.perf.wait(60)
+        self.log.close()
+
+
+class Noop:
+    """The baseline: `concord-write-bench noop`, the same RPCs on common/grpc answering at once."""
+
+    def __init__(self, log_dir, name):
+        self.port = free_port()
+        self.log = open(log_dir / f"noop-{name}.log", "ab")
+        self.proc = subprocess.Popen([str(BIN / "concord-write-bench"), "noop", "--listen", f"127.0.0.1:{self.port}"],
+                                     stdout=subprocess.DEVNULL, stderr=self.log)
+
+    @property
+    def address(self):
+        return f"127.0.0.1:{self.port}"
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def write_load(a, marketing, sales, mode, tag, ids=None, rate=None):
+    cmd = [str(BIN / "concord-write-bench"), "load", "--marketing", marketing, "--sales", sales, "--mode", mode,
+           "--seconds", a.write_seconds, "--warmup", a.write_warmup, "--concurrency", a.write_concurrency,
+           "--seed", a.write_seed, "--tag", tag]
+    if rate:
+        cmd += ["--rate", f"{rate:.0f}"]
+    if ids:
+        cmd += ["--ids-out", ids]
+    r = subprocess.run(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=sys.stderr, timeout=600)
+    if r.returncode != 0:
+        raise RuntimeError(f"concord-write-bench load {mode} exited {r.returncode}")
+    out = json.loads(r.stdout.decode().strip().splitlines()[-1])
+    log(f"write load {tag}: {out}")
+    return out
+
+
+def redis_stats(redis):
+    """Redis INFO stats as a dict (forks for AOF rewrites stall Redis: they explain latency tails)."""
+    out = {}
+    for line in redis.cmd("INFO", "stats").decode().splitlines():
+        if ":" in line:
+            k, v = line.split(":", 1)
+            out[k] = v.strip()
+    return out
+
+
+def wait_outbox_empty(redis, services, timeout):
+    """(seconds until both outboxes are empty, records still pending then)."""
+    t0 = time.monotonic()
+    while True:
+        pending = sum(redis.cmd("XLEN", f"{s.prefix}:outbox") for s in services)
+        if pending == 0 or time.monotonic() - t0 > timeout:
+            return time.monotonic() - t0, pending
+        time.sleep(0.05)
+
+
+def bench_write(a, kafka, redis, run, logs):
+    """Saturation, then a fixed rate at half of it, on the real services (Redis + outbox + relay to
+    the bench broker) and on the no-op baseline with the same client; then every acknowledged
+    write's event is looked for on the topics."""
+    ids = OUT / f"write-{run}.ids"
+    ids.unlink(missing_ok=True)
+    noops = [Noop(logs, f"{run}-{n}") for n in ("marketing", "sales")]
+    services = []
+    try:
+        time.sleep(0.5)  # the no-op servers bind their ports
+        base_sat = write_load(a, noops[0].address, noops[1].address, "saturate", f"{run}-noop-sat")
+        verify_group = f"concord-bench-{run}-write-verify"
+        commit_group(kafka, verify_group, input_ends(kafka))  # only this benchmark's events
+        services = [WriteService(n, kafka, f"concord:bench:{run}:{n}", logs, f"{run}-write") for n in ("marketing", "sales")]
+        for s in services:
+            s.wait_ready()
+        addr = [s.address for s in services]
+        sat = write_load(a, *addr, "saturate", f"{run}-sat", ids=ids)
+        # The relay may trail at saturation: let it finish before anything else is measured
+        # (its catching up would take CPU from the next phase).
+        sat_drain, _ = wait_outbox_empty(redis, services, a.timeout)
+        # The no-op again right after: on a shared machine the load drifts, so the baseline is
+        # the mean of the runs just before and just after the measured one.
+        base_sat2 = write_load(a, noops[0].address, noops[1].address, "saturate", f"{run}-noop-sat2")
+        rate = max(1.0, sat["req_per_s"] / 2)
+        forks0 = redis_stats(redis)
+        fixed = write_load(a, *addr, "rate", f"{run}-rate", ids=ids, rate=rate)
+        forks1 = redis_stats(redis)
+        base_fixed = write_load(a, noops[0].address, noops[1].address, "rate", f"{run}-noop-rate", rate=rate)
+        drained, pending = wait_outbox_empty(redis, services, a.timeout)
+        v = subprocess.run([str(BIN / "concord-write-bench"), "verify", "--brokers", kafka.brokers, "--ids", str(ids),
+                            "--group", verify_group, "--marketing", MKT, "--sales", SALES],
+                           stdout=subprocess.PIPE, stderr=sys.stderr, timeout=a.timeout + 60)
+        check = json.loads(v.stdout.decode().strip().splitlines()[-1])
+        log(f"write verify: {check}")
+    finally:
+        for s in services + noops:
+            s.stop()
+
+    def errs(r):
+        return f"{r['errors']} errors {r['error_codes']}" if r["errors"] else "0 errors"
+
+    mix = "CaptureLead/ScoreLead + CreateAccount/UpdateAccount, 1:1:1:1"
+    base_rps = (base_sat["req_per_s"] + base_sat2["req_per_s"]) / 2
+    result("write: saturation, req/s", sat["req_per_s"], "req/s", base_rps, "no-op gRPC, same client",
+           ">= 40% of no-op", sat["req_per_s"] >= 0.4 * base_rps and sat["errors"] == 0,
+           note=f"{sat['concurrency']} in flight, {a.write_seconds}s; {mix}; {errs(sat)}; no-op before/after "
+                f"{base_sat['req_per_s']:,.0f}/{base_sat2['req_per_s']:,.0f}; outbox empty {sat_drain:.1f}s after")
+    result("write: saturation p99", sat["p99_ms"], "ms", (base_sat["p99_ms"] + base_sat2["p99_ms"]) / 2,
+           "no-op p99 at its saturation", note=f"p50 {sat['p50_ms']:.2f} ms, p99.9 {sat['p999_ms']:.2f} ms")
+    for q, key in (("p50", "p50_ms"), ("p99", "p99_ms"), ("p99.9", "p999_ms")):
+        target, passed = ("< 5 ms", fixed[key] < 5 and fixed["errors"] == 0) if q == "p99" else ("", None)
+        result(f"write: {q} at half the saturation rate", fixed[key], "ms", base_fixed[key],
+               f"no-op {q} at the same rate", target, passed,
+               note=f"open loop {rate:,.0f} req/s, latency from the intended send time; {errs(fixed)}; Redis forks "
+                    f"(AOF rewrites) meanwhile: {int(forks1.get('total_forks', 0)) - int(forks0.get('total_forks', 0))}"
+                    f", latest {int(forks1.get('latest_fork_usec', 0)) / 1000:.1f} ms")
+    result("write: acknowledged writes with their event on the topic", float(check["found"]), "events",
+           float(check["expected"]), "acknowledged writes", "= all", check["missing"] == 0 and check["expected"] > 0,
+           note=f"outbox drained {drained:.1f}s after the load (pending {pending}); "
+                f"{check['duplicates']} duplicates read")
+
+
 PRE_FILL_ENDS = {}
 # A private copy: other people's builds in the same build dir may relink the binary mid-run.
 ALIGNMENT_BIN = OUT / "concord-alignment"
@@ -509,11 +688,16 @@ def main():
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--engine-min-time", type=float, default=2.0)
     ap.add_argument("--kafka-port", type=int, default=19092, help="port of the dedicated benchmark broker")
-    ap.add_argument("--only", default="engine,latency,throughput", help="comma-separated subset")
+    ap.add_argument("--write-seconds", type=float, default=10, help="measured seconds of each write-path load")
+    ap.add_argument("--write-warmup", type=float, default=2, help="unmeasured seconds before each write-path load")
+    ap.add_argument("--write-concurrency", type=int, default=64, help="calls in flight at write-path saturation")
+    ap.add_argument("--write-seed", type=int, default=500, help="leads and accounts created before the write loads")
+    ap.add_argument("--only", default="engine,latency,throughput,write", help="comma-separated subset")
     ap.add_argument("--timeout", type=int, default=600)
     a = ap.parse_args()
     if a.smoke:
         a.events, a.rate, a.latency_seconds, a.engine_min_time = 5000, 500, 3, 0.05
+        a.write_seconds, a.write_warmup, a.write_concurrency, a.write_seed = 1.5, 0.5, 16, 20
     only = set(a.only.split(","))
     OUT.mkdir(parents=True, exist_ok=True)
     logs = OUT / "logs"
@@ -524,10 +708,15 @@ def main():
     t0 = time.monotonic()
     if only & {"latency", "throughput"}:
         shutil.copy2(os.environ.get("CONCORD_BENCH_ALIGNMENT_BIN") or BUILD / "bin/concord-alignment", ALIGNMENT_BIN)
+    if "write" in only:
+        # Private copies, like the alignment binary; CONCORD_BENCH_{MARKETING,SALES}_BIN measure other builds.
+        for name in ("marketing", "sales"):
+            shutil.copy2(os.environ.get(f"CONCORD_BENCH_{name.upper()}_BIN") or BUILD / "bin" / f"concord-{name}",
+                         OUT / f"concord-{name}")
     if "engine" in only:
         bench_engine(a)
     kafka = redis = None
-    if only & {"latency", "throughput"}:
+    if only & {"latency", "throughput", "write"}:
         kafka = BenchKafka(a.kafka_port, a.partitions)
         redis = Redis(REDIS_PORT)
         try:
@@ -538,6 +727,8 @@ def main():
             PRE_FILL_ENDS.update(input_ends(kafka))
             if "throughput" in only:
                 bench_throughput(a, kafka, redis, run, logs)
+            if "write" in only:
+                bench_write(a, kafka, redis, run, logs)
         finally:
             n = redis.delete_prefix(f"concord:bench:{run}")
             log(f"cleanup: {n} Redis keys deleted; stopping the benchmark broker (its topics go with it)")

@@ -86,6 +86,53 @@ TEST_F(OutboxTest, StaleVersionIsAConflictAndChangesNothing) {
   EXPECT_FALSE((*store_.LookupRequest("c", "x")).has_value()) << "a refused write records no answer";
 }
 
+TEST_F(OutboxTest, CommitsRunTheScriptByShaAndSurviveRedisForgettingIt) {
+  ASSERT_EQ(store_.Commit(Write("req-1", "L1", 0, "v1"))->outcome, CommitResult::Outcome::kCommitted);
+  // A restarted Redis has no scripts: the next commit falls back to EVAL, exactly once.
+  {
+    auto lease = pool_.Acquire(1s);
+    ASSERT_TRUE(lease.ok());
+    ASSERT_TRUE((*lease)->CommandOk({"SCRIPT", "FLUSH"}).ok());
+  }
+  auto r = store_.Commit(Write("req-2", "L1", 1, "v2"));
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->outcome, CommitResult::Outcome::kCommitted);
+  EXPECT_EQ((*store_.Get(store_.EntityKey("lead", "L1")))->version, 2u);
+  EXPECT_EQ(*store_.OutboxLength(), 2);
+  // ...and the one after uses the sha again (the script is cached once more).
+  EXPECT_EQ(store_.Commit(Write("req-2", "L1", 1, "v2"))->outcome, CommitResult::Outcome::kReplayed);
+  EXPECT_EQ(store_.Commit(Write("req-3", "L1", 2, "v3"))->outcome, CommitResult::Outcome::kCommitted);
+  EXPECT_EQ(*store_.OutboxLength(), 3);
+}
+
+TEST_F(OutboxTest, LookupRequestAndGetReadsTheRequestRecordAndTheEntityAtOnce) {
+  const auto key = store_.EntityKey("lead", "L1");
+  auto none = store_.LookupRequestAndGet("req-1", Fingerprint("L1v1"), key);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->request.has_value());
+  EXPECT_FALSE(none->entity.has_value());
+
+  ASSERT_EQ(store_.Commit(Write("req-1", "L1", 0, "v1"))->outcome, CommitResult::Outcome::kCommitted);
+  auto both = store_.LookupRequestAndGet("req-1", Fingerprint("L1v1"), key);
+  ASSERT_TRUE(both.ok()) << both.status();
+  ASSERT_TRUE(both->request.has_value());
+  EXPECT_EQ(both->request->outcome, CommitResult::Outcome::kReplayed);
+  EXPECT_EQ(both->request->response, "response:v1");
+  ASSERT_TRUE(both->entity.has_value());
+  EXPECT_EQ(both->entity->version, 1u);
+  EXPECT_EQ(both->entity->data, "v1");
+
+  auto reused = store_.LookupRequestAndGet("req-1", Fingerprint("other"), key);
+  ASSERT_TRUE(reused.ok() && reused->request.has_value());
+  EXPECT_EQ(reused->request->outcome, CommitResult::Outcome::kRequestIdReused);
+
+  auto no_id = store_.LookupRequestAndGet("", "", key);  // not idempotent: the entity only
+  ASSERT_TRUE(no_id.ok());
+  EXPECT_FALSE(no_id->request.has_value());
+  ASSERT_TRUE(no_id->entity.has_value());
+  EXPECT_EQ(no_id->entity->data, "v1");
+}
+
 TEST_F(OutboxTest, ListPagesNewestFirstWithoutGapsOrRepeats) {
   for (int i = 0; i < 7; ++i) {
     CommitRequest r = Write("r" + std::to_string(i), "L" + std::to_string(i), 0, "v" + std::to_string(i));

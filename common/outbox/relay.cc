@@ -172,6 +172,12 @@ void Relay::Run() {
       std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(options_.lease / 5, 500ms));
       continue;
     }
+    // The gauge at most every pending_interval (also while idle), not once per read.
+    if (auto now = std::chrono::steady_clock::now(); now - pending_updated_ >= options_.pending_interval) {
+      pending_updated_ = now;
+      auto len = conn_.Command({"XLEN", stream});
+      if (len.ok()) pending_metric_->Set(static_cast<double>(len->integer));
+    }
     // Keep the producer queue bounded: a down broker must not pull the whole outbox into memory.
     if (in_flight_.load() >= options_.batch * 4) {
       std::this_thread::sleep_for(20ms);
@@ -223,8 +229,9 @@ void Relay::Run() {
       }
       last_id_ = id;
     }
-    auto len = conn_.Command({"XLEN", stream});
-    if (len.ok()) pending_metric_->Set(static_cast<double>(len->integer));
+    if (static_cast<int>(entries.size()) < options_.batch && options_.gather.count() > 0) {
+      std::this_thread::sleep_for(options_.gather);
+    }
   }
 }
 

@@ -25,6 +25,12 @@ struct RelayOptions {
   std::chrono::milliseconds lease{5000};
   int batch = 500;
   std::chrono::milliseconds block{100};  // XREAD BLOCK when idle
+  // After a read shorter than `batch`, wait this long before the next one, so a steady trickle
+  // of commits is relayed in groups (fewer Redis round trips and wake-ups per record) rather
+  // than one XREAD per commit. Small next to the producer's linger.ms (5 ms).
+  std::chrono::milliseconds gather{2};
+  // How often the concord_outbox_pending gauge is refreshed (XLEN).
+  std::chrono::milliseconds pending_interval{1000};
   bool enabled = true;                   // false: never relay (tests simulate a crash before relaying)
 };
 
@@ -56,6 +62,7 @@ class Relay {
   std::atomic<uint64_t> relayed_{0};
   std::atomic<int> in_flight_{0};
   std::chrono::steady_clock::time_point lease_renewed_{};
+  std::chrono::steady_clock::time_point pending_updated_{};
 
   std::mutex mu_;
   std::vector<std::string> acked_;   // stream ids delivered, to delete

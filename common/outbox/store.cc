@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include <absl/strings/match.h>
 #include <absl/strings/numbers.h>
 #include <nlohmann/json.hpp>
 
@@ -91,8 +92,37 @@ std::string Store::OutboxKey() const { return prefix_ + ":outbox"; }
 
 absl::StatusOr<redis::Pool::Lease> Store::Acquire() { return pool_.Acquire(acquire_timeout_); }
 
+absl::StatusOr<redis::Reply> Store::RunCommitScript(redis::Connection& conn, std::vector<std::string>& args) {
+  // EVALSHA spares Redis hashing and looking up the script text on every commit (and the
+  // bytes on the wire). A Redis that lost its script cache (restart, SCRIPT FLUSH) answers
+  // NOSCRIPT: that commit runs with EVAL, which caches the script again. Either way the
+  // script runs at most once per commit (NOSCRIPT means it did not run).
+  std::string sha;
+  {
+    std::lock_guard lock(script_mu_);
+    sha = script_sha_;
+  }
+  if (sha.empty()) {
+    auto loaded = conn.CommandOk({"SCRIPT", "LOAD", kCommitScript});
+    if (!loaded.ok()) return loaded.status();
+    sha = loaded->str;
+    std::lock_guard lock(script_mu_);
+    script_sha_ = sha;
+  }
+  args[0] = "EVALSHA";
+  args[1] = sha;
+  auto reply = conn.CommandOk(args);
+  if (!reply.ok() && absl::StrContains(reply.status().message(), "NOSCRIPT")) {
+    args[0] = "EVAL";
+    args[1] = kCommitScript;
+    reply = conn.CommandOk(args);
+  }
+  return reply;
+}
+
 absl::StatusOr<CommitResult> Store::Commit(const CommitRequest& r) {
-  std::vector<std::string> args = {"EVAL", kCommitScript, ""};
+  // args[0..1] are "EVALSHA", <sha>: RunCommitScript fills them (or falls back to EVAL).
+  std::vector<std::string> args = {"EVALSHA", "", ""};
   std::vector<std::string> keys = {r.request_id.empty() ? "" : RequestKey(r.request_id), OutboxKey()};
   for (const auto& e : r.entities) keys.push_back(e.key);
   for (const auto& x : r.index) keys.push_back(x.key);
@@ -124,9 +154,7 @@ absl::StatusOr<CommitResult> Store::Commit(const CommitRequest& r) {
 
   auto lease = Acquire();
   if (!lease.ok()) return lease.status();
-  // EVALSHA would save sending the script each time; the script is small and EVAL keeps a
-  // Redis restart (script cache lost) from ever being an error path.
-  auto reply = (*lease)->CommandOk(args);
+  auto reply = RunCommitScript(**lease, args);
   if (!reply.ok()) return reply.status();
   if (reply->type != redis::Reply::Type::kArray || reply->elements.empty()) {
     return absl::InternalError("outbox commit: unexpected reply from Redis");
@@ -150,6 +178,30 @@ absl::StatusOr<CommitResult> Store::Commit(const CommitRequest& r) {
   return out;
 }
 
+namespace {
+
+std::optional<CommitResult> RequestRecord(const redis::Reply& r, const std::string& fingerprint) {
+  if (r.elements.size() != 2 || r.elements[0].is_nil()) return std::nullopt;
+  CommitResult out;
+  if (r.elements[0].str != fingerprint) {
+    out.outcome = CommitResult::Outcome::kRequestIdReused;
+  } else {
+    out.outcome = CommitResult::Outcome::kReplayed;
+    out.response = r.elements[1].str;
+  }
+  return out;
+}
+
+std::optional<Versioned> EntityRecord(const redis::Reply& r) {
+  if (r.elements.size() != 2 || r.elements[0].is_nil()) return std::nullopt;
+  Versioned v;
+  absl::SimpleAtoi(r.elements[0].str, &v.version);
+  v.data = r.elements[1].str;
+  return v;
+}
+
+}  // namespace
+
 absl::StatusOr<std::optional<CommitResult>> Store::LookupRequest(const std::string& request_id,
                                                                  const std::string& fingerprint) {
   if (request_id.empty()) return std::optional<CommitResult>();
@@ -157,15 +209,26 @@ absl::StatusOr<std::optional<CommitResult>> Store::LookupRequest(const std::stri
   if (!lease.ok()) return lease.status();
   auto reply = (*lease)->CommandOk({"HMGET", RequestKey(request_id), "fp", "resp"});
   if (!reply.ok()) return reply.status();
-  if (reply->elements.size() != 2 || reply->elements[0].is_nil()) return std::optional<CommitResult>();
-  CommitResult out;
-  if (reply->elements[0].str != fingerprint) {
-    out.outcome = CommitResult::Outcome::kRequestIdReused;
-  } else {
-    out.outcome = CommitResult::Outcome::kReplayed;
-    out.response = reply->elements[1].str;
+  return RequestRecord(*reply, fingerprint);
+}
+
+absl::StatusOr<RequestAndEntity> Store::LookupRequestAndGet(const std::string& request_id,
+                                                            const std::string& fingerprint,
+                                                            const std::string& entity_key) {
+  std::vector<std::vector<std::string>> cmds;
+  if (!request_id.empty()) cmds.push_back({"HMGET", RequestKey(request_id), "fp", "resp"});
+  cmds.push_back({"HMGET", entity_key, "v", "d"});
+  auto lease = Acquire();
+  if (!lease.ok()) return lease.status();
+  auto replies = (*lease)->Pipeline(cmds);
+  if (!replies.ok()) return replies.status();
+  for (const auto& r : *replies) {
+    if (r.is_error()) return absl::InternalError("redis HMGET: " + r.str);
   }
-  return std::optional<CommitResult>(std::move(out));
+  RequestAndEntity out;
+  if (!request_id.empty()) out.request = RequestRecord(replies->front(), fingerprint);
+  out.entity = EntityRecord(replies->back());
+  return out;
 }
 
 absl::StatusOr<std::optional<Versioned>> Store::Get(const std::string& entity_key) {
@@ -186,14 +249,7 @@ absl::StatusOr<std::vector<std::optional<Versioned>>> Store::GetMany(const std::
   out.reserve(keys.size());
   for (const auto& r : *replies) {
     if (r.is_error()) return absl::InternalError("redis HMGET: " + r.str);
-    if (r.elements.size() != 2 || r.elements[0].is_nil()) {
-      out.emplace_back();
-      continue;
-    }
-    Versioned v;
-    absl::SimpleAtoi(r.elements[0].str, &v.version);
-    v.data = r.elements[1].str;
-    out.emplace_back(std::move(v));
+    out.push_back(EntityRecord(r));
   }
   return out;
 }

@@ -12,6 +12,7 @@
 //   P:outbox          stream of events waiting for Kafka: {t: topic, k: key, v: value, h: headers, id}
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -71,6 +72,12 @@ struct Versioned {
   std::string data;
 };
 
+// What the first read of an update needs: the request's record (if any) and the entity.
+struct RequestAndEntity {
+  std::optional<CommitResult> request;  // as LookupRequest
+  std::optional<Versioned> entity;      // as Get
+};
+
 struct Page {
   std::vector<std::string> ids;
   std::string next_token;  // "" when there is no next page
@@ -93,6 +100,10 @@ class Store {
   absl::StatusOr<std::optional<CommitResult>> LookupRequest(const std::string& request_id,
                                                             const std::string& fingerprint);
 
+  // LookupRequest and Get in one round trip (both read before anything is decided).
+  absl::StatusOr<RequestAndEntity> LookupRequestAndGet(const std::string& request_id, const std::string& fingerprint,
+                                                       const std::string& entity_key);
+
   absl::StatusOr<std::optional<Versioned>> Get(const std::string& entity_key);
   absl::StatusOr<std::vector<std::optional<Versioned>>> GetMany(const std::vector<std::string>& entity_keys);
 
@@ -104,11 +115,14 @@ class Store {
 
  private:
   absl::StatusOr<redis::Pool::Lease> Acquire();
+  // Runs the commit script by its SHA1 (EVALSHA), loading it first when this Store has not.
+  absl::StatusOr<redis::Reply> RunCommitScript(redis::Connection& conn, std::vector<std::string>& args);
 
   redis::Pool& pool_;
   std::string prefix_;
   std::chrono::milliseconds acquire_timeout_;
-  std::string script_sha_;
+  std::mutex script_mu_;
+  std::string script_sha_;  // of kCommitScript once loaded (SCRIPT LOAD); guarded by script_mu_
 };
 
 // Stable fingerprint of a request's bytes (for CommitRequest::fingerprint).

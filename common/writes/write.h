@@ -17,7 +17,8 @@
 //
 // Steps:
 //   1. Store::LookupRequest(request_id, fingerprint): a replay returns the stored response
-//      (nothing is read, checked or written again); a reused id is INVALID_ARGUMENT.
+//      (nothing is checked or written again); a reused id is INVALID_ARGUMENT. An update reads
+//      the entity in the same round trip (Store::LookupRequestAndGet).
 //   2. Read the entity (update) -> NOT_FOUND when missing; or start from an empty one (create,
 //      the entity must not exist). The entity's `version` (if it has one) is set to the next
 //      version.
@@ -102,25 +103,44 @@ absl::StatusOr<WriteResult<Response>> VersionedWrite(outbox::Store& store, const
   using Outcome = outbox::CommitResult::Outcome;
   if (auto s = CheckDeadline(t.deadline); !s.ok()) return s;
 
-  auto prior = store.LookupRequest(t.request_id, t.fingerprint);
-  if (!prior.ok()) return StorageError(prior.status());
-  if (prior->has_value()) {
-    if ((*prior)->outcome == Outcome::kRequestIdReused) return RequestIdReused(t.request_id);
-    return ParseReplay<Response>((*prior)->response, 0);
+  const std::string key = store.EntityKey(t.entity_type, t.entity_id);
+  // An update reads the request record and the entity in one round trip; the entity read is
+  // used by the first attempt only when the request is not a replay.
+  std::optional<std::optional<outbox::Versioned>> first_read;
+  std::optional<outbox::CommitResult> prior;
+  if (t.create) {
+    auto looked = store.LookupRequest(t.request_id, t.fingerprint);
+    if (!looked.ok()) return StorageError(looked.status());
+    prior = std::move(*looked);
+  } else {
+    auto both = store.LookupRequestAndGet(t.request_id, t.fingerprint, key);
+    if (!both.ok()) return StorageError(both.status());
+    prior = std::move(both->request);
+    first_read = std::move(both->entity);
+  }
+  if (prior) {
+    if (prior->outcome == Outcome::kRequestIdReused) return RequestIdReused(t.request_id);
+    return ParseReplay<Response>(prior->response, 0);
   }
 
-  const std::string key = store.EntityKey(t.entity_type, t.entity_id);
   uint64_t last_conflict_version = 0;
   for (int attempt = 1; attempt <= std::max(1, t.max_attempts); ++attempt) {
     if (auto s = CheckDeadline(t.deadline); !s.ok()) return s;
     Entity entity;
     uint64_t current = 0;
     if (!t.create) {
-      auto got = store.Get(key);
-      if (!got.ok()) return StorageError(got.status());
-      if (!got->has_value()) return NotFound(t.entity_type, t.entity_id);
-      current = (*got)->version;
-      if (!entity.ParseFromString((*got)->data)) {
+      std::optional<outbox::Versioned> got;
+      if (first_read) {
+        got = std::move(*first_read);
+        first_read.reset();
+      } else {
+        auto read = store.Get(key);
+        if (!read.ok()) return StorageError(read.status());
+        got = std::move(*read);
+      }
+      if (!got) return NotFound(t.entity_type, t.entity_id);
+      current = got->version;
+      if (!entity.ParseFromString(got->data)) {
         return absl::InternalError(Cat("stored ", t.entity_type, " '", t.entity_id, "' is corrupt"));
       }
       if (t.expected_version != 0 && t.expected_version != current) {

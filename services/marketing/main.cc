@@ -37,7 +37,8 @@ int main(int argc, char** argv) {
     source.source = rt.source();
     source.topic = marketing::kTopic;
     logic = std::make_unique<marketing::Marketing>(*store, writes::EventFactory(source));
-    service = std::make_unique<marketing::MarketingService>(*logic, rt.metrics(), &rt.authorizer());
+    service = std::make_unique<marketing::MarketingService>(*logic, rt.metrics(), rt.config().redis.pool_size,
+                                                            &rt.authorizer());
     rt.server().AddService(service.get(), marketing::MarketingService::service_full_name());
 
     outbox::RelayOptions ro;

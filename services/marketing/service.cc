@@ -5,8 +5,9 @@
 
 namespace concord::marketing {
 
-MarketingService::MarketingService(Marketing& logic, metrics::Registry& registry, auth::Authorizer* authz)
-    : logic_(logic), metrics_(registry, "marketing"), authz_(authz) {}
+MarketingService::MarketingService(Marketing& logic, metrics::Registry& registry, int workers,
+                                   auth::Authorizer* authz)
+    : logic_(logic), metrics_(registry, "marketing"), authz_(authz), executor_(workers) {}
 
 template <typename Resp, typename Fn>
 grpc::ServerUnaryReactor* MarketingService::Handle(grpc::CallbackServerContext* ctx, std::string_view method,
@@ -17,40 +18,49 @@ grpc::ServerUnaryReactor* MarketingService::Handle(grpc::CallbackServerContext* 
   auto raw = ctx->deadline();
   if (raw != std::chrono::system_clock::time_point::max()) deadline = raw;
 
-  grpc::Status status;
-  if (authz_) status = authz_->Check(*ctx, service_full_name(), method);  // logged there
-  if (!status.ok()) {
-    // refused: nothing read or written
-  } else if (deadline && std::chrono::system_clock::now() >= *deadline) {
-    status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded before the call started");
-  } else {
-    absl::StatusOr<Resp> r = fn(deadline);
-    if (r.ok()) {
-      *resp = std::move(*r);
-    } else {
-      status = writes::ToGrpc(r.status());
+  if (authz_) {
+    // Refused on the callback thread (no Redis, no worker); logged and counted by the check.
+    if (grpc::Status refused = authz_->Check(*ctx, service_full_name(), method); !refused.ok()) {
+      metrics_.Record(method, refused.error_code(), std::chrono::steady_clock::now() - started, write);
+      reactor->Finish(refused);
+      return reactor;
     }
   }
-  auto code = status.error_code();
-  if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNAVAILABLE ||
-      code == grpc::StatusCode::UNKNOWN) {
-    log::Error("call failed", {{"method", std::string(method)},
-                               {"code", std::string(writes::CodeName(code))},
-                               {"error", status.error_message()}});
-  } else if (!status.ok() && code != grpc::StatusCode::UNAUTHENTICATED && code != grpc::StatusCode::PERMISSION_DENIED) {
-    log::Debug("call refused", {{"method", std::string(method)},
-                                {"code", std::string(writes::CodeName(code))},
-                                {"error", status.error_message()}});
-  }
-  metrics_.Record(method, code, std::chrono::steady_clock::now() - started, write);
-  reactor->Finish(status);
+  executor_.Submit([=, this, fn = std::forward<Fn>(fn)] {
+    grpc::Status status;
+    if (ctx->IsCancelled()) {
+      status = grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled before it started");
+    } else if (deadline && std::chrono::system_clock::now() >= *deadline) {
+      status = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "deadline exceeded before the call started");
+    } else {
+      absl::StatusOr<Resp> r = fn(deadline);
+      if (r.ok()) {
+        *resp = std::move(*r);
+      } else {
+        status = writes::ToGrpc(r.status());
+      }
+    }
+    auto code = status.error_code();
+    if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNAVAILABLE ||
+        code == grpc::StatusCode::UNKNOWN) {
+      log::Error("call failed", {{"method", std::string(method)},
+                                 {"code", std::string(writes::CodeName(code))},
+                                 {"error", status.error_message()}});
+    } else if (!status.ok()) {
+      log::Debug("call refused", {{"method", std::string(method)},
+                                  {"code", std::string(writes::CodeName(code))},
+                                  {"error", status.error_message()}});
+    }
+    metrics_.Record(method, code, std::chrono::steady_clock::now() - started, write);
+    reactor->Finish(status);
+  });
   return reactor;
 }
 
 #define CONCORD_MARKETING_RPC(Method, Req, Resp, write)                                                       \
   grpc::ServerUnaryReactor* MarketingService::Method(grpc::CallbackServerContext* ctx, const Req* req,          \
                                                      Resp* resp) {                                              \
-    return Handle(ctx, #Method, write, resp, [&](Deadline d) { return logic_.Method(*req, d); });              \
+    return Handle(ctx, #Method, write, resp, [this, req](Deadline d) { return logic_.Method(*req, d); });      \
   }
 
 CONCORD_MARKETING_RPC(CreateCampaign, mv1::CreateCampaignRequest, mv1::CreateCampaignResponse, true)

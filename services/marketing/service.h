@@ -1,13 +1,16 @@
 #pragma once
-// concord.marketing.v1.MarketingService over the gRPC callback API. Each handler checks the
-// call's deadline (already past -> DEADLINE_EXCEEDED without touching Redis), runs the logic
-// in `Marketing` (blocking Redis calls on the gRPC callback thread: short, bounded by the
-// Redis command timeout), finishes the call and records concord_rpc_* metrics. Before all
-// that, the access check (common/auth: the method table says which permission each RPC needs).
+// concord.marketing.v1.MarketingService over the gRPC callback API. Each handler first checks
+// access (common/auth: the method table says which permission each RPC needs; a refusal is
+// answered on the callback thread), then hands the call to a worker pool (the logic in
+// `Marketing` blocks on Redis; gRPC's few callback threads must not: one blocked there stalls
+// every call it would serve), which checks the call's deadline (already past ->
+// DEADLINE_EXCEEDED without touching Redis), runs the logic, finishes the call and records
+// concord_rpc_* metrics.
 
 #include <string_view>
 
 #include "common/auth/authorizer.h"
+#include "common/writes/executor.h"
 #include "common/writes/rpc_metrics.h"
 #include "concord/marketing/v1/marketing.grpc.pb.h"
 #include "services/marketing/marketing.h"
@@ -16,8 +19,10 @@ namespace concord::marketing {
 
 class MarketingService final : public mv1::MarketingService::CallbackService {
  public:
-  // `authz` (not owned, may be null = no access control) is checked first by every handler.
-  MarketingService(Marketing& logic, metrics::Registry& registry, auth::Authorizer* authz = nullptr);
+  // `workers`: calls served at once (each holds a Redis connection at a time). `authz` (not
+  // owned, may be null = no access control) is checked first by every handler.
+  MarketingService(Marketing& logic, metrics::Registry& registry, int workers = 16,
+                   auth::Authorizer* authz = nullptr);
 
   static constexpr const char* service_full_name() { return mv1::MarketingService::service_full_name(); }
 
@@ -66,6 +71,7 @@ class MarketingService final : public mv1::MarketingService::CallbackService {
   Marketing& logic_;
   writes::RpcMetrics metrics_;
   auth::Authorizer* authz_;
+  writes::Executor executor_;  // declared last: joined first, while everything it uses still exists
 };
 
 }  // namespace concord::marketing

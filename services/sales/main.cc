@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
         *store, sales::ServiceOptions{.instance = rt.config().instance_id,
                                       .version = CONCORD_VERSION,
                                       .source = rt.source(),
-                                      .workers = 2 * rt.config().redis.pool_size,
+                                      .workers = rt.config().redis.pool_size,
                                       .authz = &rt.authorizer()});
     rt.server().AddService(service.get(), sales::v1::SalesService::service_full_name());
     relay = std::make_unique<outbox::Relay>(

@@ -5,16 +5,13 @@
 // recorded by writes::RpcMetrics: concord_rpc_requests_total{service="sales",method,code},
 // concord_rpc_write_duration_seconds / concord_rpc_read_duration_seconds{service,method}.
 
-#include <condition_variable>
-#include <deque>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/auth/authorizer.h"
 #include "common/metrics/metrics.h"
+#include "common/writes/executor.h"
 #include "common/writes/rpc_metrics.h"
 #include "common/outbox/store.h"
 #include "concord/sales/v1/sales.grpc.pb.h"
@@ -53,24 +50,6 @@ namespace concord::sales {
   X(SendMessage, v1::SendMessageRequest, v1::SendMessageResponse)                            \
   X(ListMessages, v1::ListMessagesRequest, v1::ListMessagesResponse)
 
-// A fixed pool of threads running queued tasks in order; the destructor runs what is queued,
-// then joins.
-class Executor {
- public:
-  explicit Executor(int threads);
-  ~Executor();
-  Executor(const Executor&) = delete;
-  Executor& operator=(const Executor&) = delete;
-  void Submit(std::function<void()> task);
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::function<void()>> queue_;
-  bool stop_ = false;
-  std::vector<std::thread> threads_;
-};
-
 struct ServiceOptions {
   std::string instance;          // Producer.instance of the events (the instance id)
   std::string version;           // Producer.version (build version)
@@ -102,7 +81,7 @@ class SalesService final : public v1::SalesService::CallbackService {
   SalesLogic logic_;
   writes::RpcMetrics metrics_;
   auth::Authorizer* authz_;
-  Executor executor_;  // declared last: joined first, while everything it uses still exists
+  writes::Executor executor_;  // declared last: joined first, while everything it uses still exists
 };
 
 }  // namespace concord::sales
