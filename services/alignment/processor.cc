@@ -106,8 +106,8 @@ void Processor::Run() {
   log::Info("alignment processor started", {{"group", options_.group_id}, {"topics", options_.input_topics}});
   while (!stop_) {
     auto m = consumer_->Poll(options_.poll_timeout);
-    if (!m && !caught_up_ && !consumer_->Assignment().empty()) {
-      caught_up_ = true;  // nothing left to read: any restored tail is replayed
+    if (!m && !caught_up_ && AllCaughtUp()) {
+      caught_up_ = true;  // everything the partitions had is read and processed
       caught_up_metric_->Set(1);
     }
     if (m) {
@@ -181,16 +181,23 @@ void Processor::Handle(const kafka::Message& m) {
   ++held_count_;
 }
 
-std::optional<std::pair<std::string, int32_t>> Processor::Partner(const std::pair<std::string, int32_t>& tp) const {
-  if (options_.input_topics.size() != 2) return std::nullopt;
-  const auto& other = tp.first == options_.input_topics[0] ? options_.input_topics[1] : options_.input_topics[0];
-  return std::make_pair(other, tp.second);
+namespace {
+int64_t EventMicros(const events::v1::Event& e) {
+  return e.occurred_at().seconds() * 1000000 + e.occurred_at().nanos() / 1000;
+}
+}  // namespace
+
+bool Processor::AllCaughtUp() const {
+  if (held_count_ > 0 || !batch_.empty()) return false;
+  auto assigned = consumer_->Assignment();
+  if (assigned.empty()) return false;
+  for (const auto& tp : assigned) {
+    if (Position({tp.topic, tp.partition}) != PartnerState::kCaughtUp) return false;
+  }
+  return true;
 }
 
-Processor::PartnerState Processor::ReadPast(const std::pair<std::string, int32_t>& tp, int64_t at_us) const {
-  // The partner partition has shown us an event at or after this time...
-  if (auto it = seen_us_.find(tp); it != seen_us_.end() && it->second >= at_us) return PartnerState::kPast;
-  // ...or we have read everything it had at its last fetch...
+Processor::PartnerState Processor::Position(const TP& tp) const {
   auto hw = consumer_->HighWatermark(tp.first, tp.second);
   if (!hw) {  // no fetch answered yet: what the broker said at assignment
     auto a = assigned_hw_.find(tp);
@@ -198,47 +205,78 @@ Processor::PartnerState Processor::ReadPast(const std::pair<std::string, int32_t
     hw = a->second;
   }
   auto it = read_upto_.find(tp);
-  if (it == read_upto_.end()) return *hw == 0 ? PartnerState::kPast : PartnerState::kUnknown;
-  // ...else it is demonstrably behind (a backlog): its earlier events are on their way.
-  return it->second >= *hw ? PartnerState::kPast : PartnerState::kBehind;
+  if (it == read_upto_.end()) return *hw == 0 ? PartnerState::kCaughtUp : PartnerState::kUnknown;
+  return it->second >= *hw ? PartnerState::kCaughtUp : PartnerState::kBehind;
+}
+
+bool Processor::MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
+                           std::chrono::steady_clock::time_point now) const {
+  switch (Position(other)) {
+    case PartnerState::kBehind:
+      // Its next record is already on the broker: wait for it, so that the order does not
+      // depend on how reads were batched (bounded by memory: held_limit).
+      return held_count_ >= options_.held_limit;
+    case PartnerState::kUnknown:
+      return now - d.arrived >= options_.max_hold;
+    case PartnerState::kCaughtUp: {
+      // Live: the other team's earlier events may still be on their way (a slower relay):
+      // wait out the grace, unless that partition has already delivered a later event (each
+      // relay publishes in time order, so nothing earlier can still come from there).
+      int64_t at = EventMicros(d.event);
+      if (at <= grace_edge_us) return true;
+      auto seen = seen_us_.find(other);
+      return seen != seen_us_.end() && seen->second >= at;
+    }
+  }
+  return true;
 }
 
 void Processor::Release(bool all) {
-  auto now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                    (std::chrono::system_clock::now() - options_.reorder_grace).time_since_epoch())
-                    .count();
-  auto now = std::chrono::steady_clock::now();
-  for (auto& [tp, held] : held_) {
-    auto partner = Partner(tp);
-    while (!held.empty()) {
-      const auto& t = held.front().event.occurred_at();
-      int64_t at_us = t.seconds() * 1000000 + t.nanos() / 1000;
-      if (!all) {
-        // Inside its grace the event waits (and the rest of its partition with it), unless the
-        // other team's partition has already delivered a later event: each relay publishes in
-        // time order, so nothing earlier can still come from there. On a busy stream that
-        // releases events within milliseconds instead of after the whole grace.
-        if (at_us > now_us) {
-          auto seen = partner ? seen_us_.find(*partner) : seen_us_.end();
-          if (seen == seen_us_.end() || seen->second < at_us) break;
-        }
-        // The other team's partition for the same customers may still hold earlier events
-        // (a backlog after a restart, or a slower relay): wait until it has been read past
-        // this time or is caught up, for at most max_hold.
-        if (partner) {
-          auto state = ReadPast(*partner, at_us);
-          bool waited_enough = now - held.front().arrived >= options_.max_hold;
-          // Behind: wait for it (bounded by memory, see held_limit); unknown: wait max_hold.
-          if (state == PartnerState::kBehind && held_count_ < options_.held_limit) break;
-          if (state == PartnerState::kUnknown && !waited_enough) break;
-        }
+  // Partition N of the two topics holds the same customers. Their events go to the engine in
+  // one deterministic order: a merge by event time of the two partitions' offset orders (ties:
+  // the first topic first), taking an event only when the other side's next event is known or
+  // cannot come yet. The same input then gives the same findings however the reads were
+  // batched: after a restart, a rebalance, or in an uninterrupted run.
+  const int64_t grace_edge_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                                    (std::chrono::system_clock::now() - options_.reorder_grace).time_since_epoch())
+                                    .count();
+  const auto now = std::chrono::steady_clock::now();
+  auto take = [&](const TP& tp, std::deque<Decoded>& q) {
+    batch_.next_offsets[tp] = std::max(batch_.next_offsets[tp], q.front().position.offset() + 1);
+    batch_.decoded.push_back(std::move(q.front()));
+    q.pop_front();
+    --held_count_;
+  };
+  std::set<int32_t> partitions;
+  for (const auto& [tp, q] : held_) {
+    if (!q.empty() || dead_tail_.count(tp)) partitions.insert(tp.second);
+  }
+  for (int32_t p : partitions) {
+    if (options_.input_topics.size() != 2) {  // one topic: offset order, after the grace
+      for (const auto& topic : options_.input_topics) {
+        TP tp{topic, p};
+        auto& q = held_[tp];
+        while (!q.empty() && (all || EventMicros(q.front().event) <= grace_edge_us)) take(tp, q);
       }
-      batch_.next_offsets[tp] = std::max(batch_.next_offsets[tp], held.front().position.offset() + 1);
-      batch_.decoded.push_back(std::move(held.front()));
-      held.pop_front();
-      --held_count_;
+    } else {
+      TP ta{options_.input_topics[0], p}, tb{options_.input_topics[1], p};
+      auto& a = held_[ta];
+      auto& b = held_[tb];
+      while (!a.empty() || !b.empty()) {
+        if (!a.empty() && !b.empty()) {
+          if (EventMicros(a.front().event) <= EventMicros(b.front().event)) take(ta, a);
+          else take(tb, b);
+          continue;
+        }
+        bool from_a = !a.empty();
+        auto& q = from_a ? a : b;
+        if (!all && !MayGoAlone(q.front(), from_a ? tb : ta, grace_edge_us, now)) break;
+        take(from_a ? ta : tb, q);
+      }
     }
-    if (held.empty()) {
+    for (const auto& topic : options_.input_topics) {
+      TP tp{topic, p};
+      if (!held_[tp].empty()) continue;
       if (auto it = dead_tail_.find(tp); it != dead_tail_.end()) {
         batch_.next_offsets[tp] = std::max(batch_.next_offsets[tp], it->second);
         dead_tail_.erase(it);
@@ -248,15 +286,8 @@ void Processor::Release(bool all) {
 }
 
 void Processor::Detect() {
-  // Each topic is in order, but the two topics are read independently: after a restart or
-  // during a backlog, a batch can hold marketing's records ahead of sales' earlier ones.
-  // Put the batch back in the order things happened, as the detectors expect. (A stable sort
-  // keeps each partition's order for equal timestamps.)
-  auto time = [](const Decoded& d) {
-    return std::make_pair(d.event.occurred_at().seconds(), d.event.occurred_at().nanos());
-  };
-  std::stable_sort(batch_.decoded.begin(), batch_.decoded.end(),
-                   [&](const auto& a, const auto& b) { return time(a) < time(b); });
+  // batch_ is in the order Release merged it (no sorting here: within a partition the offset
+  // order is the order, even where event times go back).
   for (auto& d : batch_.decoded) {
     const auto& key = d.event.customer().customer_key();
     if (!key.empty()) partition_of_[key] = d.position.partition();

@@ -18,10 +18,13 @@
 // only the tail is replayed; findings already stored are not published again.
 //
 // Cross-team order: the two topics are read independently, so a backlog (after a restart) or a
-// slower relay can deliver one team's events ahead of the other team's earlier ones. Each event
-// is held until it is `reorder_grace` old (event time) AND the other topic's partition for the
-// same customers has been read past its time or is caught up (at most `max_hold`); each batch
-// then runs in event-time order.
+// slower relay can deliver one team's events ahead of the other team's earlier ones. Partition N
+// of both topics is merged by event time (each partition keeps its offset order): an event goes
+// to the engine when the other side's next event is later, or when the other side has nothing
+// unread and the event is `reorder_grace` old (or the other side has shown a later event); an
+// unknown position waits at most `max_hold`. The merge depends only on the records, not on how
+// reads were batched, so a restart or a rebalance gives the same findings as one uninterrupted
+// run.
 //
 // Both input topics have the same partition count and are keyed by customer with the same
 // partitioner, so partition N of each holds the same customers. The consumer uses the range
@@ -186,15 +189,23 @@ class Processor : public kafka::RebalanceListener {
   std::map<std::pair<std::string, int32_t>, int64_t> dead_tail_;  // dead letters behind held events
   std::map<std::pair<std::string, int32_t>, int64_t> read_upto_;  // next offset to read, per partition
   std::map<std::pair<std::string, int32_t>, int64_t> seen_us_;    // latest event time read, per partition
-  std::optional<std::pair<std::string, int32_t>> Partner(const std::pair<std::string, int32_t>& tp) const;
-  enum class PartnerState { kPast, kBehind, kUnknown };
-  PartnerState ReadPast(const std::pair<std::string, int32_t>& tp, int64_t at_us) const;
+  enum class PartnerState { kCaughtUp, kBehind, kUnknown };
+  // Whether everything the partition had at its last fetch has been read.
+  PartnerState Position(const TP& tp) const;
+  // Whether an event may go to the engine while the other topic's partition has nothing held.
+  bool MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
+                  std::chrono::steady_clock::time_point now) const;
   size_t held_count_ = 0;
   std::map<std::pair<std::string, int32_t>, int64_t> assigned_hw_;  // high watermark at assignment
   void NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions);
   void ForgetHeld();  // drops events held for ordering (revocation, shutdown) and positions
   void Release(bool all);  // moves held events that may go now into batch_
-  bool caught_up_ = false;  // set once a poll finds nothing after an assignment
+  // Set once every assigned partition has been read to its end (and nothing is held) after an
+  // assignment. Wall-clock timers (SLA breaches) wait for it: while a backlog is replayed, the
+  // event that would stop a timer may still be unread, and firing then would make the findings
+  // depend on how fast the backlog was read.
+  bool caught_up_ = false;
+  bool AllCaughtUp() const;
 
   metrics::Family<metrics::Counter>* consumed_;
   metrics::Family<metrics::Counter>* findings_metric_;
