@@ -67,13 +67,15 @@ void Producer::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void*) 
   r.topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "";
   r.partition = msg->partition;
   r.offset = msg->offset;
+  auto* monitor = ConnectionMonitor::Of(rk);
+  if (!msg->err && monitor) monitor->Succeeded();
   if (msg->err) {
     r.error_text = rd_kafka_err2str(msg->err);
     r.retryable = IsRetryable(msg->err);
     // A record that timed out because the cluster refuses our credentials or certificate:
     // say so, rather than only "Message timed out".
-    if (auto* m = ConnectionMonitor::Of(rk)) {
-      if (auto f = m->RecentFailure()) {
+    if (monitor) {
+      if (auto f = monitor->LastFailure()) {
         r.error_text += absl::StrCat(" (", FailureKindName(f->kind), " failure: ", f->broker, ": ", f->cause, ")");
       }
     }

@@ -16,8 +16,9 @@
 namespace concord::kafka {
 namespace {
 
-constexpr auto kRecent = std::chrono::minutes(1);      // how long a failure explains a timeout
-constexpr auto kRelogEvery = std::chrono::minutes(1);  // the same failure logged again after
+// The same failure is logged again when librdkafka reports it after this long (librdkafka
+// itself reports an identical failure only now and then).
+constexpr auto kRelogEvery = std::chrono::minutes(1);
 
 // librdkafka's _RK_SENSITIVE properties (CONFIGURATION.md marks them "sensitive").
 constexpr std::string_view kSensitive[] = {
@@ -219,6 +220,7 @@ void ConnectionMonitor::OnError(rd_kafka_t* rk, int err_int, const char* reason_
     if (err == RD_KAFKA_RESP_ERR__RESOLVE || reason.find(": Connect to ") != std::string::npos) {
       std::lock_guard lock(mu_);
       last_.reset();
+      failing_ = false;
     }
     log::Debug("kafka client error", {{"client", client_}, {"error", rd_kafka_err2name(err)}, {"reason", reason}});
   } else {
@@ -242,6 +244,7 @@ void ConnectionMonitor::OnError(rd_kafka_t* rk, int err_int, const char* reason_
         repeats_ = 0;
       }
       last_ = f;
+      failing_ = true;
     }
     if (log_now) {
       log::Error(Message(kind), {{"client", client_},
@@ -251,6 +254,8 @@ void ConnectionMonitor::OnError(rd_kafka_t* rk, int err_int, const char* reason_
                                  {"cause", StableReason(f.cause)},
                                  {"hint", Hint(kind)},
                                  {"failures_since_last_report", repeats}});
+    } else {
+      log::Debug(Message(kind), {{"client", client_}, {"broker", f.broker}, {"repeated", true}});
     }
   }
   if (hook_) hook_(rk, err, reason);
@@ -263,20 +268,22 @@ void ConnectionMonitor::OnLog(int level, const char* facility, const char* text)
   log::Write(l, "librdkafka", {{"client", client_}, {"facility", facility ? facility : ""}, {"text", scrub_(text ? text : "")}});
 }
 
-std::optional<ConnectionMonitor::Failure> ConnectionMonitor::RecentFailure() const {
+std::optional<ConnectionMonitor::Failure> ConnectionMonitor::LastFailure() const {
+  if (!failing_.load(std::memory_order_relaxed)) return std::nullopt;
   std::lock_guard lock(mu_);
-  if (!last_ || std::chrono::steady_clock::now() - last_->at > kRecent) return std::nullopt;
   return last_;
 }
 
 void ConnectionMonitor::Succeeded() {
+  if (!failing_.load(std::memory_order_relaxed)) return;  // the common case: no lock per delivery
   std::lock_guard lock(mu_);
   last_.reset();
+  failing_ = false;
 }
 
 absl::Status ConnectionMonitor::Explain(const absl::Status& failed) const {
   if (failed.ok()) return failed;
-  auto f = RecentFailure();
+  auto f = LastFailure();
   if (!f) return failed;
   return absl::UnauthenticatedError(absl::StrCat(Message(f->kind), ": ", f->broker.empty() ? "" : f->broker + ": ",
                                                  StableReason(f->cause), " (", Hint(f->kind), "); ", failed.message()));

@@ -4,6 +4,7 @@
 // into one clear error line and a readiness status that names the cause, instead of a
 // silent reconnect loop.
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
@@ -65,8 +66,9 @@ int VerifyBrokerCertificate(int* x509_error, int depth, const char* der, size_t 
 
 // Watches one librdkafka handle: it is the handle's opaque, routes librdkafka's log lines
 // into the JSON log with secrets scrubbed, reports authentication, TLS and protocol failures
-// as one error line (again only when the cause changes, or every minute while it lasts), and
-// remembers the last one so Explain() can say why the cluster does not answer.
+// as one error line (again when the cause changes, or when librdkafka reports the same one a
+// minute or more later), and remembers the last one until a request succeeds or the broker
+// refuses the connection outright, so Explain() can say why the cluster does not answer.
 // Must outlive the handle.
 class ConnectionMonitor {
  public:
@@ -93,11 +95,12 @@ class ConnectionMonitor {
   // Runs after the monitor handled an error (e.g. the producer's fatal-error handling).
   void set_error_hook(ErrorHook hook) { hook_ = std::move(hook); }
 
-  // The last security failure seen in the past minute, unless a request succeeded since.
-  std::optional<Failure> RecentFailure() const;
-  // A request succeeded: the connection works, forget the last failure.
+  // The last security failure, unless a request succeeded since. (librdkafka reports an
+  // identical failure only now and then, so its age says nothing about whether it lasts.)
+  std::optional<Failure> LastFailure() const;
+  // A request succeeded (metadata answered, a record delivered): forget the last failure.
   void Succeeded();
-  // For a failed request (metadata, delivery): when a recent security failure explains it,
+  // For a failed request (metadata, delivery): when the last security failure explains it,
   // an UNAUTHENTICATED status naming it; otherwise `failed` unchanged.
   absl::Status Explain(const absl::Status& failed) const;
 
@@ -116,6 +119,7 @@ class ConnectionMonitor {
   ErrorHook hook_;
   mutable std::mutex mu_;
   std::optional<Failure> last_;        // last security failure, until a success
+  std::atomic<bool> failing_{false};   // last_ is set (read without the lock)
   std::string last_logged_;            // kind + stable cause of the last error line
   std::chrono::steady_clock::time_point last_logged_at_;
   int repeats_ = 0;                    // failures since the last error line

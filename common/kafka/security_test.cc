@@ -132,12 +132,12 @@ TEST_F(MonitorTest, ACertificateProblemNamesTheReasonAndARefusedConnectionReplac
   EXPECT_NE(out.find("\"cause\":\"broker certificate rejected: certificate has expired (certificate /CN=localhost"),
             std::string::npos)
       << out;
-  ASSERT_TRUE(m.RecentFailure().has_value());
-  EXPECT_EQ(m.RecentFailure()->kind, FailureKind::kTls);
+  ASSERT_TRUE(m.LastFailure().has_value());
+  EXPECT_EQ(m.LastFailure()->kind, FailureKind::kTls);
 
   m.OnError(nullptr, RD_KAFKA_RESP_ERR__TRANSPORT,
             "sasl_ssl://127.0.0.1:9094/bootstrap: Connect to ipv4#127.0.0.1:9094 failed: Connection refused");
-  EXPECT_FALSE(m.RecentFailure().has_value());
+  EXPECT_FALSE(m.LastFailure().has_value());
 }
 
 }  // namespace
