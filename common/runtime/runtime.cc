@@ -65,7 +65,11 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
       auto owner = config::KafkaFlagFor(property);
       if (at < first) first = at, flag = owner.empty() ? "--kafka-property" : owner;
     }
-    if (flag == "--kafka-ssl-key" && why.find("bad decrypt") != std::string::npos) flag = "--kafka-ssl-key-password";
+    if (flag == "--kafka-ssl-key" && !cfg.kafka.ssl_key_password.empty() &&
+        (why.find("bad decrypt") != std::string::npos || why.find("PEM lib") != std::string::npos)) {
+      flag = "--kafka-ssl-key-password";  // OpenSSL says only that it could not read the key
+      why += " (does the passphrase decrypt --kafka-ssl-key?)";
+    }
     std::cerr << "concord-" << service_ << ": invalid configuration:\n  " << config::Problem(flag, why) << "\n";
     log::Error("kafka producer configuration refused", {{"setting", flag}, {"error", why}});
     return 2;
