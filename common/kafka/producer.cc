@@ -30,7 +30,6 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
 
   std::unique_ptr<Producer> p(new Producer());
   p->monitor_ = std::make_unique<ConnectionMonitor>("producer " + options.client_id, props);
-  p->monitor_->set_owner(p.get());
   p->monitor_->set_error_hook([raw = p.get()](rd_kafka_t* rk, rd_kafka_resp_err_t err, const std::string&) {
     raw->OnError(rk, err);
   });
