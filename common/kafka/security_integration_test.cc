@@ -1,7 +1,8 @@
 // TLS and SASL/SCRAM against the real local broker's secure listeners (scripts/infra): the
-// right credentials produce and consume; no credentials, a wrong password, an untrusted CA
-// and an expired broker certificate each fail with an error that names the cause, through
-// librdkafka's and OpenSSL's real verification; the wrong password never reaches the logs.
+// right credentials produce and consume; no credentials, a wrong password, an untrusted CA,
+// an expired broker certificate and a broker name the certificate does not cover each fail
+// with an error that names the cause, through librdkafka's and OpenSSL's real verification;
+// the wrong password never reaches the logs.
 #include <chrono>
 #include <thread>
 
@@ -224,6 +225,18 @@ TEST_F(KafkaSecurityTest, ExpiredBrokerCertificateIsRefused) {
   EXPECT_NE(s.message().find("kafka TLS handshake failed"), std::string::npos) << s;
   EXPECT_NE(s.message().find("broker certificate rejected: certificate has expired (certificate /CN=localhost, "
                              "the broker's own)"),
+            std::string::npos)
+      << s;
+}
+
+// "127.1" reaches 127.0.0.1, but the certificate names only 127.0.0.1 and localhost: the host
+// name check (librdkafka's default) still applies with the certificate callback installed.
+TEST_F(KafkaSecurityTest, BrokerNameNotInTheCertificateIsRefused) {
+  auto producer = MakeProducer("127.1" + brokers_.substr(brokers_.rfind(':')), props_);
+  ASSERT_TRUE(producer);
+  auto s = WaitForExplainedFailure([&] { return producer->Ping(500ms); });
+  EXPECT_TRUE(absl::IsUnauthenticated(s)) << s;
+  EXPECT_NE(s.message().find("broker certificate rejected: hostname mismatch (certificate /CN=localhost"),
             std::string::npos)
       << s;
 }
