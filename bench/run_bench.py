@@ -88,7 +88,9 @@ class BenchKafka:
     def __init__(self, port, partitions):
         self.port, self.partitions = port, partitions
         self.brokers = f"127.0.0.1:{port}"
+        # All four broker ports its own (the secure listeners too), beside the shared broker.
         self.env = dict(os.environ, CONCORD_KAFKA_PORT=str(port), CONCORD_KAFKA_CONTROLLER_PORT=str(port + 1),
+                        CONCORD_KAFKA_SASL_PORT=str(port + 2), CONCORD_KAFKA_EXPIRED_TLS_PORT=str(port + 3),
                         CONCORD_INFRA_DIR=str(OUT / "infra"), CONCORD_TOPIC_PARTITIONS=str(partitions))
 
     def start(self):

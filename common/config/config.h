@@ -17,13 +17,27 @@ namespace concord::config {
 
 struct KafkaConfig {
   std::string brokers = "127.0.0.1:9092";
-  // librdkafka properties passed through as key=value (TLS, SASL/SCRAM, tuning).
+  // Connection security: what platform teams set, each its own checked flag. Empty means
+  // unset (librdkafka's default: plaintext, no SASL, the system CA store).
+  std::string security_protocol;  // plaintext, ssl, sasl_plaintext, sasl_ssl (any case)
+  std::string sasl_mechanism;     // SCRAM-SHA-256, SCRAM-SHA-512, PLAIN (any case)
+  std::string sasl_username;
+  std::string sasl_password;      // secret: never printed
+  std::string ssl_ca;             // PEM file with the CA(s) that signed the broker certificates
+  std::string ssl_cert;           // PEM file with this client's certificate (mutual TLS)
+  std::string ssl_key;            // PEM file with that certificate's private key
+  std::string ssl_key_password;   // secret: the passphrase of an encrypted ssl_key
+  // Any other librdkafka property as key=value (tuning, OAUTHBEARER, keystores, ...).
   std::vector<std::string> properties;
-  std::string sasl_password;  // kept apart so it is never printed
 
-  // properties parsed into pairs (Validate() has checked the syntax), password included.
+  // What librdkafka gets: the security settings (normalized), then the pass-through
+  // properties (Validate() has checked their syntax), secrets included.
   std::vector<std::pair<std::string, std::string>> Properties() const;
 };
+
+// The flag that owns a librdkafka property ("ssl.ca.location" -> "--kafka-ssl-ca"), or ""
+// for properties that only --kafka-property sets.
+std::string KafkaFlagFor(std::string_view property);
 
 struct RedisConfig {
   std::string host = "127.0.0.1";

@@ -4,6 +4,8 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "common/kafka/security.h"
+
 namespace concord::kafka {
 namespace {
 
@@ -47,19 +49,17 @@ EventPtr WaitFor(rd_kafka_queue_t* q, rd_kafka_event_type_t type, std::chrono::m
 absl::StatusOr<std::unique_ptr<Admin>> Admin::Create(const std::string& brokers, const Properties& properties) {
   Properties props = {{"bootstrap.servers", brokers}};
   props.insert(props.end(), properties.begin(), properties.end());
-  auto conf = MakeConf(props);
-  if (!conf.ok()) return conf.status();
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
-  if (!rk) return absl::InvalidArgumentError(absl::StrCat("kafka admin: ", err));
-  conf->release();
   auto a = std::make_unique<Admin>();
-  a->rk_.reset(rk);
+  a->monitor_ = std::make_unique<ConnectionMonitor>("admin", props);
+  auto rk = NewHandle(RD_KAFKA_PRODUCER, props, a->monitor_.get());
+  if (!rk.ok()) return absl::Status(rk.status().code(), absl::StrCat("kafka admin: ", rk.status().message()));
+  a->rk_ = std::move(*rk);
   return a;
 }
 
 absl::Status Admin::CreateTopic(const std::string& name, int partitions, int replication_factor,
                                 std::chrono::milliseconds timeout) {
+  rd_kafka_poll(rk_.get(), 0);  // serves the monitor's error callbacks
   char err[512];
   std::unique_ptr<rd_kafka_NewTopic_t, NewTopicDeleter> topic(
       rd_kafka_NewTopic_new(name.c_str(), partitions, replication_factor, err, sizeof err));
@@ -90,6 +90,7 @@ absl::Status Admin::CreateTopic(const std::string& name, int partitions, int rep
 }
 
 absl::Status Admin::DeleteTopic(const std::string& name, std::chrono::milliseconds timeout) {
+  rd_kafka_poll(rk_.get(), 0);
   char err[512];
   std::unique_ptr<rd_kafka_DeleteTopic_t, DeleteTopicDeleter> topic(rd_kafka_DeleteTopic_new(name.c_str()));
   QueuePtr q(rd_kafka_queue_new(rk_.get()));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/kafka/handle.h"
+#include "common/kafka/security.h"
 
 namespace concord::kafka {
 
@@ -22,6 +23,7 @@ class Admin {
   absl::StatusOr<int> PartitionCount(const std::string& name, std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
  private:
+  std::unique_ptr<ConnectionMonitor> monitor_;  // declared before rk_: outlives the handle
   KafkaPtr rk_;
 };
 

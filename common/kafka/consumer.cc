@@ -4,6 +4,7 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "common/kafka/security.h"
 #include "common/logging/log.h"
 
 namespace concord::kafka {
@@ -78,19 +79,16 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(const ConsumerOptions
       {"statistics.interval.ms", "0"},
   };
   props.insert(props.end(), options.properties.begin(), options.properties.end());
-  auto conf = MakeConf(props);
-  if (!conf.ok()) return conf.status();
 
   std::unique_ptr<Consumer> c(new Consumer());
   c->listener_ = options.listener;
-  rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::OnRebalance);
-  rd_kafka_conf_set_opaque(conf->get(), c.get());
-
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), err, sizeof err);
-  if (!rk) return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", err));
-  conf->release();
-  c->rk_.reset(rk);
+  c->monitor_ = std::make_unique<ConnectionMonitor>("consumer " + options.client_id, props);
+  c->monitor_->set_owner(c.get());
+  auto handle = NewHandle(RD_KAFKA_CONSUMER, props, c->monitor_.get(),
+                          [](rd_kafka_conf_t* conf) { rd_kafka_conf_set_rebalance_cb(conf, &Consumer::OnRebalance); });
+  if (!handle.ok()) return absl::Status(handle.status().code(), absl::StrCat("kafka consumer: ", handle.status().message()));
+  c->rk_ = std::move(*handle);
+  rd_kafka_t* rk = c->rk_.get();
   rd_kafka_poll_set_consumer(rk);
 
   std::vector<TopicPartition> subs;
@@ -107,7 +105,7 @@ Consumer::~Consumer() {
 }
 
 void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
-  auto* self = static_cast<Consumer*>(opaque);
+  auto* self = static_cast<Consumer*>(static_cast<ConnectionMonitor*>(opaque)->owner());
   bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
   auto tps = ToVector(parts);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/kafka/handle.h"
+#include "common/kafka/security.h"
 
 namespace concord::kafka {
 
@@ -101,6 +102,7 @@ class Consumer {
   Consumer() = default;
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque);
 
+  std::unique_ptr<ConnectionMonitor> monitor_;  // declared before rk_: outlives the handle
   KafkaPtr rk_;
   RebalanceListener* listener_ = nullptr;
   bool closed_ = false;

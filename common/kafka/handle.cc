@@ -2,6 +2,8 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "common/kafka/security.h"
+
 namespace concord::kafka {
 
 absl::StatusOr<ConfPtr> MakeConf(const Properties& props) {
@@ -13,6 +15,20 @@ absl::StatusOr<ConfPtr> MakeConf(const Properties& props) {
     }
   }
   return conf;
+}
+
+absl::StatusOr<KafkaPtr> NewHandle(rd_kafka_type_t type, const Properties& props, ConnectionMonitor* monitor,
+                                   const std::function<void(rd_kafka_conf_t*)>& customize) {
+  auto conf = MakeConf(props);
+  if (!conf.ok()) return conf.status();
+  monitor->Install(conf->get(), props);
+  if (customize) customize(conf->get());
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf->get(), err, sizeof err);
+  // The error may quote a property (e.g. "ssl.key.location failed: ..."): scrub it all the same.
+  if (!rk) return absl::InvalidArgumentError(monitor->scrub()(err));
+  conf.value().release();  // rd_kafka_new took ownership
+  return KafkaPtr(rk);
 }
 
 bool IsRetryable(rd_kafka_resp_err_t err) {
@@ -67,17 +83,11 @@ absl::Status PingCluster(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
   const rd_kafka_metadata_t* md = nullptr;
   auto err = rd_kafka_metadata(rk, 0, nullptr, &md, static_cast<int>(timeout.count()));
   if (md) rd_kafka_metadata_destroy(md);
-  return ToStatus(err, "kafka metadata");
-}
-
-Properties Redacted(const Properties& props) {
-  Properties out;
-  for (const auto& [k, v] : props) {
-    bool secret = k.find("password") != std::string::npos || k.find("secret") != std::string::npos ||
-                  (k.find("key") != std::string::npos && k.find("location") == std::string::npos);
-    out.emplace_back(k, secret ? "<redacted>" : v);
-  }
-  return out;
+  auto status = ToStatus(err, "kafka metadata");
+  auto* monitor = ConnectionMonitor::Of(rk);
+  if (!monitor) return status;
+  if (status.ok()) monitor->Succeeded();
+  return monitor->Explain(status);
 }
 
 }  // namespace concord::kafka

@@ -2,6 +2,7 @@
 // RAII over librdkafka's C handles, and the pieces producer and consumer share.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -55,8 +56,15 @@ struct TopicPartition {
   bool operator==(const TopicPartition&) const = default;
 };
 
+class ConnectionMonitor;
+
 // Builds a configuration; the error names the property and librdkafka's reason.
 absl::StatusOr<ConfPtr> MakeConf(const Properties& props);
+
+// Creates a handle from the properties, watched by `monitor` (see security.h), which becomes
+// the handle's opaque and must outlive it. `customize` may add callbacks before creation.
+absl::StatusOr<KafkaPtr> NewHandle(rd_kafka_type_t type, const Properties& props, ConnectionMonitor* monitor,
+                                   const std::function<void(rd_kafka_conf_t*)>& customize = {});
 
 // Whether a failed produce or request may succeed if tried again later.
 bool IsRetryable(rd_kafka_resp_err_t err);
@@ -64,10 +72,8 @@ bool IsRetryable(rd_kafka_resp_err_t err);
 // Maps a librdkafka error to a Status with the error name and text.
 absl::Status ToStatus(rd_kafka_resp_err_t err, std::string_view context);
 
-// Asks the cluster for its metadata: proves that at least one broker answers.
+// Asks the cluster for its metadata: proves that at least one broker answers. When it does
+// not and the handle's monitor saw an authentication or TLS failure, the status names it.
 absl::Status PingCluster(rd_kafka_t* rk, std::chrono::milliseconds timeout);
-
-// Secret-bearing properties (passwords, keys) are replaced for logging.
-Properties Redacted(const Properties& props);
 
 }  // namespace concord::kafka

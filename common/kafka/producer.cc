@@ -2,6 +2,7 @@
 
 #include <absl/strings/str_cat.h>
 
+#include "common/kafka/security.h"
 #include "common/logging/log.h"
 
 namespace concord::kafka {
@@ -26,19 +27,16 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
       {"socket.keepalive.enable", "true"},
   };
   props.insert(props.end(), options.properties.begin(), options.properties.end());
-  auto conf = MakeConf(props);
-  if (!conf.ok()) return conf.status();
 
   std::unique_ptr<Producer> p(new Producer());
-  rd_kafka_conf_set_dr_msg_cb(conf->get(), &Producer::OnDelivery);
-  rd_kafka_conf_set_error_cb(conf->get(), &Producer::OnError);
-  rd_kafka_conf_set_opaque(conf->get(), p.get());
-
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), err, sizeof err);
-  if (!rk) return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", err));
-  conf->release();  // rd_kafka_new took ownership
-  p->rk_.reset(rk);
+  p->monitor_ = std::make_unique<ConnectionMonitor>("producer " + options.client_id, props);
+  p->monitor_->set_error_hook([raw = p.get()](rd_kafka_t* rk, rd_kafka_resp_err_t err, const std::string&) {
+    raw->OnError(rk, err);
+  });
+  auto rk = NewHandle(RD_KAFKA_PRODUCER, props, p->monitor_.get(),
+                      [](rd_kafka_conf_t* conf) { rd_kafka_conf_set_dr_msg_cb(conf, &Producer::OnDelivery); });
+  if (!rk.ok()) return absl::Status(rk.status().code(), absl::StrCat("kafka producer: ", rk.status().message()));
+  p->rk_ = std::move(*rk);
   p->poller_ = std::thread([raw = p.get()] {
     while (!raw->stop_.load()) rd_kafka_poll(raw->rk_.get(), 100);
   });
@@ -60,7 +58,7 @@ Producer::~Producer() {
   }
 }
 
-void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
+void Producer::OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void*) {
   auto* cb = static_cast<Callback*>(msg->_private);
   if (!cb) return;
   DeliveryResult r;
@@ -68,25 +66,30 @@ void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   r.topic = msg->rkt ? rd_kafka_topic_name(msg->rkt) : "";
   r.partition = msg->partition;
   r.offset = msg->offset;
+  auto* monitor = ConnectionMonitor::Of(rk);
+  if (!msg->err && monitor) monitor->Succeeded();
   if (msg->err) {
     r.error_text = rd_kafka_err2str(msg->err);
     r.retryable = IsRetryable(msg->err);
+    // A record that timed out because the cluster refuses our credentials or certificate:
+    // say so, rather than only "Message timed out".
+    if (monitor) {
+      if (auto f = monitor->LastFailure()) {
+        r.error_text += absl::StrCat(" (", FailureKindName(f->kind), " failure: ", f->broker, ": ", f->cause, ")");
+      }
+    }
   }
   (*cb)(r);
   delete cb;
 }
 
-void Producer::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
-  auto* self = static_cast<Producer*>(opaque);
-  if (err == RD_KAFKA_RESP_ERR__FATAL) {
-    char buf[512];
-    rd_kafka_fatal_error(rk, buf, sizeof buf);
-    self->fatal_ = true;
-    log::Error("kafka producer fatal error", {{"reason", buf}});
-    return;
-  }
-  // Transport errors are retried by librdkafka; log them for operators, quietly.
-  log::Debug("kafka producer error", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))}, {"reason", reason}});
+void Producer::OnError(rd_kafka_t* rk, rd_kafka_resp_err_t err) {
+  // Everything else is logged by the monitor; transport errors are retried by librdkafka.
+  if (err != RD_KAFKA_RESP_ERR__FATAL) return;
+  char buf[512];
+  rd_kafka_fatal_error(rk, buf, sizeof buf);
+  fatal_ = true;
+  log::Error("kafka producer fatal error", {{"reason", monitor_->scrub()(buf)}});
 }
 
 absl::Status Producer::Produce(std::string_view topic, std::string_view key, std::string_view value,

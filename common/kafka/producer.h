@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/kafka/handle.h"
+#include "common/kafka/security.h"
 
 namespace concord::kafka {
 
@@ -80,8 +81,9 @@ class Producer {
  private:
   Producer() = default;
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* msg, void* opaque);
-  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
+  void OnError(rd_kafka_t* rk, rd_kafka_resp_err_t err);
 
+  std::unique_ptr<ConnectionMonitor> monitor_;  // declared before rk_: outlives the handle
   KafkaPtr rk_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> fatal_{false};

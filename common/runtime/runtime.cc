@@ -85,7 +85,23 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
                                            .client_id = "concord-" + service_ + "-" + cfg.instance_id,
                                            .properties = cfg.kafka.Properties()});
   if (!producer.ok()) {
-    log::Error("kafka producer configuration refused", {{"error", producer.status().ToString()}});
+    // librdkafka refused the configuration (an unknown property, a PEM file it cannot load, a
+    // key that does not match its certificate): name the setting, as Validate() does.
+    std::string why(producer.status().message());
+    std::string flag = "--kafka-property";
+    size_t first = std::string::npos;
+    for (const auto& [property, value] : cfg.kafka.Properties()) {
+      auto at = why.find(property);
+      auto owner = config::KafkaFlagFor(property);
+      if (at < first) first = at, flag = owner.empty() ? "--kafka-property" : owner;
+    }
+    if (flag == "--kafka-ssl-key" && !cfg.kafka.ssl_key_password.empty() &&
+        (why.find("bad decrypt") != std::string::npos || why.find("PEM lib") != std::string::npos)) {
+      flag = "--kafka-ssl-key-password";  // OpenSSL says only that it could not read the key
+      why += " (does the passphrase decrypt --kafka-ssl-key?)";
+    }
+    std::cerr << "concord-" << service_ << ": invalid configuration:\n  " << config::Problem(flag, why) << "\n";
+    log::Error("kafka producer configuration refused", {{"setting", flag}, {"error", why}});
     return 2;
   }
   rt_.producer_ = std::move(*producer);
