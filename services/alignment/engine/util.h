@@ -35,25 +35,49 @@ uint64_t Hash64(std::string_view s);
 // Lower-case hex SHA-256 of the input.
 std::string Sha256Hex(std::string_view s);
 
-// An id stored in 16 bytes when it is a lower-case canonical UUID (the Event.id format), as
-// a heap string otherwise. Round-trips exactly.
+// An id in 17 bytes and alignment 1 (so records pack tightly): a lower-case canonical UUID
+// (the Event.id format) as its 16 bytes, any other id of up to 16 bytes inline, longer ones
+// on the heap. Round-trips exactly; most ids never allocate.
 class CompactId {
  public:
   CompactId() = default;
   explicit CompactId(std::string_view s) { Set(s); }
-  CompactId(const CompactId& o) { *this = o; }
+  CompactId(const CompactId& o) { CopyFrom(o); }
   CompactId& operator=(const CompactId& o);
-  CompactId(CompactId&&) noexcept = default;
-  CompactId& operator=(CompactId&&) noexcept = default;
+  CompactId(CompactId&& o) noexcept { StealFrom(o); }
+  CompactId& operator=(CompactId&& o) noexcept;
+  ~CompactId() { Free(); }
   void Set(std::string_view s);
   std::string str() const;
-  bool empty() const { return !is_uuid_ && (!other_ || other_->empty()); }
+  // Appends the id's text to `out` (no temporary string).
+  void AppendTo(std::string* out) const;
+  bool empty() const { return tag_ == kEmpty; }
   bool operator==(const CompactId& o) const;
+  size_t HeapBytes() const;  // 0 unless the id is longer than 16 bytes
 
  private:
-  uint64_t hi_ = 0, lo_ = 0;
-  bool is_uuid_ = false;
-  std::unique_ptr<std::string> other_;
+  // tag_: kEmpty, kUuid (b_ = 16 bytes, big-endian), kHeap (b_ = char* + uint64 length), or
+  // kInline + n for an inline id of n (1..16) bytes.
+  static constexpr uint8_t kEmpty = 0, kUuid = 1, kHeap = 2, kInline = 3;
+  void Free();
+  void CopyFrom(const CompactId& o);
+  void StealFrom(CompactId& o) {
+    std::memcpy(b_, o.b_, sizeof b_);
+    tag_ = o.tag_;
+    o.tag_ = kEmpty;
+  }
+  const char* heap() const {
+    const char* p;
+    std::memcpy(&p, b_, sizeof p);
+    return p;
+  }
+  uint64_t heap_size() const {
+    uint64_t n;
+    std::memcpy(&n, b_ + 8, sizeof n);
+    return n;
+  }
+  unsigned char b_[16] = {};
+  uint8_t tag_ = kEmpty;
 };
 
 // Maps strings to small integers and back (actors, topics, products). Append-only.
