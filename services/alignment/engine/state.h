@@ -3,6 +3,7 @@
 // Internal to the engine; the wiring only sees the bytes of Engine::SerializeCustomer.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -34,21 +35,22 @@ enum class SpanField : uint8_t {
   kCommitmentText, kConcessionText, kLineDescription, kStructured
 };
 
+// Field order packs it to 160 bytes; text is in CompactStr (8 bytes, no allocation when empty).
 struct StoredClaim {
   EvRef ev;
+  ClaimVal v;
+  Micros valid_until = 0;
+  CompactStr detail;
+  CompactStr span_text;  // the claimed text (free text), at most 160 bytes
+  CompactStr offer_code;
+  uint32_t product = 0;  // interned
+  uint32_t feature = 0;  // interned
+  uint32_t begin = 0, end = 0;
+  float confidence = 1;
   uint16_t index = 0;  // claim index within the event: claim id = event id + "#" + index
   Attr attr = Attr::kNone;
   bool structured = false;
   SpanField field = SpanField::kNone;
-  uint32_t product = 0;  // interned
-  uint32_t feature = 0;  // interned
-  ClaimVal v;
-  std::string detail;
-  std::string span_text;  // the claimed text (free text), at most 160 bytes
-  uint32_t begin = 0, end = 0;
-  Micros valid_until = 0;
-  float confidence = 1;
-  std::string offer_code;
   bool new_customers_only = false;
 };
 
@@ -64,8 +66,8 @@ struct TouchRec {
 struct RecordRec {
   EvRef ev;
   uint8_t type = 0;  // RecordType: 1 lead, 2 contact, 3 account
-  std::string source_lead_id;
-  NormalizedIdentity id;
+  CompactStr source_lead_id;
+  PackedIdentity id;
 };
 
 struct HandoffRec {
@@ -105,6 +107,8 @@ struct ScoreReasonRec {
   int8_t points = 0;
 };
 
+inline constexpr size_t kMaxEmitted = 64;
+
 // Scorecard scopes counted per customer per UTC day: overall, marketing, sales.
 inline constexpr int kActivityScopes = 3;
 
@@ -123,12 +127,16 @@ struct CustomerState {
   std::vector<TouchRec> touches;    // oldest first, <= max_touches
   std::vector<StoredClaim> claims;  // oldest first, <= max_claims
   std::vector<RecordRec> records;   // <= max_records
-  std::optional<HandoffRec> handoff;
+  std::unique_ptr<HandoffRec> handoff;  // most customers never have one: no inline space
   std::vector<OppRec> opps;         // open opportunities, <= 4
   std::vector<uint64_t> seen;       // ring of event id hashes (dedupe)
   uint32_t seen_pos = 0;
-  std::vector<uint64_t> emitted;    // ring of finding id hashes (repeat suppression)
-  uint32_t emitted_pos = 0;
+  // Findings already raised (repeat suppression), oldest first, <= kMaxEmitted: the raise key
+  // of each (Engine: FNV-1a of the text the finding id hashes, so SHA-256 runs only for new
+  // findings). The first emitted_legacy entries came from a format-1/2 checkpoint and are
+  // Hash64 of the finding id instead.
+  std::vector<uint64_t> emitted;
+  uint8_t emitted_legacy = 0;
   std::vector<Suppress> suppress;   // time-boxed repeat suppression keys
   Micros timer_due = 0;             // the timer registered in the engine (0 = none)
 

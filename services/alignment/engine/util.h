@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
@@ -30,8 +31,16 @@ int32_t DaysToYmd(int64_t days);
 std::string FormatYmd(int32_t ymd);  // "2026-03-01"
 std::string FormatDuration(Micros d);  // "72h", "30d", "90m", "45s"
 
-// 64-bit FNV-1a.
-uint64_t Hash64(std::string_view s);
+// 64-bit FNV-1a. Hash64Append continues a hash: Hash64Append(Hash64(a), b) == Hash64(a + b).
+inline constexpr uint64_t kHash64Seed = 1469598103934665603ull;
+inline uint64_t Hash64Append(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+inline uint64_t Hash64(std::string_view s) { return Hash64Append(kHash64Seed, s); }
 // Lower-case hex SHA-256 of the input.
 std::string Sha256Hex(std::string_view s);
 
@@ -78,6 +87,54 @@ class CompactId {
   }
   unsigned char b_[16] = {};
   uint8_t tag_ = kEmpty;
+};
+
+// A string in one pointer: 8 bytes and no allocation when empty, one exact-size block
+// otherwise (per-customer text that is rarely set or short: claim spans, offer codes).
+class CompactStr {
+ public:
+  CompactStr() = default;
+  CompactStr(std::string_view s) { Assign(s); }  // NOLINT: implicit, like std::string
+  CompactStr(const CompactStr& o) { Assign(o.view()); }
+  CompactStr(CompactStr&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  CompactStr& operator=(const CompactStr& o) {
+    if (this != &o) Assign(o.view());
+    return *this;
+  }
+  CompactStr& operator=(CompactStr&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  CompactStr& operator=(std::string_view s) {
+    Assign(s);
+    return *this;
+  }
+  ~CompactStr() { delete[] p_; }
+  std::string_view view() const {
+    if (!p_) return {};
+    uint32_t n;
+    std::memcpy(&n, p_, sizeof n);
+    return {p_ + sizeof n, n};
+  }
+  operator std::string_view() const { return view(); }  // NOLINT
+  std::string str() const { return std::string(view()); }
+  bool empty() const { return p_ == nullptr; }
+  bool operator==(std::string_view s) const { return view() == s; }
+  size_t HeapBytes() const { return p_ ? sizeof(uint32_t) + view().size() : 0; }
+
+ private:
+  void Assign(std::string_view s) {
+    char* p = nullptr;
+    if (!s.empty()) {
+      uint32_t n = static_cast<uint32_t>(s.size());
+      p = new char[sizeof n + n];
+      std::memcpy(p, &n, sizeof n);
+      std::memcpy(p + sizeof n, s.data(), n);
+    }
+    delete[] p_;
+    p_ = p;
+  }
+  char* p_ = nullptr;
 };
 
 // Maps strings to small integers and back (actors, topics, products). Append-only.
