@@ -147,7 +147,7 @@ void PushBounded(std::vector<T>& v, T x, size_t max) {
 bool RingHas(const std::vector<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
 void RingAdd(std::vector<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
   if (r.size() < cap) {
-    Grow(r, 8, cap);
+    Grow(r, 4, cap);
     r.push_back(h);
     return;
   }
@@ -323,7 +323,9 @@ struct Engine::Impl {
     }
     Grow(raised, 8, kMaxEmitted);
     raised.push_back(key);
-    std::stable_sort(evs.begin(), evs.end(), [](const Ev& a, const Ev& b) { return a.ref->at < b.ref->at; });
+    // stable, by time (insertion sort: a handful of entries, and no temporary buffer)
+    for (size_t i = 1; i < evs.size(); ++i)
+      for (size_t j = i; j > 0 && evs[j].ref->at < evs[j - 1].ref->at; --j) std::swap(evs[j], evs[j - 1]);
     Finding f;
     f.set_id(id);
     f.set_version(1);
@@ -519,8 +521,9 @@ struct Engine::Impl {
       st.score_reasons.push_back({strings.Intern(r.code()), static_cast<int8_t>(std::clamp(r.points(), -100, 100))});
     }
   }
-  static void SetName(std::string& dst, const std::string& name) {
-    dst = name.substr(0, 120);
+  template <typename S>
+  static void SetName(S& dst, const std::string& name) {
+    dst = std::string_view(name).substr(0, 120);
   }
   void FillOpp(OppRec& rec, const ev::Opportunity& o) {
     if (!o.name().empty()) SetName(rec.name, o.name());
@@ -781,6 +784,7 @@ struct Engine::Impl {
   // Drops free-text claims that repeat a structured claim of the same event, numbers claims.
   void Finalize(std::vector<StoredClaim>& cl) {
     std::vector<StoredClaim> out;
+    out.reserve(cl.size());
     for (auto& c : cl) {
       bool dup = false;
       for (const auto& o : out) {
@@ -1449,11 +1453,11 @@ struct Engine::Impl {
     av::CustomerView v;
     v.set_customer_key(it->first);
     for (const auto& a : st.alias_keys) v.add_alias_keys(a);
-    v.set_display_name(st.display_name);
+    v.set_display_name(st.display_name.str());
     if (absl::StartsWith(it->first, "domain:")) v.set_domain(it->first.substr(7));
     for (const auto& r : st.records)
       if (v.domain().empty() && !r.id.view().domain.empty()) v.set_domain(std::string(r.id.view().domain));
-    v.set_account_id(st.account_id);
+    v.set_account_id(st.account_id.str());
     for (const auto& r : st.records)
       if (v.account_id().empty() && r.type == 3) v.set_account_id(r.ev.record_id.str());
     FillGroups(st, &v);

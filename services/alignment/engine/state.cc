@@ -61,7 +61,7 @@ size_t CustomerState::ApproxBytes() const {
   n += claims.capacity() * sizeof(StoredClaim);
   for (const auto& c : claims) n += c.span_text.HeapBytes() + c.detail.HeapBytes() + c.offer_code.HeapBytes();
   n += records.capacity() * sizeof(RecordRec);
-  n += score_reasons.capacity() * sizeof(ScoreReasonRec) + StrBytes(display_name) + StrBytes(account_id);
+  n += score_reasons.capacity() * sizeof(ScoreReasonRec) + display_name.HeapBytes() + account_id.HeapBytes();
   n += alias_keys.capacity() * sizeof(std::string);
   for (const auto& k : alias_keys) n += StrBytes(k);
   for (const auto& o : opps) n += StrBytes(o.name) + StrBytes(o.id);

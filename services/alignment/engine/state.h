@@ -146,8 +146,8 @@ struct CustomerState {
   uint8_t lead_score = 0;               // 0..100, 0 = never scored
   Micros scored_at = 0;
   std::vector<ScoreReasonRec> score_reasons;  // <= 8 (codes and points; descriptions are not kept)
-  std::string display_name;             // account name, else the company as written (<= 120 bytes)
-  std::string account_id;
+  CompactStr display_name;              // account name, else the company as written (<= 120 bytes)
+  CompactStr account_id;
   uint32_t industry = 0, region = 0, country = 0;  // interned, as written
   std::vector<std::string> alias_keys;  // former customer keys merged into this one, <= 8
   int32_t touch_day[kActivityScopes] = {-1, -1, -1};  // last UTC day counted in customers_touched
