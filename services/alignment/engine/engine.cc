@@ -321,7 +321,7 @@ struct Engine::Impl {
       raised.erase(raised.begin());
       if (c.st.emitted_legacy) --c.st.emitted_legacy;
     }
-    Grow(raised, 8, kMaxEmitted);
+    Grow(raised, 4, kMaxEmitted);
     raised.push_back(key);
     // stable, by time (insertion sort: a handful of entries, and no temporary buffer)
     for (size_t i = 1; i < evs.size(); ++i)
@@ -568,22 +568,22 @@ struct Engine::Impl {
         h.accept_fired = true;
         CountHandoffOutcome(h, false);
         std::string sla = FormatDuration(pb->sla_handoff_accept);
-        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id + ")"}},
+        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id.str() + ")"}},
              "Hand-off not accepted within " + sla,
              "Marketing handed off this MQL; sales neither accepted it nor touched the customer within the " + sla +
                  " SLA (due " + std::to_string((h.accept_due - h.ev.at) / kHour) + "h after hand-off).",
-             "Sales: accept or reject hand-off " + h.handoff_id + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
-             {{"sla", sla}, {"handoff_id", h.handoff_id}});
+             "Sales: accept or reject hand-off " + h.handoff_id.str() + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
+             {{"sla", sla}, {"handoff_id", h.handoff_id.str()}});
       }
       if (!h.rejected && !h.touched && !h.touch_fired && at >= h.touch_due) {
         h.touch_fired = true;
         std::string sla = FormatDuration(pb->sla_first_touch);
-        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id + ")"}};
+        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id.str() + ")"}};
         if (h.accepted) evs.push_back({&h.accept_ev, "acceptance", nullptr, "Hand-off accepted by " + Who(h.accept_ev)});
         Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.first_touch", std::move(evs), "No first touch within " + sla + " of hand-off",
              "No sales outreach reached this customer within the " + sla + " first-touch SLA after the hand-off.",
              "Sales: the owning rep should contact the customer today.", ev::TEAM_SALES, h.touch_due,
-             {{"sla", sla}, {"handoff_id", h.handoff_id}});
+             {{"sla", sla}, {"handoff_id", h.handoff_id.str()}});
       }
     }
     for (auto& o : st.opps) {
@@ -1481,8 +1481,8 @@ struct Engine::Impl {
     if (st.handoff) {
       const auto& h = *st.handoff;
       auto* x = v.mutable_handoff();
-      x->set_handoff_id(h.handoff_id);
-      x->set_lead_id(h.lead_id);
+      x->set_handoff_id(h.handoff_id.str());
+      x->set_lead_id(h.lead_id.str());
       x->set_status(h.rejected   ? ev::HANDOFF_STATUS_REJECTED
                     : h.accepted ? ev::HANDOFF_STATUS_ACCEPTED
                                  : ev::HANDOFF_STATUS_PENDING);

@@ -65,7 +65,7 @@ size_t CustomerState::ApproxBytes() const {
   n += alias_keys.capacity() * sizeof(std::string);
   for (const auto& k : alias_keys) n += StrBytes(k);
   for (const auto& o : opps) n += StrBytes(o.name) + StrBytes(o.id);
-  if (handoff) n += sizeof(HandoffRec) + StrBytes(handoff->lead_id) + StrBytes(handoff->handoff_id);
+  if (handoff) n += sizeof(HandoffRec) + handoff->lead_id.HeapBytes() + handoff->handoff_id.HeapBytes();
   for (const auto& r : records) n += r.id.HeapBytes() + r.source_lead_id.HeapBytes() + r.ev.record_id.HeapBytes();
   for (const auto& c : claims) n += c.ev.record_id.HeapBytes();
   for (const auto& t : touches) n += t.ev.record_id.HeapBytes();

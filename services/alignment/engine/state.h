@@ -72,14 +72,14 @@ struct RecordRec {
 
 struct HandoffRec {
   EvRef ev;  // LeadHandedOff
-  std::string handoff_id;
+  CompactStr handoff_id;
   Micros accept_due = 0, touch_due = 0;
   bool accepted = false, rejected = false, touched = false;
   EvRef accept_ev;
   bool accept_fired = false, touch_fired = false;
   // Format 2 (customer view, scorecard):
   bool counted = false;       // the accept SLA outcome is in the scorecard counters
-  std::string lead_id;        // the marketing lead handed off
+  CompactStr lead_id;         // the marketing lead handed off
   Micros handed_off_at = 0;   // format 1: the hand-off event's time
   Micros accepted_at = 0;     // format 1: accept_ev.at
   Micros first_touch_at = 0;  // first sales touch at or after the hand-off (0 = none)
