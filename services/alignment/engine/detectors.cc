@@ -19,7 +19,7 @@ std::string Show(const StoredClaim& c) {
   ExtractedClaim e;
   e.attr = c.attr;
   e.v = c.v;
-  e.detail = c.detail;
+  e.detail = c.detail.str();
   return DisplayValue(e);
 }
 }  // namespace
@@ -97,7 +97,7 @@ std::vector<OffBookProblem> CheckOffBook(const StoredClaim& c, std::string_view 
                                          const Playbook& pb, int32_t at_ymd) {
   std::vector<OffBookProblem> out;
   const PriceBookEntry* pe = product.empty() ? nullptr : pb.Price(product);
-  std::string pfx = "price_book." + std::string(product);
+  auto pfx = [&] { return "price_book." + std::string(product); };  // built only for a problem
   switch (c.attr) {
     case Attr::kPrice:
       if (pe && pe->currency == c.v.currency && c.v.period != ev::BILLING_PERIOD_ONE_TIME) {
@@ -111,7 +111,7 @@ std::vector<OffBookProblem> CheckOffBook(const StoredClaim& c, std::string_view 
           f.v.micros = pe->floor_price_micros;
           f.v.period = static_cast<uint8_t>(pe->period);
           out.push_back({"price " + Show(c) + " is below the floor price " + DisplayValue(f) + " of " + std::string(product),
-                         pfx + ".floor_price"});
+                         pfx() + ".floor_price"});
         }
       }
       break;
@@ -120,7 +120,7 @@ std::vector<OffBookProblem> CheckOffBook(const StoredClaim& c, std::string_view 
       std::string rule;
       if (pe) {
         max = pe->max_discount_percent;
-        rule = pfx + ".max_discount_percent";
+        rule = pfx() + ".max_discount_percent";
       } else if (product.empty() && !pb.price_book.empty()) {
         for (const auto& [id, e] : pb.price_book) max = std::max(max, e.max_discount_percent);
         rule = "price_book.*.max_discount_percent";
@@ -135,7 +135,7 @@ std::vector<OffBookProblem> CheckOffBook(const StoredClaim& c, std::string_view 
       if (pe && pe->max_trial_days && c.v.qty > *pe->max_trial_days + pb.trial_tolerance_days + 1e-9)
         out.push_back({"trial " + Show(c) + " exceeds the maximum " + std::to_string(*pe->max_trial_days) + " days for " +
                            std::string(product),
-                       pfx + ".max_trial_days"});
+                       pfx() + ".max_trial_days"});
       break;
     case Attr::kFeature: {
       const CatalogFeature* f = pb.Feature(feature);
@@ -171,7 +171,7 @@ std::vector<OffBookProblem> CheckOffBook(const StoredClaim& c, std::string_view 
     const ApprovedOffer* o = pb.Offer(c.offer_code);
     if (!o) {
       if (c.index == 0 || c.attr != Attr::kNone)  // reported once per claim of the offer
-        out.push_back({"offer code '" + c.offer_code + "' is not in the approved offers", "approved_offers"});
+        out.push_back({"offer code '" + c.offer_code.str() + "' is not in the approved offers", "approved_offers"});
     } else {
       std::string rule = "approved_offers[" + o->code + "]";
       if (c.attr == Attr::kDiscount && o->discount_percent &&

@@ -1,6 +1,7 @@
 #include "services/alignment/engine/engine.h"
 
 #include <absl/strings/match.h>
+#include <absl/strings/str_cat.h>
 
 #include <algorithm>
 #include <array>
@@ -28,12 +29,32 @@ void SetTimestamp(Micros m, google::protobuf::Timestamp* t) {
   t->set_nanos(static_cast<int32_t>(us * 1000));
 }
 
+namespace {
+
+// The text a finding id hashes: "type|rule|" + the first n keys, sorted and distinct, joined
+// by ",". Reorders keys[0, n).
+void FindingText(av::FindingType type, std::string_view rule, std::vector<std::string>* keys, size_t n, std::string* out) {
+  auto end = keys->begin() + static_cast<long>(n);
+  std::sort(keys->begin(), end);
+  end = std::unique(keys->begin(), end);
+  out->clear();
+  absl::StrAppend(out, static_cast<int>(type), "|");
+  out->append(rule);
+  out->push_back('|');
+  for (auto it = keys->begin(); it != end; ++it) {
+    if (it != keys->begin()) out->push_back(',');
+    out->append(*it);
+  }
+}
+
+std::string FindingIdOf(std::string_view text) { return "f-" + Sha256Hex(text).substr(0, 32); }
+
+}  // namespace
+
 std::string FindingId(av::FindingType type, std::string_view rule, std::vector<std::string> keys) {
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  std::string s = std::to_string(static_cast<int>(type)) + "|" + std::string(rule) + "|";
-  for (size_t i = 0; i < keys.size(); ++i) s += (i ? "," : "") + keys[i];
-  return "f-" + Sha256Hex(s).substr(0, 32);
+  std::string text;
+  FindingText(type, rule, &keys, keys.size(), &text);
+  return FindingIdOf(text);
 }
 
 namespace {
@@ -65,14 +86,27 @@ const char* PurposeName(uint8_t p) {
   return p < 13 ? k[p] : "unknown";
 }
 
-std::string EventType(uint8_t team, uint8_t payload) {
+std::string MakeEventType(uint8_t team, uint8_t payload) {
   const auto* f = ev::Event::descriptor()->FindFieldByNumber(payload);
   std::string name = f ? f->name() : "unknown";
   std::replace(name.begin(), name.end(), '_', '-');
   return std::string("io.concord.") + TeamName(team) + "." + name + ".v1";
 }
 
+// "io.concord.<team>.<payload>.v1", built once per (team, payload).
+const std::string& EventType(uint8_t team, uint8_t payload) {
+  static const auto* table = [] {
+    auto* t = new std::vector<std::string>(4 * 256);
+    for (int tm = 0; tm < 4; ++tm)
+      for (int p = 0; p < 256; ++p) (*t)[tm * 256 + p] = MakeEventType(static_cast<uint8_t>(tm), static_cast<uint8_t>(p));
+    return t;
+  }();
+  if (team < 4) return (*table)[team * 256 + payload];
+  return (*table)[payload];  // TeamName maps every other team to "unknown", as team 0 does
+}
+
 std::string SpanFieldPath(SpanField f, uint8_t payload) {
+  const bool revised = payload == ev::Event::kQuoteRevised;
   switch (f) {
     case SpanField::kMessageSubject: return "message_sent.message.subject";
     case SpanField::kMessageBody: return "message_sent.message.body";
@@ -80,9 +114,10 @@ std::string SpanFieldPath(SpanField f, uint8_t payload) {
                                                                               : "message_sent.message.offers.text";
     case SpanField::kActivitySubject: return "activity_logged.activity.subject";
     case SpanField::kActivityNotes: return "activity_logged.activity.notes";
-    case SpanField::kQuoteNotes: return (payload == ev::Event::kQuoteRevised ? "quote_revised" : "quote_issued") + std::string(".quote.notes");
-    case SpanField::kQuoteTermsText: return (payload == ev::Event::kQuoteRevised ? "quote_revised" : "quote_issued") + std::string(".quote.terms.text");
-    case SpanField::kLineDescription: return (payload == ev::Event::kQuoteRevised ? "quote_revised" : "quote_issued") + std::string(".quote.line_items.description");
+    case SpanField::kQuoteNotes: return revised ? "quote_revised.quote.notes" : "quote_issued.quote.notes";
+    case SpanField::kQuoteTermsText: return revised ? "quote_revised.quote.terms.text" : "quote_issued.quote.terms.text";
+    case SpanField::kLineDescription:
+      return revised ? "quote_revised.quote.line_items.description" : "quote_issued.quote.line_items.description";
     case SpanField::kCommitmentText: return "commitment_made.commitment.text";
     case SpanField::kConcessionText: return "commitment_made.commitment.concession.text";
     case SpanField::kStructured: {
@@ -95,15 +130,26 @@ std::string SpanFieldPath(SpanField f, uint8_t payload) {
 
 bool IsOpenStage(int s) { return s != ev::OPPORTUNITY_STAGE_CLOSED_WON && s != ev::OPPORTUNITY_STAGE_CLOSED_LOST; }
 
+// Per-customer vectors hold a handful of entries: grow them in small steps instead of
+// doubling (a vector of 5 touches would otherwise reserve 8).
+template <typename T>
+void Grow(std::vector<T>& v, size_t step, size_t max) {
+  if (v.size() == v.capacity()) v.reserve(std::max(v.size() + 1, std::min(max, v.size() + step)));
+}
+
+// Exact fit: touches, claims and records are large and few (a customer's 5 touches in a
+// doubling vector would hold room for 8); the moves on growth are cheap.
 template <typename T>
 void PushBounded(std::vector<T>& v, T x, size_t max) {
   if (v.size() >= max) v.erase(v.begin(), v.begin() + static_cast<long>(v.size() - max + 1));
+  Grow(v, 1, max);
   v.push_back(std::move(x));
 }
 
 bool RingHas(const std::vector<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
 void RingAdd(std::vector<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
   if (r.size() < cap) {
+    Grow(r, 4, cap);
     r.push_back(h);
     return;
   }
@@ -172,7 +218,7 @@ const char* TouchKindName(uint8_t k) {
 // One piece of evidence to render.
 struct Ev {
   const EvRef* ref;
-  std::string role;
+  const char* role;
   const StoredClaim* claim = nullptr;
   std::string description;
 };
@@ -243,6 +289,9 @@ struct Engine::Impl {
   }
 
   // ------------------------------------------------------------------ findings
+  std::vector<std::string> raise_keys;  // reused buffers of Emit
+  std::string raise_text;
+
   struct Ctx {
     const std::string& key;
     CustomerState& st;
@@ -253,14 +302,32 @@ struct Engine::Impl {
   void Emit(Ctx& c, av::FindingType type, const std::string& rule, std::vector<Ev> evs, std::string title,
             std::string summary, std::string action, uint8_t action_team, std::optional<Micros> deadline,
             std::vector<std::pair<std::string, std::string>> details = {}) {
-    std::vector<std::string> keys;
-    for (const auto& e : evs)
-      keys.push_back(e.claim ? e.ref->event_id.str() + "#" + std::to_string(e.claim->index) : e.ref->event_id.str());
-    std::string id = FindingId(type, rule, keys);
-    uint64_t h = Hash64(id);
-    if (RingHas(c.st.emitted, h)) return;
-    RingAdd(c.st.emitted, c.st.emitted_pos, h, 64);
-    std::stable_sort(evs.begin(), evs.end(), [](const Ev& a, const Ev& b) { return a.ref->at < b.ref->at; });
+    // Already raised? Checked on the raise key (FNV-1a of the text the id hashes), so the
+    // SHA-256 id is computed for new findings only (and for checkpoints of format <= 2, whose
+    // remembered findings are Hash64 of the id).
+    if (raise_keys.size() < evs.size()) raise_keys.resize(evs.size());
+    for (size_t i = 0; i < evs.size(); ++i) {
+      std::string& k = raise_keys[i];
+      k.clear();
+      evs[i].ref->event_id.AppendTo(&k);
+      if (evs[i].claim) absl::StrAppend(&k, "#", evs[i].claim->index);
+    }
+    FindingText(type, rule, &raise_keys, evs.size(), &raise_text);
+    const uint64_t key = Hash64(raise_text);
+    auto& raised = c.st.emitted;
+    const auto legacy_end = raised.begin() + c.st.emitted_legacy;
+    if (std::find(legacy_end, raised.end(), key) != raised.end()) return;
+    std::string id = FindingIdOf(raise_text);
+    if (c.st.emitted_legacy && std::find(raised.begin(), legacy_end, Hash64(id)) != legacy_end) return;
+    if (raised.size() >= kMaxEmitted) {
+      raised.erase(raised.begin());
+      if (c.st.emitted_legacy) --c.st.emitted_legacy;
+    }
+    Grow(raised, 4, kMaxEmitted);
+    raised.push_back(key);
+    // stable, by time (insertion sort: a handful of entries, and no temporary buffer)
+    for (size_t i = 1; i < evs.size(); ++i)
+      for (size_t j = i; j > 0 && evs[j].ref->at < evs[j - 1].ref->at; --j) std::swap(evs[j], evs[j - 1]);
     Finding f;
     f.set_id(id);
     f.set_version(1);
@@ -293,14 +360,16 @@ struct Engine::Impl {
       }
       if (e.claim) {
         const StoredClaim& cl = *e.claim;
-        x->set_claim_id(r.event_id.str() + "#" + std::to_string(cl.index));
+        std::string claim_id = r.event_id.str();
+        absl::StrAppend(&claim_id, "#", cl.index);
+        x->set_claim_id(std::move(claim_id));
         x->set_product(strings.Get(cl.product));
         x->set_attribute(static_cast<av::ClaimAttribute>(cl.attr));
         FillValue(cl, x->mutable_value());
         auto* sp = x->mutable_span();
         sp->set_field(SpanFieldPath(cl.field, r.payload));
         if (!cl.structured) {
-          sp->set_text(cl.span_text);
+          sp->set_text(cl.span_text.str());
           sp->set_begin(cl.begin);
           sp->set_end(cl.end);
         }
@@ -329,7 +398,7 @@ struct Engine::Impl {
     ExtractedClaim e;
     e.attr = cl.attr;
     e.v = cl.v;
-    e.detail = cl.detail;
+    e.detail = cl.detail.str();
     v->set_display(DisplayValue(e));
     switch (cl.attr) {
       case Attr::kPrice: {
@@ -454,8 +523,9 @@ struct Engine::Impl {
       st.score_reasons.push_back({strings.Intern(r.code()), static_cast<int8_t>(std::clamp(r.points(), -100, 100))});
     }
   }
-  static void SetName(std::string& dst, const std::string& name) {
-    dst = name.substr(0, 120);
+  template <typename S>
+  static void SetName(S& dst, const std::string& name) {
+    dst = std::string_view(name).substr(0, 120);
   }
   void FillOpp(OppRec& rec, const ev::Opportunity& o) {
     if (!o.name().empty()) SetName(rec.name, o.name());
@@ -500,22 +570,22 @@ struct Engine::Impl {
         h.accept_fired = true;
         CountHandoffOutcome(h, false);
         std::string sla = FormatDuration(pb->sla_handoff_accept);
-        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id + ")"}},
+        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id.str() + ")"}},
              "Hand-off not accepted within " + sla,
              "Marketing handed off this MQL; sales neither accepted it nor touched the customer within the " + sla +
                  " SLA (due " + std::to_string((h.accept_due - h.ev.at) / kHour) + "h after hand-off).",
-             "Sales: accept or reject hand-off " + h.handoff_id + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
-             {{"sla", sla}, {"handoff_id", h.handoff_id}});
+             "Sales: accept or reject hand-off " + h.handoff_id.str() + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
+             {{"sla", sla}, {"handoff_id", h.handoff_id.str()}});
       }
       if (!h.rejected && !h.touched && !h.touch_fired && at >= h.touch_due) {
         h.touch_fired = true;
         std::string sla = FormatDuration(pb->sla_first_touch);
-        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id + ")"}};
+        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id.str() + ")"}};
         if (h.accepted) evs.push_back({&h.accept_ev, "acceptance", nullptr, "Hand-off accepted by " + Who(h.accept_ev)});
         Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.first_touch", std::move(evs), "No first touch within " + sla + " of hand-off",
              "No sales outreach reached this customer within the " + sla + " first-touch SLA after the hand-off.",
              "Sales: the owning rep should contact the customer today.", ev::TEAM_SALES, h.touch_due,
-             {{"sla", sla}, {"handoff_id", h.handoff_id}});
+             {{"sla", sla}, {"handoff_id", h.handoff_id.str()}});
       }
     }
     for (auto& o : st.opps) {
@@ -583,7 +653,7 @@ struct Engine::Impl {
       if (!x.structured) {
         s.begin = x.begin;
         s.end = x.end;
-        s.span_text = std::string(text.substr(x.begin, std::min<size_t>(x.end - x.begin, 160)));
+        s.span_text = text.substr(x.begin, std::min<size_t>(x.end - x.begin, 160));
       }
       s.valid_until = valid_until;
       s.confidence = x.confidence;
@@ -716,6 +786,7 @@ struct Engine::Impl {
   // Drops free-text claims that repeat a structured claim of the same event, numbers claims.
   void Finalize(std::vector<StoredClaim>& cl) {
     std::vector<StoredClaim> out;
+    out.reserve(cl.size());
     for (auto& c : cl) {
       bool dup = false;
       for (const auto& o : out) {
@@ -736,13 +807,13 @@ struct Engine::Impl {
     ExtractedClaim e;
     e.attr = c.attr;
     e.v = c.v;
-    e.detail = c.detail;
+    e.detail = c.detail.str();
     std::string what = std::string(AttrName(c.attr)) + " " + DisplayValue(e);
     if (c.attr == Attr::kFeature) what = "'" + strings.Get(c.feature) + "' " + DisplayValue(e);
     std::string s = Who(c.ev) + " claimed " + what;
     if (c.product) s += " for " + strings.Get(c.product);
-    if (!c.structured) s += ": \"" + c.span_text + "\"";
-    else if (!c.offer_code.empty()) s += " (offer " + c.offer_code + ")";
+    if (!c.structured) s += ": \"" + c.span_text.str() + "\"";
+    else if (!c.offer_code.empty()) s += " (offer " + c.offer_code.str() + ")";
     return s;
   }
 
@@ -799,6 +870,7 @@ struct Engine::Impl {
              {{"window", FormatDuration(pb->claim_validity)}, {"difference", why}});
       }
     }
+    st.claims.reserve(std::min<size_t>(pb->max_claims, st.claims.size() + fresh.size()));  // one move for the batch
     for (auto& nc : fresh) PushBounded(st.claims, std::move(nc), pb->max_claims);
   }
 
@@ -847,9 +919,15 @@ struct Engine::Impl {
       bool two_reps = s.ev.team == ev::TEAM_SALES && t.ev.team == ev::TEAM_SALES && s.ev.actor != t.ev.actor;
       if (!two_teams && !two_reps) continue;
       if (st.last_handoff_accept_at >= s.ev.at && st.last_handoff_accept_at <= t.ev.at) continue;  // ownership moved
-      uint64_t a = Hash64(std::to_string(s.ev.team) + ":" + strings.Get(s.ev.actor)),
-               b = Hash64(std::to_string(t.ev.team) + ":" + strings.Get(t.ev.actor));
-      uint64_t key = Hash64("dup-outreach") ^ (std::min(a, b) * 31 + std::max(a, b));
+      // Hash64(team + ":" + actor), without building the string.
+      auto who = [&](const EvRef& r) {
+        char team[4];
+        int n = std::snprintf(team, sizeof team, "%u:", r.team);
+        return Hash64Append(Hash64(std::string_view(team, static_cast<size_t>(n))), strings.Get(r.actor));
+      };
+      static const uint64_t kDupOutreach = Hash64("dup-outreach");
+      uint64_t a = who(s.ev), b = who(t.ev);
+      uint64_t key = kDupOutreach ^ (std::min(a, b) * 31 + std::max(a, b));
       if (Suppressed(st, key, t.ev.at)) return;
       Suppress(st, key, t.ev.at + pb->duplicate_outreach_window, t.ev.at);
       std::string w = FormatDuration(pb->duplicate_outreach_window);
@@ -876,7 +954,8 @@ struct Engine::Impl {
     for (int p : pb->non_owner_allowed_purposes)
       if (p == t.purpose && t.purpose) return;
     if (t.ev.team == ev::TEAM_SALES && st.handoff && !st.handoff->rejected) return;  // the hand-off gives sales the lead
-    uint64_t key = Hash64("ownership") ^ (static_cast<uint64_t>(t.ev.team) << 8 | st.stage);
+    static const uint64_t kOwnership = Hash64("ownership");
+    uint64_t key = kOwnership ^ (static_cast<uint64_t>(t.ev.team) << 8 | st.stage);
     if (Suppressed(st, key, t.ev.at)) return;
     Suppress(st, key, t.ev.at + pb->ownership_repeat_window, t.ev.at);
     std::vector<Ev> evs;
@@ -899,7 +978,8 @@ struct Engine::Impl {
     bool existing = customer || st.ever_customer || st.stage == ev::LIFECYCLE_STAGE_FORMER_CUSTOMER;
     bool new_only_offer = false;
     for (const auto& o : m.offers()) new_only_offer |= o.new_customers_only();
-    std::string problem, role;
+    std::string problem;
+    const char* role = "";
     const EvRef* state_ev = nullptr;
     uint8_t p = t.purpose;
     if ((p == ev::MESSAGE_PURPOSE_WIN_BACK || p == ev::MESSAGE_PURPOSE_WELCOME || p == ev::MESSAGE_PURPOSE_NEW_CUSTOMER_OFFER) && open) {
@@ -936,6 +1016,7 @@ struct Engine::Impl {
         return;
       }
     if (created) {
+      const IdentityView rid_view = r.id.view();
       std::vector<Ev> evs;
       std::string reasons;
       double best = 0;
@@ -944,7 +1025,7 @@ struct Engine::Impl {
         if (person != xperson) continue;
         if (r.type == 2 && x.type == 1 && r.source_lead_id == x.ev.record_id.str()) continue;  // contact from that lead
         if (r.type == 1 && x.type == 2 && x.source_lead_id == rid) continue;
-        MatchResult m = person ? MatchPersons(x.id, r.id, opt) : MatchAccounts(x.id, r.id, opt);
+        MatchResult m = person ? MatchPersons(x.id.view(), rid_view, opt) : MatchAccounts(x.id.view(), rid_view, opt);
         if (!m.matched) continue;
         static const char* kType[] = {"record", "lead", "contact", "account"};
         evs.push_back({&x.ev, "existing_record", nullptr,
@@ -973,9 +1054,9 @@ struct Engine::Impl {
     RecordRec rec;
     rec.ev = r;
     rec.type = type;
-    rec.source_lead_id = std::move(source_lead);
+    rec.source_lead_id = source_lead;
     MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
-    rec.id = Normalize(p.first_name(), p.last_name(), p.full_name(), p.email(), p.phone(), p.company(), p.website(), opt);
+    rec.id = PackedIdentity(Normalize(p.first_name(), p.last_name(), p.full_name(), p.email(), p.phone(), p.company(), p.website(), opt));
     return rec;
   }
 
@@ -1049,7 +1130,7 @@ struct Engine::Impl {
           CountHandoffOutcome(hr, hr.accepted_at < hr.accept_due);
           CountAccepted(hr);
         }
-        st.handoff = std::move(hr);
+        st.handoff = std::make_unique<HandoffRec>(std::move(hr));
         AdvanceStage(st, ev::LIFECYCLE_STAGE_MQL, r);
         break;
       }
@@ -1107,7 +1188,7 @@ struct Engine::Impl {
         rec.ev = r;
         rec.type = 3;
         MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
-        rec.id = Normalize("", "", "", "", "", a.name(), a.website().empty() ? a.domain() : a.website(), opt);
+        rec.id = PackedIdentity(Normalize("", "", "", "", "", a.name(), a.website().empty() ? a.domain() : a.website(), opt));
         OnRecord(c, std::move(rec), e.has_account_created());
         break;
       }
@@ -1287,12 +1368,12 @@ struct Engine::Impl {
     a->set_team(static_cast<ev::Team>(team));
   }
 
-  static void FillIdentity(const NormalizedIdentity& n, ev::PersonIdentity* p) {
-    p->set_email(n.email);
-    p->set_phone(n.phone);
-    p->set_full_name(n.name);
-    p->set_company(n.company);
-    p->set_website(n.domain);
+  static void FillIdentity(const IdentityView& n, ev::PersonIdentity* p) {
+    p->set_email(std::string(n.email));
+    p->set_phone(std::string(n.phone));
+    p->set_full_name(std::string(n.name));
+    p->set_company(std::string(n.company));
+    p->set_website(std::string(n.domain));
   }
 
   void FillGroups(const CustomerState& st, av::CustomerView* v) const {
@@ -1322,7 +1403,7 @@ struct Engine::Impl {
           r.score = 1;
           r.reasons.push_back("contact converted from lead " + (a.type == 1 ? a : b).ev.record_id.str());
         } else {
-          r = a.type == 3 ? MatchAccounts(a.id, b.id, opt) : MatchPersons(a.id, b.id, opt);
+          r = a.type == 3 ? MatchAccounts(a.id.view(), b.id.view(), opt) : MatchPersons(a.id.view(), b.id.view(), opt);
         }
         if (!r.matched) continue;
         m[i][j] = m[j][i] = r;
@@ -1346,7 +1427,7 @@ struct Engine::Impl {
         x->set_record_type(static_cast<av::RecordType>(r.type));
         x->set_record_id(r.ev.record_id.str());
         x->set_team(static_cast<ev::Team>(r.ev.team));
-        FillIdentity(r.id, x->mutable_identity());
+        FillIdentity(r.id.view(), x->mutable_identity());
         SetTimestamp(r.ev.at, x->mutable_first_seen_at());
         if (k == 0) {
           x->set_match_score(1);
@@ -1375,11 +1456,11 @@ struct Engine::Impl {
     av::CustomerView v;
     v.set_customer_key(it->first);
     for (const auto& a : st.alias_keys) v.add_alias_keys(a);
-    v.set_display_name(st.display_name);
+    v.set_display_name(st.display_name.str());
     if (absl::StartsWith(it->first, "domain:")) v.set_domain(it->first.substr(7));
     for (const auto& r : st.records)
-      if (v.domain().empty() && !r.id.domain.empty()) v.set_domain(r.id.domain);
-    v.set_account_id(st.account_id);
+      if (v.domain().empty() && !r.id.view().domain.empty()) v.set_domain(std::string(r.id.view().domain));
+    v.set_account_id(st.account_id.str());
     for (const auto& r : st.records)
       if (v.account_id().empty() && r.type == 3) v.set_account_id(r.ev.record_id.str());
     FillGroups(st, &v);
@@ -1403,8 +1484,8 @@ struct Engine::Impl {
     if (st.handoff) {
       const auto& h = *st.handoff;
       auto* x = v.mutable_handoff();
-      x->set_handoff_id(h.handoff_id);
-      x->set_lead_id(h.lead_id);
+      x->set_handoff_id(h.handoff_id.str());
+      x->set_lead_id(h.lead_id.str());
       x->set_status(h.rejected   ? ev::HANDOFF_STATUS_REJECTED
                     : h.accepted ? ev::HANDOFF_STATUS_ACCEPTED
                                  : ev::HANDOFF_STATUS_PENDING);
@@ -1480,7 +1561,7 @@ struct Engine::Impl {
       auto* sp = x->mutable_span();
       sp->set_field(SpanFieldPath(c.field, r.payload));
       if (!c.structured) {
-        sp->set_text(c.span_text);
+        sp->set_text(c.span_text.str());
         sp->set_begin(c.begin);
         sp->set_end(c.end);
       }

@@ -29,6 +29,10 @@ TEST(EngineTest, FindingIdIsDeterministic) {
             FindingId(av::FINDING_TYPE_CONFLICTING_CLAIM, "r", {"a#1", "b#0"}));
   EXPECT_NE(FindingId(av::FINDING_TYPE_CONFLICTING_CLAIM, "r", {"a"}), FindingId(av::FINDING_TYPE_OFF_BOOK_CLAIM, "r", {"a"}));
   EXPECT_EQ(FindingId(av::FINDING_TYPE_CONFLICTING_CLAIM, "r", {"a"}).size(), 34u);
+  // The external format, pinned (consumers dedupe by id across deploys): "f-" + the first 32
+  // hex digits of SHA-256("1|r|a#1,b#0"), keys sorted and distinct.
+  EXPECT_EQ(FindingId(av::FINDING_TYPE_CONFLICTING_CLAIM, "r", {"b#0", "a#1", "b#0"}), "f-07bd3b50b87a0d3821d59a82929d40e1");
+  EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 }
 
 std::vector<ev::Event> Scenario() {

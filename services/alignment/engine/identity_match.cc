@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 
 #include "common/identity/identity.h"
 
@@ -101,6 +102,44 @@ NormalizedIdentity Normalize(std::string_view first, std::string_view last, std:
   return n;
 }
 
+PackedIdentity::PackedIdentity(const IdentityView& v) {
+  const std::string_view f[5] = {v.email, v.phone, v.name, v.domain, v.company};
+  if (f[0].empty() && f[1].empty() && f[2].empty() && f[3].empty() && f[4].empty()) return;
+  std::string b;
+  for (auto x : f) {
+    uint32_t n = static_cast<uint32_t>(x.size());
+    b.append(reinterpret_cast<const char*>(&n), sizeof n);
+  }
+  for (auto x : f) b.append(x);
+  bytes_ = b;
+}
+
+IdentityView PackedIdentity::view() const {
+  IdentityView v;
+  std::string_view b = bytes_.view();
+  if (b.empty()) return v;
+  std::string_view* f[5] = {&v.email, &v.phone, &v.name, &v.domain, &v.company};
+  size_t pos = 5 * sizeof(uint32_t);
+  for (int i = 0; i < 5; ++i) {
+    uint32_t n;
+    std::memcpy(&n, b.data() + i * sizeof n, sizeof n);
+    *f[i] = b.substr(pos, n);
+    pos += n;
+  }
+  return v;
+}
+
+NormalizedIdentity PackedIdentity::Unpack() const {
+  IdentityView v = view();
+  NormalizedIdentity n;
+  n.email = v.email;
+  n.phone = v.phone;
+  n.name = v.name;
+  n.domain = v.domain;
+  n.company = v.company;
+  return n;
+}
+
 std::string MatchResult::Reasons() const {
   std::string s;
   for (const auto& r : reasons) s += (s.empty() ? "" : " + ") + r;
@@ -115,7 +154,7 @@ std::string Fmt(double v) {
 }
 }  // namespace
 
-MatchResult MatchPersons(const NormalizedIdentity& a, const NormalizedIdentity& b, const MatchOptions& opt) {
+MatchResult MatchPersons(const IdentityView& a, const IdentityView& b, const MatchOptions& opt) {
   MatchResult r;
   if (!a.email.empty() && a.email == b.email) {
     r.matched = true;
@@ -125,7 +164,7 @@ MatchResult MatchPersons(const NormalizedIdentity& a, const NormalizedIdentity& 
   if (!a.phone.empty() && a.phone == b.phone) {
     if (!r.matched) r.score = 0.95;
     r.matched = true;
-    r.reasons.push_back("phone equal in E.164 (" + a.phone + ")");
+    r.reasons.push_back("phone equal in E.164 (" + std::string(a.phone) + ")");
   }
   bool same_company = (!a.domain.empty() && a.domain == b.domain) || (!a.company.empty() && a.company == b.company);
   if (!a.name.empty() && !b.name.empty()) {
@@ -139,18 +178,18 @@ MatchResult MatchPersons(const NormalizedIdentity& a, const NormalizedIdentity& 
     }
   }
   if (same_company && !r.reasons.empty())
-    r.reasons.push_back(!a.domain.empty() && a.domain == b.domain ? "same company domain (" + a.domain + ")"
+    r.reasons.push_back(!a.domain.empty() && a.domain == b.domain ? "same company domain (" + std::string(a.domain) + ")"
                                                                    : "same company name");
   if (!r.matched) r.reasons.clear();
   return r;
 }
 
-MatchResult MatchAccounts(const NormalizedIdentity& a, const NormalizedIdentity& b, const MatchOptions& opt) {
+MatchResult MatchAccounts(const IdentityView& a, const IdentityView& b, const MatchOptions& opt) {
   MatchResult r;
   if (!a.domain.empty() && a.domain == b.domain) {
     r.matched = true;
     r.score = 1.0;
-    r.reasons.push_back("same company domain (" + a.domain + ")");
+    r.reasons.push_back("same company domain (" + std::string(a.domain) + ")");
   }
   if (!a.company.empty() && !b.company.empty()) {
     double jw = JaroWinkler(a.company, b.company);

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "services/alignment/engine/util.h"
+
 namespace concord::alignment::engine {
 
 struct MatchOptions {
@@ -30,6 +32,28 @@ struct NormalizedIdentity {
   std::string company; // NormalizeName(company)
 };
 
+// The same fields, borrowed (what matching reads).
+struct IdentityView {
+  std::string_view email, phone, name, domain, company;
+  IdentityView() = default;
+  IdentityView(const NormalizedIdentity& n)  // NOLINT: implicit
+      : email(n.email), phone(n.phone), name(n.name), domain(n.domain), company(n.company) {}
+};
+
+// A NormalizedIdentity as it is kept in per-customer state: one exact-size block (the five
+// lengths, then the bytes) behind one pointer, instead of five std::string (160 bytes).
+class PackedIdentity {
+ public:
+  PackedIdentity() = default;
+  explicit PackedIdentity(const IdentityView& v);
+  IdentityView view() const;
+  NormalizedIdentity Unpack() const;
+  size_t HeapBytes() const { return bytes_.HeapBytes(); }
+
+ private:
+  CompactStr bytes_;
+};
+
 NormalizedIdentity Normalize(std::string_view first, std::string_view last, std::string_view full,
                              std::string_view email, std::string_view phone, std::string_view company,
                              std::string_view website, const MatchOptions& opt);
@@ -41,8 +65,8 @@ struct MatchResult {
   std::string Reasons() const;       // joined with " + "
 };
 
-MatchResult MatchPersons(const NormalizedIdentity& a, const NormalizedIdentity& b, const MatchOptions& opt);
-MatchResult MatchAccounts(const NormalizedIdentity& a, const NormalizedIdentity& b, const MatchOptions& opt);
+MatchResult MatchPersons(const IdentityView& a, const IdentityView& b, const MatchOptions& opt);
+MatchResult MatchAccounts(const IdentityView& a, const IdentityView& b, const MatchOptions& opt);
 
 double JaroWinkler(std::string_view a, std::string_view b);
 // "bob" -> "robert"; unchanged when not a known nickname.

@@ -1,12 +1,16 @@
 #include "services/alignment/engine/state.h"
 
+#include <algorithm>
+
 namespace concord::alignment::engine {
 
 namespace {
 // 1: the original layout. 2: + customer view and scorecard fields (touch campaign, hand-off
 // lead/times/owner/counted, opportunity name/owner/amount/close date, and the customer-level
-// block at the end). DecodeState reads both; EncodeState writes 2.
-constexpr uint64_t kFormat = 2;
+// block at the end). 3: the raised-findings list holds raise keys, oldest first, followed by
+// the count of leading legacy entries (format 2: a ring of Hash64(finding id) and its write
+// position). DecodeState reads 1, 2 and 3; EncodeState writes 3.
+constexpr uint64_t kFormat = 3;
 
 size_t StrBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 
@@ -32,19 +36,22 @@ void GetEv(Reader& rd, EvRef* r, Interner* in) {
   r->team = static_cast<uint8_t>(rd.U());
   r->payload = static_cast<uint8_t>(rd.U());
 }
-void PutId(Writer& w, const NormalizedIdentity& n) {
+void PutId(Writer& w, const PackedIdentity& p) {
+  IdentityView n = p.view();
   w.S(n.email);
   w.S(n.phone);
   w.S(n.name);
   w.S(n.domain);
   w.S(n.company);
 }
-void GetId(Reader& r, NormalizedIdentity* n) {
-  n->email = r.S();
-  n->phone = r.S();
-  n->name = r.S();
-  n->domain = r.S();
-  n->company = r.S();
+void GetId(Reader& r, PackedIdentity* p) {
+  NormalizedIdentity n;
+  n.email = r.S();
+  n.phone = r.S();
+  n.name = r.S();
+  n.domain = r.S();
+  n.company = r.S();
+  *p = PackedIdentity(n);
 }
 }  // namespace
 
@@ -52,16 +59,16 @@ size_t CustomerState::ApproxBytes() const {
   size_t n = sizeof(CustomerState);
   n += touches.capacity() * sizeof(TouchRec);
   n += claims.capacity() * sizeof(StoredClaim);
-  for (const auto& c : claims) n += StrBytes(c.span_text) + StrBytes(c.detail) + StrBytes(c.offer_code);
+  for (const auto& c : claims) n += c.span_text.HeapBytes() + c.detail.HeapBytes() + c.offer_code.HeapBytes();
   n += records.capacity() * sizeof(RecordRec);
-  n += score_reasons.capacity() * sizeof(ScoreReasonRec) + StrBytes(display_name) + StrBytes(account_id);
+  n += score_reasons.capacity() * sizeof(ScoreReasonRec) + display_name.HeapBytes() + account_id.HeapBytes();
   n += alias_keys.capacity() * sizeof(std::string);
   for (const auto& k : alias_keys) n += StrBytes(k);
   for (const auto& o : opps) n += StrBytes(o.name) + StrBytes(o.id);
-  if (handoff) n += StrBytes(handoff->lead_id) + StrBytes(handoff->handoff_id);
-  for (const auto& r : records)
-    n += StrBytes(r.id.email) + StrBytes(r.id.name) + StrBytes(r.id.domain) + StrBytes(r.id.company) + StrBytes(r.source_lead_id);
-  if (handoff) n += sizeof(HandoffRec);
+  if (handoff) n += sizeof(HandoffRec) + handoff->lead_id.HeapBytes() + handoff->handoff_id.HeapBytes();
+  for (const auto& r : records) n += r.id.HeapBytes() + r.source_lead_id.HeapBytes() + r.ev.record_id.HeapBytes();
+  for (const auto& c : claims) n += c.ev.record_id.HeapBytes();
+  for (const auto& t : touches) n += t.ev.record_id.HeapBytes();
   n += opps.capacity() * sizeof(OppRec);
   n += (seen.capacity() + emitted.capacity()) * 8 + suppress.capacity() * sizeof(Suppress);
   return n;
@@ -117,7 +124,7 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
     w.S(r.source_lead_id);
     PutId(w, r.id);
   }
-  w.U(s.handoff.has_value());
+  w.U(s.handoff != nullptr);
   if (s.handoff) {
     const auto& h = *s.handoff;
     PutEv(w, h.ev, in);
@@ -152,7 +159,7 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
   w.U(s.seen_pos);
   w.U(s.emitted.size());
   for (uint64_t h : s.emitted) w.U(h);
-  w.U(s.emitted_pos);
+  w.U(s.emitted_legacy);
   w.U(s.suppress.size());
   for (const auto& x : s.suppress) {
     w.U(x.key);
@@ -183,7 +190,7 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
 bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   Reader r(bytes);
   const uint64_t version = r.U();
-  if (version != 1 && version != kFormat) return false;
+  if (version < 1 || version > kFormat) return false;
   const bool v2 = version >= 2;
   s->stage = static_cast<uint8_t>(r.U());
   s->has_stage_ev = r.U();
@@ -270,7 +277,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
       h.handed_off_at = h.ev.at;
       h.accepted_at = h.accepted ? h.accept_ev.at : 0;
     }
-    s->handoff = std::move(h);
+    s->handoff = std::make_unique<HandoffRec>(std::move(h));
   }
   for (uint64_t n = count(64), i = 0; i < n && r.ok(); ++i) {
     OppRec o;
@@ -295,7 +302,18 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   for (uint64_t n = count(65536), i = 0; i < n && r.ok(); ++i) s->seen.push_back(r.U());
   s->seen_pos = static_cast<uint32_t>(r.U());
   for (uint64_t n = count(65536), i = 0; i < n && r.ok(); ++i) s->emitted.push_back(r.U());
-  s->emitted_pos = static_cast<uint32_t>(r.U());
+  if (version >= 3) {
+    uint64_t legacy = r.U();
+    if (legacy > s->emitted.size() || s->emitted.size() > kMaxEmitted) return false;
+    s->emitted_legacy = static_cast<uint8_t>(legacy);
+  } else {
+    // A ring of Hash64(finding id): oldest first from its write position (0 until full).
+    uint64_t pos = r.U();
+    if (pos < s->emitted.size()) std::rotate(s->emitted.begin(), s->emitted.begin() + static_cast<long>(pos), s->emitted.end());
+    if (s->emitted.size() > kMaxEmitted)
+      s->emitted.erase(s->emitted.begin(), s->emitted.end() - static_cast<long>(kMaxEmitted));
+    s->emitted_legacy = static_cast<uint8_t>(s->emitted.size());
+  }
   for (uint64_t n = count(1024), i = 0; i < n && r.ok(); ++i) {
     Suppress x;
     x.key = r.U();

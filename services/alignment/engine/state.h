@@ -3,6 +3,7 @@
 // Internal to the engine; the wiring only sees the bytes of Engine::SerializeCustomer.
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,18 +14,20 @@
 
 namespace concord::alignment::engine {
 
-// An event, as much of it as evidence needs.
+// An event, as much of it as evidence needs. 64 bytes: ids first (alignment 1), then the
+// 4- and 8-byte fields, so there is no padding.
 struct EvRef {
   CompactId event_id;
   CompactId record_id;
-  Micros at = 0;
-  int64_t offset = -1;
+  uint8_t team = 0;
+  uint8_t payload = 0;  // Event payload field number
   int32_t partition = -1;
   uint32_t topic = 0;  // interned ("" = 0)
   uint32_t actor = 0;  // interned actor id
-  uint8_t team = 0;
-  uint8_t payload = 0;  // Event payload field number
+  Micros at = 0;
+  int64_t offset = -1;
 };
+static_assert(sizeof(EvRef) == 64);
 
 // Where a claim's text came from (TextSpan.field).
 enum class SpanField : uint8_t {
@@ -32,21 +35,22 @@ enum class SpanField : uint8_t {
   kCommitmentText, kConcessionText, kLineDescription, kStructured
 };
 
+// Field order packs it to 160 bytes; text is in CompactStr (8 bytes, no allocation when empty).
 struct StoredClaim {
   EvRef ev;
+  ClaimVal v;
+  Micros valid_until = 0;
+  CompactStr detail;
+  CompactStr span_text;  // the claimed text (free text), at most 160 bytes
+  CompactStr offer_code;
+  uint32_t product = 0;  // interned
+  uint32_t feature = 0;  // interned
+  uint32_t begin = 0, end = 0;
+  float confidence = 1;
   uint16_t index = 0;  // claim index within the event: claim id = event id + "#" + index
   Attr attr = Attr::kNone;
   bool structured = false;
   SpanField field = SpanField::kNone;
-  uint32_t product = 0;  // interned
-  uint32_t feature = 0;  // interned
-  ClaimVal v;
-  std::string detail;
-  std::string span_text;  // the claimed text (free text), at most 160 bytes
-  uint32_t begin = 0, end = 0;
-  Micros valid_until = 0;
-  float confidence = 1;
-  std::string offer_code;
   bool new_customers_only = false;
 };
 
@@ -62,20 +66,20 @@ struct TouchRec {
 struct RecordRec {
   EvRef ev;
   uint8_t type = 0;  // RecordType: 1 lead, 2 contact, 3 account
-  std::string source_lead_id;
-  NormalizedIdentity id;
+  CompactStr source_lead_id;
+  PackedIdentity id;
 };
 
 struct HandoffRec {
   EvRef ev;  // LeadHandedOff
-  std::string handoff_id;
+  CompactStr handoff_id;
   Micros accept_due = 0, touch_due = 0;
   bool accepted = false, rejected = false, touched = false;
   EvRef accept_ev;
   bool accept_fired = false, touch_fired = false;
   // Format 2 (customer view, scorecard):
   bool counted = false;       // the accept SLA outcome is in the scorecard counters
-  std::string lead_id;        // the marketing lead handed off
+  CompactStr lead_id;         // the marketing lead handed off
   Micros handed_off_at = 0;   // format 1: the hand-off event's time
   Micros accepted_at = 0;     // format 1: accept_ev.at
   Micros first_touch_at = 0;  // first sales touch at or after the hand-off (0 = none)
@@ -103,6 +107,8 @@ struct ScoreReasonRec {
   int8_t points = 0;
 };
 
+inline constexpr size_t kMaxEmitted = 64;
+
 // Scorecard scopes counted per customer per UTC day: overall, marketing, sales.
 inline constexpr int kActivityScopes = 3;
 
@@ -121,12 +127,16 @@ struct CustomerState {
   std::vector<TouchRec> touches;    // oldest first, <= max_touches
   std::vector<StoredClaim> claims;  // oldest first, <= max_claims
   std::vector<RecordRec> records;   // <= max_records
-  std::optional<HandoffRec> handoff;
+  std::unique_ptr<HandoffRec> handoff;  // most customers never have one: no inline space
   std::vector<OppRec> opps;         // open opportunities, <= 4
   std::vector<uint64_t> seen;       // ring of event id hashes (dedupe)
   uint32_t seen_pos = 0;
-  std::vector<uint64_t> emitted;    // ring of finding id hashes (repeat suppression)
-  uint32_t emitted_pos = 0;
+  // Findings already raised (repeat suppression), oldest first, <= kMaxEmitted: the raise key
+  // of each (Engine: FNV-1a of the text the finding id hashes, so SHA-256 runs only for new
+  // findings). The first emitted_legacy entries came from a format-1/2 checkpoint and are
+  // Hash64 of the finding id instead.
+  std::vector<uint64_t> emitted;
+  uint8_t emitted_legacy = 0;
   std::vector<Suppress> suppress;   // time-boxed repeat suppression keys
   Micros timer_due = 0;             // the timer registered in the engine (0 = none)
 
@@ -136,8 +146,8 @@ struct CustomerState {
   uint8_t lead_score = 0;               // 0..100, 0 = never scored
   Micros scored_at = 0;
   std::vector<ScoreReasonRec> score_reasons;  // <= 8 (codes and points; descriptions are not kept)
-  std::string display_name;             // account name, else the company as written (<= 120 bytes)
-  std::string account_id;
+  CompactStr display_name;              // account name, else the company as written (<= 120 bytes)
+  CompactStr account_id;
   uint32_t industry = 0, region = 0, country = 0;  // interned, as written
   std::vector<std::string> alias_keys;  // former customer keys merged into this one, <= 8
   int32_t touch_day[kActivityScopes] = {-1, -1, -1};  // last UTC day counted in customers_touched

@@ -1,5 +1,6 @@
 #include "services/alignment/engine/util.h"
 
+#include <openssl/evp.h>
 #include <openssl/sha.h>
 
 #include <cstdio>
@@ -51,23 +52,22 @@ std::string FormatDuration(Micros d) {
   return std::to_string(d) + "us";
 }
 
-uint64_t Hash64(std::string_view s) {
-  uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return h;
-}
-
 std::string Sha256Hex(std::string_view s) {
-  unsigned char md[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), md);
+  // SHA256() fetches the algorithm and allocates a digest context on every call (OpenSSL 3),
+  // which costs more than hashing a finding's ~100 bytes: fetch once, one context per thread.
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  thread_local const std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  if (!md || !ctx || EVP_DigestInit_ex2(ctx.get(), md, nullptr) != 1 || EVP_DigestUpdate(ctx.get(), s.data(), s.size()) != 1 ||
+      EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1 || len != SHA256_DIGEST_LENGTH) {
+    SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
+  }
   static const char* kHex = "0123456789abcdef";
   std::string out(2 * SHA256_DIGEST_LENGTH, '0');
   for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
-    out[2 * i] = kHex[md[i] >> 4];
-    out[2 * i + 1] = kHex[md[i] & 15];
+    out[2 * i] = kHex[digest[i] >> 4];
+    out[2 * i + 1] = kHex[digest[i] & 15];
   }
   return out;
 }
@@ -80,60 +80,104 @@ int HexVal(char c) {
 }
 }  // namespace
 
+void CompactId::Free() {
+  if (tag_ == kHeap) delete[] heap();
+  tag_ = kEmpty;
+}
+
+void CompactId::CopyFrom(const CompactId& o) {
+  tag_ = o.tag_;
+  std::memcpy(b_, o.b_, sizeof b_);
+  if (tag_ == kHeap) {
+    uint64_t n = o.heap_size();
+    char* p = new char[n];
+    std::memcpy(p, o.heap(), n);
+    std::memcpy(b_, &p, sizeof p);
+  }
+}
+
 CompactId& CompactId::operator=(const CompactId& o) {
   if (this == &o) return *this;
-  hi_ = o.hi_;
-  lo_ = o.lo_;
-  is_uuid_ = o.is_uuid_;
-  other_ = o.other_ ? std::make_unique<std::string>(*o.other_) : nullptr;
+  Free();
+  CopyFrom(o);
+  return *this;
+}
+
+CompactId& CompactId::operator=(CompactId&& o) noexcept {
+  if (this == &o) return *this;
+  Free();
+  StealFrom(o);
   return *this;
 }
 
 void CompactId::Set(std::string_view s) {
-  other_.reset();
-  is_uuid_ = false;
-  hi_ = lo_ = 0;
+  Free();
+  std::memset(b_, 0, sizeof b_);
   if (s.size() == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-') {
-    uint64_t parts[2] = {0, 0};
+    unsigned char out[16];
     int n = 0;
     bool ok = true;
     for (size_t i = 0; i < 36 && ok; ++i) {
       if (i == 8 || i == 13 || i == 18 || i == 23) continue;
       int v = HexVal(s[i]);
       if (v < 0) ok = false;
-      parts[n / 16] = (parts[n / 16] << 4) | static_cast<uint64_t>(v);
+      if (n % 2 == 0) out[n / 2] = static_cast<unsigned char>(v << 4);
+      else out[n / 2] |= static_cast<unsigned char>(v);
       ++n;
     }
     if (ok) {
-      hi_ = parts[0];
-      lo_ = parts[1];
-      is_uuid_ = true;
+      std::memcpy(b_, out, 16);
+      tag_ = kUuid;
       return;
     }
   }
-  if (!s.empty()) other_ = std::make_unique<std::string>(s);
+  if (s.empty()) return;
+  if (s.size() <= sizeof b_) {
+    std::memcpy(b_, s.data(), s.size());
+    tag_ = static_cast<uint8_t>(kInline + s.size() - 1);
+    return;
+  }
+  char* p = new char[s.size()];
+  std::memcpy(p, s.data(), s.size());
+  uint64_t n = s.size();
+  std::memcpy(b_, &p, sizeof p);
+  std::memcpy(b_ + 8, &n, sizeof n);
+  tag_ = kHeap;
+}
+
+void CompactId::AppendTo(std::string* out) const {
+  switch (tag_) {
+    case kEmpty: return;
+    case kHeap: out->append(heap(), heap_size()); return;
+    case kUuid: {
+      static const char* kHex = "0123456789abcdef";
+      char buf[36];
+      size_t k = 0;
+      for (int i = 0; i < 16; ++i) {
+        if (i == 4 || i == 6 || i == 8 || i == 10) buf[k++] = '-';
+        buf[k++] = kHex[b_[i] >> 4];
+        buf[k++] = kHex[b_[i] & 15];
+      }
+      out->append(buf, 36);
+      return;
+    }
+    default: out->append(reinterpret_cast<const char*>(b_), tag_ - kInline + 1u);
+  }
 }
 
 std::string CompactId::str() const {
-  if (!is_uuid_) return other_ ? *other_ : std::string();
-  static const char* kHex = "0123456789abcdef";
-  std::string out(36, '-');
-  int n = 0;
-  for (size_t i = 0; i < 36; ++i) {
-    if (i == 8 || i == 13 || i == 18 || i == 23) continue;
-    uint64_t word = n < 16 ? hi_ : lo_;
-    int shift = 4 * (15 - (n % 16));
-    out[i] = kHex[(word >> shift) & 15];
-    ++n;
-  }
+  std::string out;
+  AppendTo(&out);
   return out;
 }
 
 bool CompactId::operator==(const CompactId& o) const {
-  if (is_uuid_ != o.is_uuid_) return false;
-  if (is_uuid_) return hi_ == o.hi_ && lo_ == o.lo_;
-  return str() == o.str();
+  if (tag_ != o.tag_) return false;
+  if (tag_ != kHeap) return std::memcmp(b_, o.b_, sizeof b_) == 0;  // unused bytes are zero
+  return heap_size() == o.heap_size() && std::memcmp(heap(), o.heap(), heap_size()) == 0;
 }
+
+size_t CompactId::HeapBytes() const { return tag_ == kHeap ? heap_size() : 0; }
 
 uint32_t Interner::Intern(std::string_view s) {
   auto it = index_.find(absl::string_view(s.data(), s.size()));

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <absl/container/flat_hash_map.h>
@@ -30,30 +31,110 @@ int32_t DaysToYmd(int64_t days);
 std::string FormatYmd(int32_t ymd);  // "2026-03-01"
 std::string FormatDuration(Micros d);  // "72h", "30d", "90m", "45s"
 
-// 64-bit FNV-1a.
-uint64_t Hash64(std::string_view s);
+// 64-bit FNV-1a. Hash64Append continues a hash: Hash64Append(Hash64(a), b) == Hash64(a + b).
+inline constexpr uint64_t kHash64Seed = 1469598103934665603ull;
+inline uint64_t Hash64Append(uint64_t h, std::string_view s) {
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h;
+}
+inline uint64_t Hash64(std::string_view s) { return Hash64Append(kHash64Seed, s); }
 // Lower-case hex SHA-256 of the input.
 std::string Sha256Hex(std::string_view s);
 
-// An id stored in 16 bytes when it is a lower-case canonical UUID (the Event.id format), as
-// a heap string otherwise. Round-trips exactly.
+// An id in 17 bytes and alignment 1 (so records pack tightly): a lower-case canonical UUID
+// (the Event.id format) as its 16 bytes, any other id of up to 16 bytes inline, longer ones
+// on the heap. Round-trips exactly; most ids never allocate.
 class CompactId {
  public:
   CompactId() = default;
   explicit CompactId(std::string_view s) { Set(s); }
-  CompactId(const CompactId& o) { *this = o; }
+  CompactId(const CompactId& o) { CopyFrom(o); }
   CompactId& operator=(const CompactId& o);
-  CompactId(CompactId&&) noexcept = default;
-  CompactId& operator=(CompactId&&) noexcept = default;
+  CompactId(CompactId&& o) noexcept { StealFrom(o); }
+  CompactId& operator=(CompactId&& o) noexcept;
+  ~CompactId() { Free(); }
   void Set(std::string_view s);
   std::string str() const;
-  bool empty() const { return !is_uuid_ && (!other_ || other_->empty()); }
+  // Appends the id's text to `out` (no temporary string).
+  void AppendTo(std::string* out) const;
+  bool empty() const { return tag_ == kEmpty; }
   bool operator==(const CompactId& o) const;
+  size_t HeapBytes() const;  // 0 unless the id is longer than 16 bytes
 
  private:
-  uint64_t hi_ = 0, lo_ = 0;
-  bool is_uuid_ = false;
-  std::unique_ptr<std::string> other_;
+  // tag_: kEmpty, kUuid (b_ = 16 bytes, big-endian), kHeap (b_ = char* + uint64 length), or
+  // kInline + n for an inline id of n (1..16) bytes.
+  static constexpr uint8_t kEmpty = 0, kUuid = 1, kHeap = 2, kInline = 3;
+  void Free();
+  void CopyFrom(const CompactId& o);
+  void StealFrom(CompactId& o) {
+    std::memcpy(b_, o.b_, sizeof b_);
+    tag_ = o.tag_;
+    o.tag_ = kEmpty;
+  }
+  const char* heap() const {
+    const char* p;
+    std::memcpy(&p, b_, sizeof p);
+    return p;
+  }
+  uint64_t heap_size() const {
+    uint64_t n;
+    std::memcpy(&n, b_ + 8, sizeof n);
+    return n;
+  }
+  unsigned char b_[16] = {};
+  uint8_t tag_ = kEmpty;
+};
+
+// A string in one pointer: 8 bytes and no allocation when empty, one exact-size block
+// otherwise (per-customer text that is rarely set or short: claim spans, offer codes).
+class CompactStr {
+ public:
+  CompactStr() = default;
+  CompactStr(std::string_view s) { Assign(s); }  // NOLINT: implicit, like std::string
+  CompactStr(const CompactStr& o) { Assign(o.view()); }
+  CompactStr(CompactStr&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  CompactStr& operator=(const CompactStr& o) {
+    if (this != &o) Assign(o.view());
+    return *this;
+  }
+  CompactStr& operator=(CompactStr&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  CompactStr& operator=(std::string_view s) {
+    Assign(s);
+    return *this;
+  }
+  ~CompactStr() { delete[] p_; }
+  std::string_view view() const {
+    if (!p_) return {};
+    uint32_t n;
+    std::memcpy(&n, p_, sizeof n);
+    return {p_ + sizeof n, n};
+  }
+  operator std::string_view() const { return view(); }  // NOLINT
+  std::string str() const { return std::string(view()); }
+  bool empty() const { return p_ == nullptr; }
+  bool operator==(std::string_view s) const { return view() == s; }
+  size_t HeapBytes() const { return p_ ? sizeof(uint32_t) + view().size() : 0; }
+
+ private:
+  void Assign(std::string_view s) {
+    char* p = nullptr;
+    if (!s.empty()) {
+      uint32_t n = static_cast<uint32_t>(s.size());
+      p = new char[sizeof n + n];
+      std::memcpy(p, &n, sizeof n);
+      std::memcpy(p + sizeof n, s.data(), n);
+    }
+    delete[] p_;
+    p_ = p;
+  }
+  char* p_ = nullptr;
 };
 
 // Maps strings to small integers and back (actors, topics, products). Append-only.

@@ -1,7 +1,8 @@
-// Customer view, scorecard activity counters and the state format 2 (with format 1 restore).
+// Customer view, scorecard activity counters and the state format 3 (with format 1 and 2 restore).
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 
 #include "services/alignment/engine/engine.h"
 #include "services/alignment/engine/test_util.h"
@@ -16,6 +17,12 @@ namespace av = concord::alignment::v1;
 const std::string kKey = "domain:acme.com";
 
 Micros Ts(const google::protobuf::Timestamp& t) { return ToMicros(t); }
+
+std::vector<std::string> Ids(const std::vector<Finding>& fs) {
+  std::vector<std::string> out;
+  for (const auto& f : fs) out.push_back(f.id());
+  return out;
+}
 
 ev::Event Scored(Events& E, Micros at, int score) {
   auto e = E.Base(at, ev::TEAM_MARKETING, "system:scoring");
@@ -330,7 +337,7 @@ TEST(StateFormatTest, RoundTripKeepsTheNewFields) {
   for (const auto& e : Journey(E)) a.Process(e, kPos);
   std::string bytes = a.SerializeCustomer(kKey);
   ASSERT_FALSE(bytes.empty());
-  EXPECT_EQ(static_cast<uint8_t>(bytes[0]), 2u);  // format version
+  EXPECT_EQ(static_cast<uint8_t>(bytes[0]), 3u);  // format version
   Engine b(ExamplePlaybook());
   ASSERT_TRUE(b.RestoreCustomer(kKey, bytes));
   EXPECT_EQ(b.SerializeCustomer(kKey), bytes);
@@ -378,9 +385,9 @@ TEST(StateFormatTest, RestoresFormat1Bytes) {
   EXPECT_EQ(v->record_groups(0).records_size(), 2);
   EXPECT_EQ(v->open_opportunities_size(), 1);
   EXPECT_EQ(Ts(v->first_seen_at()), kT0);
-  // re-serialized as format 2; the SLA outcome of the decided hand-off is not counted again
+  // re-serialized as format 3; the SLA outcome of the decided hand-off is not counted again
   std::string v2 = e.SerializeCustomer(kKey);
-  EXPECT_EQ(v2[0], 2);
+  EXPECT_EQ(v2[0], 3);
   Engine f(ExamplePlaybook());
   ASSERT_TRUE(f.RestoreCustomer(kKey, v2));
   EXPECT_EQ(f.SerializeCustomer(kKey), v2);
@@ -392,6 +399,56 @@ TEST(StateFormatTest, RestoresFormat1Bytes) {
   auto s = f.ScorecardActivity(ev::TEAM_UNSPECIFIED, kT0 - 9 * kHour, kT0 + 5 * kDay);
   EXPECT_EQ(s.handoffs_due, 0u);
   EXPECT_EQ(s.touches, 1u);
+}
+
+// testdata/state_v2_acme.hex: SerializeCustomer of the format-2 engine after Journey(E), with
+// dedupe_ids = 0 (no event-id dedupe, so a replay reaches the detectors and only the raised-
+// findings list keeps them from repeating). Format 2 remembers raised findings as Hash64 of
+// their id, format 3 as raise keys: a restored format-2 state, and the same re-serialized as
+// format 3, must behave like the engine that never stopped.
+TEST(StateFormatTest, RestoresFormat2BytesAndItsRaisedFindings) {
+  std::ifstream in(SourceDir() + "/services/alignment/engine/testdata/state_v2_acme.hex");
+  std::string hex;
+  in >> hex;
+  ASSERT_FALSE(hex.empty());
+  const std::string v2 = FromHex(hex);
+  ASSERT_EQ(v2[0], 2);
+  Playbook pb = ExamplePlaybook();
+  pb.dedupe_ids = 0;
+
+  // the same journey processed by this engine: the reference
+  Engine direct(pb);
+  Events E1;
+  const auto journey = Journey(E1);
+  std::set<std::string> raised;
+  for (const auto& e : journey)
+    for (const auto& f : direct.Process(e, kPos)) raised.insert(f.id());
+  ASSERT_EQ(raised.size(), 3u);
+
+  Engine e(pb);
+  ASSERT_TRUE(e.RestoreCustomer(kKey, v2));
+  auto vd = direct.CustomerView(kKey, 20, kT0 + 7 * kHour), ve = e.CustomerView(kKey, 20, kT0 + 7 * kHour);
+  ASSERT_TRUE(vd && ve);
+  EXPECT_EQ(ve->SerializeAsString(), vd->SerializeAsString());
+  const std::string v3 = e.SerializeCustomer(kKey);
+  EXPECT_EQ(v3[0], 3);
+  Engine f(pb);
+  ASSERT_TRUE(f.RestoreCustomer(kKey, v3));
+  EXPECT_EQ(f.SerializeCustomer(kKey), v3);
+
+  // replay the journey, then one new event, into all three
+  auto call = E1.Call(kT0 + 8 * kHour, "rep-2");
+  auto events = journey;
+  events.push_back(call);
+  size_t total = 0;
+  for (const auto& ev : events) {
+    auto want = Ids(direct.Process(ev, kPos));
+    EXPECT_EQ(Ids(e.Process(ev, kPos)), want) << ev.id();
+    EXPECT_EQ(Ids(f.Process(ev, kPos)), want) << ev.id();
+    for (const auto& id : want) EXPECT_EQ(raised.count(id), 0u) << id;  // never raised twice
+    total += want.size();
+  }
+  EXPECT_GT(total, 0u);  // the new call (ownership, duplicate outreach) is raised
 }
 
 }  // namespace
