@@ -686,7 +686,7 @@ def main():
     ap.add_argument("--events", type=int, default=200_000, help="records for the throughput run (default 200000)")
     ap.add_argument("--customers", type=int, default=0, help="customers for the throughput run (default events/10)")
     ap.add_argument("--partitions", type=int, default=6)
-    ap.add_argument("--rate", type=int, default=5000, help="events/s of the latency runs")
+    ap.add_argument("--rate", type=int, default=10000, help="events/s of the latency runs (the issue: a steady 10k)")
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--engine-min-time", type=float, default=2.0)
     ap.add_argument("--kafka-port", type=int, default=19092, help="port of the dedicated benchmark broker")
