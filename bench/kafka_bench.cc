@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/cli.h"
 #include "common/kafka/cloudevents.h"
 #include "common/kafka/consumer.h"
 #include "common/kafka/producer.h"
@@ -29,29 +30,16 @@
 
 namespace {
 
+using concord::bench::Args;
+using concord::bench::Die;
+
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace eng = concord::alignment::engine;
 namespace t = concord::alignment::engine::testing;
 namespace kafka = concord::kafka;
 namespace ev = concord::events::v1;
-
-struct Args {
-  std::map<std::string, std::string> kv;
-  std::string Get(const std::string& k, const std::string& def = "") const {
-    auto it = kv.find(k);
-    return it == kv.end() ? def : it->second;
-  }
-  long long Int(const std::string& k, long long def) const {
-    auto it = kv.find(k);
-    return it == kv.end() ? def : std::stoll(it->second);
-  }
-};
-
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "kafka_bench: %s\n", msg.c_str());
-  std::exit(1);
-}
 
 int64_t WallMicros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -435,14 +423,8 @@ int Roundtrip(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) Die("usage: concord-kafka-bench fill|relay|latency|roundtrip --key value ...");
-  std::string cmd = argv[1];
-  Args a;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    if (k.rfind("--", 0) != 0) Die("bad argument " + k);
-    a.kv[k.substr(2)] = argv[i + 1];
-  }
+  auto a = concord::bench::ParseArgs(argc, argv, "concord-kafka-bench fill|relay|latency|roundtrip --key value ...");
+  const std::string& cmd = a.command;
   if (cmd == "fill") return Fill(a);
   if (cmd == "relay") return Relay(a);
   if (cmd == "latency") return Latency(a);

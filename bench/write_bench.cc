@@ -30,6 +30,7 @@
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
+#include "bench/cli.h"
 #include "common/grpc/server.h"
 #include "common/kafka/consumer.h"
 #include "concord/marketing/v1/marketing.grpc.pb.h"
@@ -37,32 +38,15 @@
 
 namespace {
 
+using concord::bench::Args;
+using concord::bench::Die;
+
+
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 namespace ev = concord::events::v1;
 namespace mv1 = concord::marketing::v1;
 namespace sv1 = concord::sales::v1;
-
-struct Args {
-  std::map<std::string, std::string> kv;
-  std::string Get(const std::string& k, const std::string& def = "") const {
-    auto it = kv.find(k);
-    return it == kv.end() ? def : it->second;
-  }
-  long long Int(const std::string& k, long long def) const {
-    auto it = kv.find(k);
-    return it == kv.end() ? def : std::stoll(it->second);
-  }
-  double Num(const std::string& k, double def) const {
-    auto it = kv.find(k);
-    return it == kv.end() ? def : std::stod(it->second);
-  }
-};
-
-[[noreturn]] void Die(const std::string& msg) {
-  std::fprintf(stderr, "write_bench: %s\n", msg.c_str());
-  std::exit(1);
-}
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -480,6 +464,12 @@ int LoadCmd(const Args& a) {
 // noop: the same RPCs answered at once (a response of the same shape, built from the request)
 // =============================================================================================
 
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx) {
+  auto* r = ctx->DefaultReactor();
+  r->Finish(grpc::Status::OK);
+  return r;
+}
+
 class NoopMarketing final : public mv1::MarketingService::CallbackService {
  public:
   grpc::ServerUnaryReactor* CaptureLead(grpc::CallbackServerContext* ctx, const mv1::CaptureLeadRequest* req,
@@ -504,12 +494,6 @@ class NoopMarketing final : public mv1::MarketingService::CallbackService {
     return Done(ctx);
   }
 
- private:
-  static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx) {
-    auto* r = ctx->DefaultReactor();
-    r->Finish(grpc::Status::OK);
-    return r;
-  }
 };
 
 class NoopSales final : public sv1::SalesService::CallbackService {
@@ -538,12 +522,6 @@ class NoopSales final : public sv1::SalesService::CallbackService {
     return Done(ctx);
   }
 
- private:
-  static grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx) {
-    auto* r = ctx->DefaultReactor();
-    r->Finish(grpc::Status::OK);
-    return r;
-  }
 };
 
 std::atomic<bool> g_stop{false};
@@ -612,14 +590,8 @@ int VerifyCmd(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) Die("usage: concord-write-bench load|noop|verify --key value ...");
-  std::string cmd = argv[1];
-  Args a;
-  for (int i = 2; i + 1 < argc; i += 2) {
-    std::string k = argv[i];
-    if (k.rfind("--", 0) != 0) Die("bad argument " + k);
-    a.kv[k.substr(2)] = argv[i + 1];
-  }
+  auto a = concord::bench::ParseArgs(argc, argv, "concord-write-bench load|noop|verify --key value ...");
+  const std::string& cmd = a.command;
   if (cmd == "load") return LoadCmd(a);
   if (cmd == "noop") return NoopCmd(a);
   if (cmd == "verify") return VerifyCmd(a);
