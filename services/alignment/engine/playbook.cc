@@ -281,6 +281,9 @@ void ParseDoc(const YAML::Node& root, Playbook& pb, Ctx& c) {
   }
 
   // catalog first: price book and offers refer to its products.
+  // Each feature's `products` node, kept for the cross-check below: looking it up again by id
+  // would miss it when the map repeats a key (the problem would then have no line).
+  std::vector<YAML::Node> feature_products;
   if (auto cat = root["catalog"]) {
     c.UnknownKeys(cat, "catalog", {"products", "features"});
     if (auto prods = cat["products"]) {
@@ -338,6 +341,7 @@ void ParseDoc(const YAML::Node& root, Playbook& pb, Ctx& c) {
           if (n["eta"]) {
             if (auto s = c.Str(n["eta"], path + ".eta")) f.eta = *s;
           }
+          feature_products.push_back(n["products"].IsDefined() ? n["products"] : n);
           pb.features.push_back(std::move(f));
         }
     }
@@ -347,10 +351,10 @@ void ParseDoc(const YAML::Node& root, Playbook& pb, Ctx& c) {
       if (p.id == id) return true;
     return false;
   };
-  for (const auto& f : pb.features) {
+  for (size_t i = 0; i < pb.features.size(); ++i) {
+    const auto& f = pb.features[i];
     for (const auto& p : f.products)
-      if (!known_product(p)) c.Err(root["catalog"]["features"][f.id]["products"], "catalog.features." + f.id + ".products",
-                                   "unknown product '" + p + "'");
+      if (!known_product(p)) c.Err(feature_products[i], "catalog.features." + f.id + ".products", "unknown product '" + p + "'");
   }
 
   if (auto pbk = root["price_book"]) {

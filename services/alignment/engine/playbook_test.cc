@@ -83,6 +83,29 @@ TEST(PlaybookTest, UnknownProductAndFloorAboveList) {
   EXPECT_NE(t.find("unknown product 'nope'"), std::string::npos) << t;
 }
 
+// Found by the fuzz smoke: a feature key given twice, the second naming an unknown product,
+// gave a problem without a line (the check looked the node up again by id and found the first).
+TEST(PlaybookTest, UnknownProductOfARepeatedFeatureHasItsLine) {
+  const char* yaml =
+      "version: 1\n"
+      "catalog:\n"
+      "  products: {pro: {name: Pro}}\n"
+      "  features:\n"
+      "    sso: {name: SSO, availability: available, products: [pro]}\n"
+      "    sso: {name: SSO, availability: available, products: [enterprise]}\n";
+  auto r = LoadPlaybook(yaml);
+  ASSERT_FALSE(r.ok());
+  bool found = false;
+  for (const auto& p : r.problems) {
+    EXPECT_GT(p.line, 0u) << p.path << ": " << p.message;
+    if (p.message == "unknown product 'enterprise'") {
+      found = true;
+      EXPECT_EQ(p.line, 6u);
+    }
+  }
+  EXPECT_TRUE(found) << r.ErrorText();
+}
+
 TEST(PlaybookTest, UnknownKeyIsAWarningOnly) {
   auto r = LoadPlaybook("version: 1\nwindowz: {}\n");
   ASSERT_TRUE(r.ok());
