@@ -7,7 +7,7 @@ connection drops, so a reconnecting client misses nothing.
     alignment_client.py [--target 127.0.0.1:50053] [--timeout 5] [--json] [TLS and token options] list  [--severity high] [--limit 50]
     alignment_client.py ... watch [--cursor C] [--severity high] [--max N] [--for S]
     alignment_client.py ... ack FINDING_ID --actor ID [--reason TEXT]
-    alignment_client.py ... triage --actor ID [--for S]   # list, then watch, acknowledge the first new one
+    alignment_client.py ... triage --actor ID [--for S] [--customer TEXT]   # list, watch, acknowledge the first new one
 
 `list` prints the open findings of at least --severity (default high), newest first, and
 the cursor to watch from; `watch` prints new findings and status changes as they happen.
@@ -190,6 +190,8 @@ def main() -> int:
     p_triage.add_argument("--actor", required=True)
     p_triage.add_argument("--severity", choices=SEVERITIES, default="high")
     p_triage.add_argument("--for", dest="seconds", type=float, default=30)
+    p_triage.add_argument("--customer", default="",
+                          help="only findings whose customer key contains this text (e.g. a domain)")
     args = ap.parse_args()
 
     channel = make_channel(args.target, args.tls_ca, args.tls_cert, args.tls_key, args.tls_server_name)
@@ -220,7 +222,8 @@ def main() -> int:
             acked = []
 
             def ack_first_new(event):
-                if not acked and event.WhichOneof("kind") == "raised" and event.raised.status == al.FINDING_STATUS_OPEN:
+                if (not acked and event.WhichOneof("kind") == "raised" and event.raised.status == al.FINDING_STATUS_OPEN
+                        and args.customer in event.raised.customer_key):
                     acked.append(client.acknowledge(event.raised.id, args.actor, "triaged by alignment_client.py"))
 
             def on_event(event):

@@ -109,10 +109,12 @@ def test_alignment_client_lists_watches_and_acknowledges(scenario_run):
     assert mine_high <= {f["id"] for f in listed}
     cursor = p.stderr.split("watch cursor:")[1].split()[0]
 
-    # Triage: watching from the listing, it acknowledges the first new high finding, which the
-    # next step of the day produces (marketing promises Initech's Enterprise 40 % off).
+    # Triage: watching from the listing, it acknowledges the first new high finding of this run's
+    # customers (other tests' scenarios run at the same time), which the next step of the day
+    # produces (marketing promises Initech's Enterprise 40 % off).
     triage = subprocess.Popen([sys.executable, str(EXAMPLES / "alignment_client.py"), *target, "--json", "triage",
-                               "--actor", "revops-example", "--for", "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               "--actor", "revops-example", "--for", "40",
+                               "--customer", run["suffix"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     time.sleep(2)
     day = run["day"]
