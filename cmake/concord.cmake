@@ -46,6 +46,14 @@ function(concord_cc_test)
     DISCOVERY_MODE PRE_TEST
     PROPERTIES LABELS "${ARG_LABELS}" TIMEOUT ${ARG_TIMEOUT}
                ENVIRONMENT "CONCORD_SOURCE_DIR=${PROJECT_SOURCE_DIR};CONCORD_BINARY_DIR=${PROJECT_BINARY_DIR}")
+  # `ninja concord_<label>_tests` builds the tests of one label (CI builds only the unit tests
+  # on the sanitizer build; the tests themselves are discovered only once built).
+  foreach(label ${ARG_LABELS})
+    if(NOT TARGET concord_${label}_tests)
+      add_custom_target(concord_${label}_tests)
+    endif()
+    add_dependencies(concord_${label}_tests ${ARG_NAME})
+  endforeach()
 endfunction()
 
 # concord_proto_library(NAME <name> PROTOS <files relative to proto/> DEPS <proto libs> [GRPC])
