@@ -105,7 +105,8 @@ absl::Status Processor::Ping() {
 void Processor::Run() {
   log::Info("alignment processor started", {{"group", options_.group_id}, {"topics", options_.input_topics}});
   while (!stop_) {
-    auto m = consumer_->Poll(options_.poll_timeout);
+    // Findings waiting for their check are published within about a millisecond.
+    auto m = consumer_->Poll(epoch_.unchecked.empty() ? options_.poll_timeout : 1ms);
     if (!m && !caught_up_ && AllCaughtUp()) {
       caught_up_ = true;  // everything the partitions had is read and processed
       caught_up_metric_->Set(1);
@@ -135,6 +136,13 @@ void Processor::Run() {
     if (epoch_.empty()) continue;
     if (epoch_.started == std::chrono::steady_clock::time_point{}) epoch_.started = now;
     bool due = now - epoch_.started >= options_.checkpoint_interval || epoch_.records >= options_.checkpoint_max_records;
+    // Each publish checks its findings against Redis in one round trip. On a steady stream a
+    // poll returns a few records at a time, and a round trip per poll would cap the rate at
+    // the Redis round-trip rate (at 10k events/s the service fell seconds behind): publish at
+    // most every publish_interval, or sooner once many findings wait.
+    bool publish = due || epoch_.unchecked.size() >= 256 || now - last_publish_ >= options_.publish_interval;
+    if (!publish) continue;
+    last_publish_ = now;
     // A failed publish (Redis or the producer queue) is retried by Commit with a backoff,
     // which also stops reading until it passes.
     if (!Publish().ok() || due) Commit();

@@ -70,6 +70,8 @@ struct ProcessorOptions {
   std::chrono::milliseconds checkpoint_interval{200};
   size_t checkpoint_max_records = 50000;
   std::chrono::milliseconds poll_timeout{20};
+  // New findings are checked against Redis and produced at most this often (one round trip).
+  std::chrono::milliseconds publish_interval{2};
   std::chrono::milliseconds tick{250};  // how often timers are evaluated
   // Events are held until they are this old (by event time) so that what the other team's
   // topic delivers a little later can be put in order before them. 0 = no holding.
@@ -178,6 +180,7 @@ class Processor : public kafka::RebalanceListener {
   std::atomic<uint64_t> processed_{0}, findings_published_{0}, dead_lettered_{0};
   std::unordered_map<std::string, int32_t> partition_of_;  // customer -> partition
   std::chrono::steady_clock::time_point last_tick_{};
+  std::chrono::steady_clock::time_point last_publish_{};
   Batch batch_;  // released for the engine; a rebalance processes it before partitions go
   Epoch epoch_;  // since the last checkpoint; a rebalance commits it before partitions go
   std::mutex delivery_mu_;
