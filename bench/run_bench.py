@@ -153,6 +153,21 @@ class BenchKafka:
             c.close()
 
 
+def stop_process(proc, perf, log_file, sig, timeout):
+    """Stops a service under test (killed if it outlives `timeout`), then its perf recorder."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if perf:
+        perf.send_signal(signal.SIGINT)
+        perf.wait(60)
+    log_file.close()
+
+
 # --- the service under test ------------------------------------------------------------
 class Alignment:
     @staticmethod
@@ -247,17 +262,7 @@ class Alignment:
         return out
 
     def stop(self, sig=signal.SIGTERM, timeout=60):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.perf:
-            self.perf.send_signal(signal.SIGINT)
-            self.perf.wait(60)
-        self.log.close()
+        stop_process(self.proc, self.perf, self.log, sig, timeout)
 
 
 def wait_caught_up(al, redis, ends, timeout):
@@ -540,17 +545,7 @@ class WriteService:
         raise RuntimeError(f"{self.name} not ready after {timeout}s; log {self.log_path}")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.perf:
-            self.perf.send_signal(signal.SIGINT)
-            self.perf.wait(60)
-        self.log.close()
+        stop_process(self.proc, self.perf, self.log, signal.SIGTERM, 30)
 
 
 class Noop:
