@@ -7,13 +7,17 @@
 //   3. publishes at once the findings not published before (Kafka acks=all, idempotent), without
 //      waiting for the acknowledgements, so a finding's latency is one engine pass plus a produce;
 // and at most every `checkpoint_interval` (or `checkpoint_max_records`), for everything since
-// the last checkpoint (an "epoch"):
+// the last checkpoint (an "epoch"), it serializes the changed customers' state and hands the
+// sealed epoch to the checkpoint thread, which
 //   4. waits until every record the epoch produced is acknowledged (re-sends what failed),
-//   5. checkpoints, in ONE Redis MULTI/EXEC, the changed customers' state, the findings and the
-//      next offset of every partition the epoch touched,
+//   5. checkpoints, in ONE Redis MULTI/EXEC, that state, the findings and the next offset of
+//      every partition the epoch touched,
 //   6. only then stores the offsets in Kafka.
 // Checkpointing per epoch rather than per batch serializes a busy customer once instead of once
-// per batch and takes the acknowledgement wait and the Redis round trip off the read path.
+// per batch. Doing 4-6 on their own thread, in epoch order, keeps the acknowledgement wait and
+// the Redis transaction (tens of ms for a busy epoch, hundreds when Redis is slow) off the read
+// path: they stalled every finding behind them. At most `max_pending_checkpoints` sealed epochs
+// wait; beyond that (Redis down) reading stops until they are written.
 // A restart or rebalance restores each partition's state and resumes at its checkpoint, so
 // only the tail is replayed; findings already stored are not published again.
 //
@@ -69,6 +73,7 @@ struct ProcessorOptions {
   // An epoch ends (wait for acks, checkpoint, store offsets) after this long or this many records.
   std::chrono::milliseconds checkpoint_interval{200};
   size_t checkpoint_max_records = 50000;
+  size_t max_pending_checkpoints = 2;  // sealed epochs waiting for the checkpoint thread
   std::chrono::milliseconds poll_timeout{20};
   // New findings are checked against Redis and produced at most this often (one round trip).
   std::chrono::milliseconds publish_interval{2};
@@ -123,8 +128,10 @@ class Processor : public kafka::RebalanceListener {
     size_t records = 0;
     bool empty() const { return decoded.empty() && dead_letters.empty() && next_offsets.empty(); }
   };
-  // Everything since the last checkpoint.
+  // Everything since the last checkpoint. Built by the consumer thread; once sealed it belongs
+  // to the checkpoint thread. On the heap: delivery callbacks point into it.
   struct Epoch {
+    uint64_t seq = 0;
     std::vector<v1::Finding> unchecked;  // from the engine; not yet checked against Redis
     // A new finding, published (or being published); serialized once, the proto is gone.
     struct Fresh {
@@ -146,6 +153,11 @@ class Processor : public kafka::RebalanceListener {
     };
     std::deque<Item> items;  // a deque: delivery callbacks hold pointers to its elements
     size_t next_send = 0;    // items before this one have been handed to the producer
+    size_t outstanding = 0;  // sent, delivery report not yet in (guarded by delivery_mu_)
+    std::string delivery_error;  // the last failure reported (guarded by delivery_mu_)
+    // Sealed: the transaction (MULTI, state, findings, offsets, EXEC), built once.
+    std::vector<std::vector<std::string>> commands;
+    bool discard = false;  // partitions lost: await the deliveries, write nothing
     std::set<std::string> dirty;
     std::chrono::steady_clock::time_point started{};
     bool empty() const {
@@ -158,10 +170,20 @@ class Processor : public kafka::RebalanceListener {
   void Detect();                          // runs the engine over batch_ into epoch_
   // Checks the epoch's new findings against Redis and produces what is new (not waiting).
   absl::Status Publish();
-  // Ends the epoch: acks, checkpoint, offsets. Retries until done or stopping; false if it gave up.
+  // Publish, retried with a backoff (reading stops meanwhile); false if it gave up at shutdown.
+  bool PublishAll();
+  // Ends the epoch: publishes what is left and hands it to the checkpoint thread (false if it
+  // could not be published at shutdown: then it is dropped and replayed by the next owner).
   bool Commit();
-  absl::Status Checkpoint();
-  void AwaitDeliveries();
+  void Seal();   // builds the epoch's transaction and queues it; waits while too many are queued
+  void Flush();  // waits until every sealed epoch is checkpointed (or given up)
+  absl::Status Send(Epoch& e, Epoch::Item& item);
+  void AwaitDeliveries(Epoch& e);
+  // Checkpoint thread.
+  void CheckpointLoop();
+  bool WriteCheckpoint(Epoch& e);  // retries until written; false if it gave up at shutdown
+  absl::Status Deliveries(Epoch& e);
+  absl::Status Transaction(Epoch& e);
   void ResetEpoch();
   std::string StateKey(int32_t partition) const;
   // State and offsets belong to the consumer group: two deployments never share checkpoints.
@@ -182,11 +204,22 @@ class Processor : public kafka::RebalanceListener {
   std::chrono::steady_clock::time_point last_tick_{};
   std::chrono::steady_clock::time_point last_publish_{};
   Batch batch_;  // released for the engine; a rebalance processes it before partitions go
-  Epoch epoch_;  // since the last checkpoint; a rebalance commits it before partitions go
+  std::unique_ptr<Epoch> epoch_;  // since the last seal; a rebalance commits it before partitions go
+  uint64_t next_seq_ = 1;
   std::mutex delivery_mu_;
   std::condition_variable delivery_cv_;
-  size_t outstanding_ = 0;  // records produced whose delivery report has not come yet
-  std::string delivery_error_;
+  // Sealed epochs, oldest first; the front one is being written by the checkpoint thread.
+  redis::Connection checkpoint_redis_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  std::deque<std::unique_ptr<Epoch>> sealed_;
+  bool checkpoint_quit_ = false;
+  std::thread checkpoint_thread_;
+  std::atomic<uint64_t> checkpointed_seq_{0};  // every epoch up to this one is done
+  // Ids published by sealed epochs not yet in Redis (consumer thread): Publish's EXISTS cannot
+  // see them yet, and a finding is never published twice.
+  std::deque<std::pair<uint64_t, std::vector<std::string>>> pending_ids_;
+  std::set<std::string> pending_id_set_;
   // Decoded events waiting out the reorder grace, per topic-partition in offset order.
   std::map<std::pair<std::string, int32_t>, std::deque<Decoded>> held_;
   std::map<std::pair<std::string, int32_t>, int64_t> dead_tail_;  // dead letters behind held events
