@@ -17,48 +17,26 @@ using google::protobuf::util::TimeUtil;
 
 namespace {
 
-google::protobuf::Timestamp Now() {
-  return TimeUtil::MillisecondsToTimestamp(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
-}
-
 std::string PartitionField(const std::string& topic, int32_t partition) { return topic + ":" + std::to_string(partition); }
-
-// The finding-raised FindingEvent's bytes: its small fields serialized, then `raised` appended
-// as a length-delimited field. Appending a field to serialized bytes is how protobuf encodes it
-// (field 10 comes last in field order anyway), and it spares copying the whole finding into
-// the event.
-std::string RaisedEvent(const v1::Finding& f, const std::string& finding_bytes) {
-  v1::FindingEvent ev;
-  ev.set_id("raised:" + f.id());
-  *ev.mutable_occurred_at() = f.detected_at();
-  ev.set_customer_key(f.customer_key());
-  ev.set_schema_version(1);
-  std::string out = ev.SerializeAsString();
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
-        v1::FindingEvent::kRaisedFieldNumber, google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-    coded.WriteVarint32(static_cast<uint32_t>(finding_bytes.size()));
-    coded.WriteString(finding_bytes);
-  }
-  return out;
-}
 
 }  // namespace
 
 Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Producer& producer, EnginePort& engine)
     : options_(std::move(options)), redis_(redis), producer_(producer), engine_(engine),
-      findings_(options_.redis_prefix), epoch_(std::make_unique<Epoch>()), checkpoint_redis_(std::move(redis)) {
+      writer_({.findings_topic = options_.findings_topic,
+               .dlq_topic = options_.dlq_topic,
+               .source = options_.source,
+               .group_id = options_.group_id,
+               .redis_prefix = options_.redis_prefix,
+               .offsets_key = OffsetsKey(),
+               .max_pending_checkpoints = options_.max_pending_checkpoints},
+              std::move(redis), producer,
+              [this](const NextOffsets& offsets) {
+                // Checkpointed: the offsets may be committed (the writer's thread; thread-safe).
+                for (const auto& [tp, next] : offsets) (void)consumer_->Store({tp.first, tp.second, next});
+              }) {
   auto& reg = metrics::Default();
   consumed_ = &reg.AddCounter("concord_alignment_events_consumed_total", "Events consumed", {"topic"});
-  findings_metric_ = &reg.AddCounter("concord_alignment_findings_total", "Findings published", {"type"});
-  dlq_metric_ = &reg.AddCounter("concord_alignment_dead_letters_total", "Records sent to the dead-letter topic", {"topic"});
-  latency_ = &reg.AddHistogram("concord_alignment_detection_latency_seconds",
-                               "From the last evidence event's time to the finding's publication", {},
-                               metrics::LatencyBuckets())
-                  .With({});
   lag_ = &reg.AddGauge("concord_alignment_consumer_lag", "Records behind the end of the assigned partitions").With({});
   customers_ = &reg.AddGauge("concord_alignment_state_customers", "Customers held in memory").With({});
   caught_up_metric_ = &reg.AddGauge("concord_alignment_caught_up",
@@ -86,8 +64,7 @@ absl::Status Processor::Start() {
   if (!c.ok()) return c.status();
   consumer_ = std::move(*c);
   running_ = true;
-  checkpoint_quit_ = false;
-  checkpoint_thread_ = std::thread([this] { CheckpointLoop(); });
+  writer_.Start();
   thread_ = std::thread([this] { Run(); });
   return absl::OkStatus();
 }
@@ -95,13 +72,9 @@ absl::Status Processor::Start() {
 void Processor::Stop() {
   if (!thread_.joinable()) return;
   stop_ = true;
-  thread_.join();  // Run flushed every sealed epoch
-  {
-    std::lock_guard lock(checkpoint_mu_);
-    checkpoint_quit_ = true;
-  }
-  checkpoint_cv_.notify_all();
-  checkpoint_thread_.join();
+  writer_.Stopping();
+  thread_.join();  // Run flushed the writer
+  writer_.Stop();
   running_ = false;
 }
 
@@ -114,7 +87,7 @@ void Processor::Run() {
   log::Info("alignment processor started", {{"group", options_.group_id}, {"topics", options_.input_topics}});
   while (!stop_) {
     // Findings waiting for their check are published within about a millisecond.
-    auto m = consumer_->Poll(epoch_->unchecked.empty() ? options_.poll_timeout : 1ms);
+    auto m = consumer_->Poll(options_.poll_timeout);
     if (!m && !caught_up_ && AllCaughtUp()) {
       caught_up_ = true;  // everything the partitions had is read and processed
       caught_up_metric_->Set(1);
@@ -135,33 +108,27 @@ void Processor::Run() {
       // otherwise be reported as an SLA breach.
       if (caught_up_) {
         auto timed = engine_.AdvanceTime(std::chrono::system_clock::now());
-        for (auto& f : timed) epoch_->unchecked.push_back(std::move(f));
+        for (auto& f : timed) pending_.findings.push_back(std::move(f));
       }
       lag_->Set(static_cast<double>(consumer_->Lag()));
       customers_->Set(static_cast<double>(engine_.customers()));
     }
     if (!batch_.empty()) Detect();
-    if (epoch_->empty()) continue;
-    if (epoch_->started == std::chrono::steady_clock::time_point{}) epoch_->started = now;
-    bool due = now - epoch_->started >= options_.checkpoint_interval || epoch_->records >= options_.checkpoint_max_records;
-    // Each publish checks its findings against Redis in one round trip. On a steady stream a
-    // poll returns a few records at a time, and a round trip per poll would cap the rate at
-    // the Redis round-trip rate (at 10k events/s the service fell seconds behind): publish at
-    // most every publish_interval, or sooner once many findings wait.
-    bool publish = due || epoch_->unchecked.size() >= 256 || now - last_publish_ >= options_.publish_interval;
-    if (!publish) continue;
-    last_publish_ = now;
-    // A failed publish (Redis or the producer queue) is retried with a backoff, which also
-    // stops reading until it passes.
-    if (PublishAll() && due) Seal();
+    if (pending_.empty()) continue;
+    if (pending_.started == std::chrono::steady_clock::time_point{}) pending_.started = now;
+    if (now - pending_.started >= options_.checkpoint_interval || pending_.records >= options_.checkpoint_max_records) {
+      Seal();
+    } else {
+      writer_.Submit(std::exchange(pending_.findings, {}), std::exchange(pending_.dead_letters, {}));
+    }
   }
   ForgetHeld();  // not processed, offsets not stored: the next owner reads them again
   if (!batch_.empty()) Detect();
-  if (!epoch_->empty()) Commit();
-  Flush();
+  if (!pending_.empty()) Seal();
+  writer_.Flush();
   (void)consumer_->Commit();
   if (auto s = consumer_->Close(); !s.ok()) log::Warn("alignment consumer close", {{"error", s.ToString()}});
-  log::Info("alignment processor stopped", {{"processed", processed_.load()}, {"findings", findings_published_.load()}});
+  log::Info("alignment processor stopped", {{"processed", processed_.load()}, {"findings", writer_.findings_published()}});
 }
 
 void Processor::Handle(const kafka::Message& m) {
@@ -309,245 +276,31 @@ void Processor::Detect() {
     const auto& key = d.event.customer().customer_key();
     if (!key.empty()) partition_of_[key] = d.position.partition();
     auto found = engine_.Process(d.event, d.position);
-    for (auto& f : found) epoch_->unchecked.push_back(std::move(f));
+    for (auto& f : found) pending_.findings.push_back(std::move(f));
   }
-  for (auto& d : batch_.dead_letters) epoch_->dead_letters.push_back(std::move(d));
+  for (auto& d : batch_.dead_letters) pending_.dead_letters.push_back(std::move(d));
   for (const auto& [tp, next] : batch_.next_offsets) {
-    auto& at = epoch_->next_offsets[tp];
+    auto& at = pending_.next_offsets[tp];
     at = std::max(at, next);
   }
-  epoch_->records += batch_.records;
+  pending_.records += batch_.records;
   batch_ = Batch();
 }
 
-bool Processor::PublishAll() {
-  for (int attempt = 0;; ++attempt) {
-    auto s = Publish();
-    if (s.ok()) return true;
-    if (stop_ && attempt >= 3) {
-      log::Error("alignment findings not published at shutdown; the epoch will be replayed", {{"error", s.ToString()}});
-      return false;
-    }
-    log::Warn("alignment publish failed; retrying", {{"error", s.ToString()}, {"attempt", attempt + 1}});
-    std::this_thread::sleep_for(std::min((attempt + 1) * 200ms, 2000ms));
-  }
-}
-
-bool Processor::Commit() {
-  if (PublishAll()) {
-    Seal();
-    return true;
-  }
-  AwaitDeliveries(*epoch_);  // callbacks point into it
-  ResetEpoch();
-  return false;
-}
-
-void Processor::ResetEpoch() { epoch_ = std::make_unique<Epoch>(); }
-
-void Processor::AwaitDeliveries(Epoch& e) {
-  std::unique_lock lock(delivery_mu_);
-  // Delivery reports always come (success, or failure after delivery.timeout.ms).
-  delivery_cv_.wait(lock, [&] { return e.outstanding == 0; });
-}
-
-absl::Status Processor::Send(Epoch& e, Epoch::Item& item) {
-  {
-    std::lock_guard lock(delivery_mu_);
-    ++e.outstanding;
-  }
-  auto s = producer_.Produce(item.topic, item.key, item.value, item.headers,
-                             [this, ep = &e, it = &item](const kafka::DeliveryResult& r) {
-                               std::lock_guard lock(delivery_mu_);
-                               if (r.ok()) it->delivered = true;
-                               else ep->delivery_error = r.error_text;
-                               if (--ep->outstanding == 0) delivery_cv_.notify_all();
-                             });
-  if (!s.ok()) {  // not enqueued (e.g. the queue is full): sent again by the next attempt
-    std::lock_guard lock(delivery_mu_);
-    if (--e.outstanding == 0) delivery_cv_.notify_all();
-    return absl::UnavailableError("publishing findings: " + std::string(s.message()));
-  }
-  item.sent = true;
-  return absl::OkStatus();
-}
-
-absl::Status Processor::Publish() {
-  Epoch& e = *epoch_;
-  // Ids of epochs now in Redis are found by EXISTS from here on.
-  for (uint64_t done = checkpointed_seq_.load(); !pending_ids_.empty() && pending_ids_.front().first <= done;) {
-    for (const auto& id : pending_ids_.front().second) pending_id_set_.erase(id);
-    pending_ids_.pop_front();
-  }
-  // Which findings are new: not published in an earlier run (replays) nor twice.
-  if (!e.unchecked.empty()) {
-    std::vector<std::string> ids;
-    ids.reserve(e.unchecked.size());
-    for (const auto& f : e.unchecked) ids.push_back(f.id());
-    auto exists = findings_.Exists(redis_, ids);
-    if (!exists.ok()) return exists.status();
-    auto now = Now();
-    for (size_t i = 0; i < e.unchecked.size(); ++i) {
-      auto& f = e.unchecked[i];
-      if ((*exists)[i] || pending_id_set_.count(f.id()) || !e.fresh_ids.insert(f.id()).second) continue;
-      *f.mutable_detected_at() = now;
-      if (f.has_last_evidence_at()) {
-        auto latency = now - f.last_evidence_at();
-        *f.mutable_detection_latency() = latency;
-        latency_->Observe(static_cast<double>(TimeUtil::DurationToMilliseconds(latency)) / 1000.0);
-      }
-      auto bytes = f.SerializeAsString();
-      e.items.push_back({options_.findings_topic, f.customer_key(), RaisedEvent(f, bytes),
-                         kafka::ToHeaders({"raised:" + f.id(), options_.source, "io.concord.alignment.finding-raised.v1",
-                                           TimeUtil::ToString(now), f.customer_key(), "concord.alignment.v1.FindingEvent"})});
-      e.fresh.push_back({f.id(), f.customer_key(), std::move(bytes), f.type(), TimeUtil::TimestampToMilliseconds(now)});
-    }
-    e.unchecked.clear();
-  }
-  for (; e.dead_published < e.dead_letters.size(); ++e.dead_published) {
-    const auto& d = e.dead_letters[e.dead_published];
-    auto headers = d.headers;
-    headers.push_back({"dlq_reason", d.reason});
-    headers.push_back({"dlq_topic", d.from.topic});
-    headers.push_back({"dlq_partition", std::to_string(d.from.partition)});
-    headers.push_back({"dlq_offset", std::to_string(d.from.offset)});
-    headers.push_back({"dlq_consumer", options_.group_id});
-    e.items.push_back({options_.dlq_topic, d.key, d.value, std::move(headers)});
-  }
-  for (; e.next_send < e.items.size(); ++e.next_send) {
-    if (e.items[e.next_send].sent) continue;
-    if (auto s = Send(e, e.items[e.next_send]); !s.ok()) return s;
-  }
-  return absl::OkStatus();
-}
-
 void Processor::Seal() {
-  Epoch& e = *epoch_;
-  e.commands.push_back({"MULTI"});
-  // The state is serialized here, on the consumer thread (the engine is not thread-safe), as
-  // of the epoch's last record: it matches the offsets written with it.
-  for (auto& key : engine_.TakeDirty()) e.dirty.insert(std::move(key));
-  for (const auto& key : e.dirty) {
+  // Serialized here, on the read thread (the engine is not thread-safe), as of the epoch's
+  // last record: the state matches the offsets written with it.
+  std::vector<std::vector<std::string>> state;
+  for (auto& key : engine_.TakeDirty()) {
     auto it = partition_of_.find(key);
     if (it == partition_of_.end()) continue;
     auto bytes = engine_.Serialize(key);
-    if (bytes) e.commands.push_back({"HSET", StateKey(it->second), key, std::move(*bytes)});
-    else e.commands.push_back({"HDEL", StateKey(it->second), key});
+    if (bytes) state.push_back({"HSET", StateKey(it->second), std::move(key), std::move(*bytes)});
+    else state.push_back({"HDEL", StateKey(it->second), std::move(key)});
   }
-  std::vector<std::string> ids;
-  ids.reserve(e.fresh.size());
-  for (auto& f : e.fresh) {
-    for (auto& c : findings_.SaveCommands(f.id, f.customer_key, f.detected_ms, std::move(f.bytes))) {
-      e.commands.push_back(std::move(c));
-    }
-    ids.push_back(f.id);
-  }
-  if (!e.next_offsets.empty()) {
-    std::vector<std::string> hset = {"HSET", OffsetsKey()};
-    for (const auto& [tp, next] : e.next_offsets) {
-      hset.push_back(PartitionField(tp.first, tp.second));
-      hset.push_back(std::to_string(next));
-    }
-    e.commands.push_back(std::move(hset));
-  }
-  e.commands.push_back({"EXEC"});
-  e.seq = next_seq_++;
-  for (const auto& id : ids) pending_id_set_.insert(id);
-  pending_ids_.emplace_back(e.seq, std::move(ids));
-  {
-    std::unique_lock lock(checkpoint_mu_);
-    checkpoint_cv_.wait(lock, [&] { return sealed_.size() < options_.max_pending_checkpoints; });
-    sealed_.push_back(std::move(epoch_));
-  }
-  checkpoint_cv_.notify_all();
-  ResetEpoch();
-}
-
-void Processor::Flush() {
-  std::unique_lock lock(checkpoint_mu_);
-  checkpoint_cv_.wait(lock, [&] { return sealed_.empty(); });
-}
-
-void Processor::CheckpointLoop() {
-  std::unique_lock lock(checkpoint_mu_);
-  while (true) {
-    checkpoint_cv_.wait(lock, [&] { return checkpoint_quit_ || !sealed_.empty(); });
-    if (sealed_.empty()) return;  // quit, and nothing left
-    Epoch* e = sealed_.front().get();
-    bool discard = e->discard;
-    lock.unlock();
-    bool written = false;
-    if (discard) AwaitDeliveries(*e);
-    else written = WriteCheckpoint(*e);
-    lock.lock();
-    std::unique_ptr<Epoch> done = std::move(sealed_.front());
-    sealed_.pop_front();
-    if (!written && !discard) {
-      // Later epochs build on this one's state and offsets: never write them without it.
-      for (auto& later : sealed_) later->discard = true;
-    }
-    checkpointed_seq_ = done->seq;
-    checkpoint_cv_.notify_all();
-    lock.unlock();
-    done.reset();  // a large epoch is freed outside the lock
-    lock.lock();
-  }
-}
-
-bool Processor::WriteCheckpoint(Epoch& e) {
-  for (int attempt = 0;; ++attempt) {
-    auto s = Deliveries(e);
-    if (s.ok()) s = Transaction(e);
-    if (s.ok()) return true;
-    if (stop_ && attempt >= 3) {
-      log::Error("alignment epoch not checkpointed at shutdown; it will be replayed", {{"error", s.ToString()}});
-      AwaitDeliveries(e);
-      return false;
-    }
-    log::Warn("alignment checkpoint failed; retrying", {{"error", s.ToString()}, {"attempt", attempt + 1}});
-    std::this_thread::sleep_for(std::min((attempt + 1) * 200ms, 2000ms));
-  }
-}
-
-absl::Status Processor::Deliveries(Epoch& e) {
-  // Nothing is checkpointed that is not on Kafka: a failed record is sent again first.
-  AwaitDeliveries(e);
-  std::string error;
-  {
-    std::lock_guard lock(delivery_mu_);
-    error.swap(e.delivery_error);
-  }
-  bool failed = false;
-  for (auto& item : e.items) {
-    if (item.delivered) continue;
-    failed = true;
-    if (auto s = Send(e, item); !s.ok()) return s;
-  }
-  if (failed) return absl::UnavailableError("publishing findings: " + error);
-  return absl::OkStatus();
-}
-
-absl::Status Processor::Transaction(Epoch& e) {
-  // One pipeline, MULTI ... EXEC (built by Seal and kept for a retry).
-  auto replies = checkpoint_redis_.Pipeline(e.commands);
-  if (!replies.ok()) return replies.status();
-  const auto& result = replies->back();
-  if (result.type != redis::Reply::Type::kArray) return absl::InternalError("checkpoint transaction aborted: " + result.str);
-  for (const auto& r : result.elements) {
-    if (r.is_error()) return absl::InternalError("checkpoint: " + r.str);
-  }
-  for (const auto& f : e.fresh) {
-    findings_published_++;
-    findings_metric_->With({v1::FindingType_Name(f.type)}).Inc();
-  }
-  for (const auto& d : e.dead_letters) {
-    dead_lettered_++;
-    dlq_metric_->With({d.from.topic}).Inc();
-    log::Warn("record sent to the dead-letter topic",
-              {{"topic", d.from.topic}, {"partition", d.from.partition}, {"offset", d.from.offset}, {"reason", d.reason}});
-  }
-  for (const auto& [tp, next] : e.next_offsets) (void)consumer_->Store({tp.first, tp.second, next});
-  return absl::OkStatus();
+  writer_.Submit(std::move(pending_.findings), std::move(pending_.dead_letters));
+  writer_.Seal(std::move(state), std::move(pending_.next_offsets));
+  pending_ = Pending();
 }
 
 std::string Processor::StateKey(int32_t partition) const {
@@ -634,24 +387,20 @@ void Processor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) 
   // for ordering were not processed and their offsets not stored: the next owner reads them.
   ForgetHeld();
   if (!batch_.empty()) Detect();
-  if (!epoch_->empty()) Commit();
-  Flush();
+  if (!pending_.empty()) Seal();
+  writer_.Flush();
   DropPartitions(partitions);
 }
 
 void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
   // Another member owns them already: what we hold is stale; the new owner replays it.
   batch_ = Batch();
-  AwaitDeliveries(*epoch_);  // callbacks point into the epoch
-  ResetEpoch();
-  {
-    // Sealed epochs not yet written would overwrite what the new owner checkpoints.
-    std::lock_guard lock(checkpoint_mu_);
-    for (size_t i = 1; i < sealed_.size(); ++i) sealed_[i]->discard = true;
-  }
-  Flush();
-  pending_ids_.clear();
-  pending_id_set_.clear();
+  pending_ = Pending();
+  // What is not yet written would overwrite what the new owner checkpoints: the epoch being
+  // published is sealed as discarded (its records are awaited), the queued ones dropped.
+  writer_.DiscardQueued();
+  writer_.Seal({}, {}, /*discard=*/true);
+  writer_.Flush();
   ForgetHeld();
   DropPartitions(partitions);
 }

@@ -4,20 +4,20 @@
 // it reads it
 //   1. decodes each record (undecodable -> dead-letter topic with the reason, processing goes on),
 //   2. runs the engine (and its timers),
-//   3. publishes at once the findings not published before (Kafka acks=all, idempotent), without
-//      waiting for the acknowledgements, so a finding's latency is one engine pass plus a produce;
+//   3. hands the findings to the publisher, which produces the ones not published before (Kafka
+//      acks=all, idempotent) without waiting for the acknowledgements, so a finding's latency is
+//      one engine pass, one Redis round trip and a produce;
 // and at most every `checkpoint_interval` (or `checkpoint_max_records`), for everything since
-// the last checkpoint (an "epoch"), it serializes the changed customers' state and hands the
-// sealed epoch to the checkpoint thread, which
+// the last checkpoint (an "epoch"), it serializes the changed customers' state and seals the
+// epoch; the checkpoint thread then
 //   4. waits until every record the epoch produced is acknowledged (re-sends what failed),
 //   5. checkpoints, in ONE Redis MULTI/EXEC, that state, the findings and the next offset of
 //      every partition the epoch touched,
 //   6. only then stores the offsets in Kafka.
+// Steps 3-6 run on the Writer's threads (writer.h), so the read path never waits for Redis or
+// Kafka; when too much is queued (Redis down) reading stops until it is written.
 // Checkpointing per epoch rather than per batch serializes a busy customer once instead of once
-// per batch. Doing 4-6 on their own thread, in epoch order, keeps the acknowledgement wait and
-// the Redis transaction (tens of ms for a busy epoch, hundreds when Redis is slow) off the read
-// path: they stalled every finding behind them. At most `max_pending_checkpoints` sealed epochs
-// wait; beyond that (Redis down) reading stops until they are written.
+// per batch.
 // A restart or rebalance restores each partition's state and resumes at its checkpoint, so
 // only the tail is replayed; findings already stored are not published again.
 //
@@ -56,6 +56,7 @@
 #include "services/alignment/engine_port.h"
 #include "services/alignment/event_codec.h"
 #include "services/alignment/findings_store.h"
+#include "services/alignment/writer.h"
 
 namespace concord::alignment {
 
@@ -75,8 +76,6 @@ struct ProcessorOptions {
   size_t checkpoint_max_records = 50000;
   size_t max_pending_checkpoints = 2;  // sealed epochs waiting for the checkpoint thread
   std::chrono::milliseconds poll_timeout{20};
-  // New findings are checked against Redis and produced at most this often (one round trip).
-  std::chrono::milliseconds publish_interval{2};
   std::chrono::milliseconds tick{250};  // how often timers are evaluated
   // Events are held until they are this old (by event time) so that what the other team's
   // topic delivers a little later can be put in order before them. 0 = no holding.
@@ -99,8 +98,8 @@ class Processor : public kafka::RebalanceListener {
 
   bool running() const { return running_.load(); }
   uint64_t processed() const { return processed_.load(); }
-  uint64_t findings_published() const { return findings_published_.load(); }
-  uint64_t dead_lettered() const { return dead_lettered_.load(); }
+  uint64_t findings_published() const { return writer_.findings_published(); }
+  uint64_t dead_lettered() const { return writer_.dead_lettered(); }
   absl::Status Ping();
 
   // Consumer thread only (called from inside Poll during a rebalance).
@@ -114,11 +113,6 @@ class Processor : public kafka::RebalanceListener {
     v1::SourcePosition position;
     std::chrono::steady_clock::time_point arrived;
   };
-  struct DeadLetter {
-    std::string key, value, reason;
-    kafka::Headers headers;
-    kafka::TopicPartition from;
-  };
   using TP = std::pair<std::string, int32_t>;
   // Read and released for processing, not yet run through the engine.
   struct Batch {
@@ -128,63 +122,21 @@ class Processor : public kafka::RebalanceListener {
     size_t records = 0;
     bool empty() const { return decoded.empty() && dead_letters.empty() && next_offsets.empty(); }
   };
-  // Everything since the last checkpoint. Built by the consumer thread; once sealed it belongs
-  // to the checkpoint thread. On the heap: delivery callbacks point into it.
-  struct Epoch {
-    uint64_t seq = 0;
-    std::vector<v1::Finding> unchecked;  // from the engine; not yet checked against Redis
-    // A new finding, published (or being published); serialized once, the proto is gone.
-    struct Fresh {
-      std::string id, customer_key, bytes;
-      v1::FindingType type;
-      int64_t detected_ms;
-    };
-    std::vector<Fresh> fresh;
-    std::set<std::string> fresh_ids;     // their ids, so one is never published twice in an epoch
+  // Since the last seal: what is not yet handed to the writer, and the epoch's positions.
+  struct Pending {
+    std::vector<v1::Finding> findings;
     std::vector<DeadLetter> dead_letters;
-    size_t dead_published = 0;           // dead_letters[0..n) have their item
     std::map<TP, int64_t> next_offsets;
     size_t records = 0;
-    struct Item {
-      std::string topic, key, value;
-      kafka::Headers headers;
-      bool sent = false;       // handed to the producer (its callback will come)
-      bool delivered = false;  // acknowledged
-    };
-    std::deque<Item> items;  // a deque: delivery callbacks hold pointers to its elements
-    size_t next_send = 0;    // items before this one have been handed to the producer
-    size_t outstanding = 0;  // sent, delivery report not yet in (guarded by delivery_mu_)
-    std::string delivery_error;  // the last failure reported (guarded by delivery_mu_)
-    // Sealed: the transaction (MULTI, state, findings, offsets, EXEC), built once.
-    std::vector<std::vector<std::string>> commands;
-    bool discard = false;  // partitions lost: await the deliveries, write nothing
-    std::set<std::string> dirty;
     std::chrono::steady_clock::time_point started{};
-    bool empty() const {
-      return unchecked.empty() && fresh.empty() && dead_letters.empty() && next_offsets.empty() && records == 0;
-    }
+    bool empty() const { return findings.empty() && dead_letters.empty() && next_offsets.empty() && records == 0; }
   };
 
   void Run();
   void Handle(const kafka::Message& m);  // decodes into held_; dead-letters what fails
-  void Detect();                          // runs the engine over batch_ into epoch_
-  // Checks the epoch's new findings against Redis and produces what is new (not waiting).
-  absl::Status Publish();
-  // Publish, retried with a backoff (reading stops meanwhile); false if it gave up at shutdown.
-  bool PublishAll();
-  // Ends the epoch: publishes what is left and hands it to the checkpoint thread (false if it
-  // could not be published at shutdown: then it is dropped and replayed by the next owner).
-  bool Commit();
-  void Seal();   // builds the epoch's transaction and queues it; waits while too many are queued
-  void Flush();  // waits until every sealed epoch is checkpointed (or given up)
-  absl::Status Send(Epoch& e, Epoch::Item& item);
-  void AwaitDeliveries(Epoch& e);
-  // Checkpoint thread.
-  void CheckpointLoop();
-  bool WriteCheckpoint(Epoch& e);  // retries until written; false if it gave up at shutdown
-  absl::Status Deliveries(Epoch& e);
-  absl::Status Transaction(Epoch& e);
-  void ResetEpoch();
+  void Detect();                          // runs the engine over batch_ into pending_
+  // Ends the epoch: serializes the changed customers and seals it in the writer.
+  void Seal();
   std::string StateKey(int32_t partition) const;
   // State and offsets belong to the consumer group: two deployments never share checkpoints.
   std::string OffsetsKey() const { return options_.redis_prefix + ":offsets:" + options_.group_id; }
@@ -194,32 +146,16 @@ class Processor : public kafka::RebalanceListener {
   redis::Connection redis_;
   kafka::Producer& producer_;
   EnginePort& engine_;
-  FindingsStore findings_;
   std::unique_ptr<kafka::Consumer> consumer_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
-  std::atomic<uint64_t> processed_{0}, findings_published_{0}, dead_lettered_{0};
+  std::atomic<uint64_t> processed_{0};
   std::unordered_map<std::string, int32_t> partition_of_;  // customer -> partition
   std::chrono::steady_clock::time_point last_tick_{};
-  std::chrono::steady_clock::time_point last_publish_{};
-  Batch batch_;  // released for the engine; a rebalance processes it before partitions go
-  std::unique_ptr<Epoch> epoch_;  // since the last seal; a rebalance commits it before partitions go
-  uint64_t next_seq_ = 1;
-  std::mutex delivery_mu_;
-  std::condition_variable delivery_cv_;
-  // Sealed epochs, oldest first; the front one is being written by the checkpoint thread.
-  redis::Connection checkpoint_redis_;
-  std::mutex checkpoint_mu_;
-  std::condition_variable checkpoint_cv_;
-  std::deque<std::unique_ptr<Epoch>> sealed_;
-  bool checkpoint_quit_ = false;
-  std::thread checkpoint_thread_;
-  std::atomic<uint64_t> checkpointed_seq_{0};  // every epoch up to this one is done
-  // Ids published by sealed epochs not yet in Redis (consumer thread): Publish's EXISTS cannot
-  // see them yet, and a finding is never published twice.
-  std::deque<std::pair<uint64_t, std::vector<std::string>>> pending_ids_;
-  std::set<std::string> pending_id_set_;
+  Batch batch_;      // released for the engine; a rebalance processes it before partitions go
+  Pending pending_;  // since the last seal; a rebalance seals it before partitions go
+  Writer writer_;
   // Decoded events waiting out the reorder grace, per topic-partition in offset order.
   std::map<std::pair<std::string, int32_t>, std::deque<Decoded>> held_;
   std::map<std::pair<std::string, int32_t>, int64_t> dead_tail_;  // dead letters behind held events
@@ -244,9 +180,6 @@ class Processor : public kafka::RebalanceListener {
   bool AllCaughtUp() const;
 
   metrics::Family<metrics::Counter>* consumed_;
-  metrics::Family<metrics::Counter>* findings_metric_;
-  metrics::Family<metrics::Counter>* dlq_metric_;
-  metrics::Histogram* latency_;
   metrics::Gauge* lag_;
   metrics::Gauge* customers_;
   metrics::Gauge* caught_up_metric_;

@@ -1,0 +1,352 @@
+#include "services/alignment/writer.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/time_util.h>
+#include <google/protobuf/wire_format_lite.h>
+
+#include "common/kafka/cloudevents.h"
+#include "common/logging/log.h"
+
+namespace concord::alignment {
+
+using namespace std::chrono_literals;
+using google::protobuf::util::TimeUtil;
+
+namespace {
+
+google::protobuf::Timestamp Now() {
+  return TimeUtil::MillisecondsToTimestamp(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+}
+
+// The finding-raised FindingEvent's bytes: its small fields serialized, then `raised` appended
+// as a length-delimited field. Appending a field to serialized bytes is how protobuf encodes it
+// (field 10 comes last in field order anyway), and it spares copying the whole finding into
+// the event.
+std::string RaisedEvent(const v1::Finding& f, const std::string& finding_bytes) {
+  v1::FindingEvent ev;
+  ev.set_id("raised:" + f.id());
+  *ev.mutable_occurred_at() = f.detected_at();
+  ev.set_customer_key(f.customer_key());
+  ev.set_schema_version(1);
+  std::string out = ev.SerializeAsString();
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
+        v1::FindingEvent::kRaisedFieldNumber, google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
+    coded.WriteVarint32(static_cast<uint32_t>(finding_bytes.size()));
+    coded.WriteString(finding_bytes);
+  }
+  return out;
+}
+
+std::chrono::milliseconds Backoff(int attempt) { return std::min((attempt + 1) * 200ms, 2000ms); }
+
+}  // namespace
+
+Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& producer, OnCheckpointed on_checkpointed)
+    : options_(std::move(options)), publish_redis_(redis), checkpoint_redis_(std::move(redis)), producer_(producer),
+      on_checkpointed_(std::move(on_checkpointed)), findings_(options_.redis_prefix), current_(std::make_unique<Epoch>()) {
+  auto& reg = metrics::Default();
+  findings_metric_ = &reg.AddCounter("concord_alignment_findings_total", "Findings published", {"type"});
+  dlq_metric_ = &reg.AddCounter("concord_alignment_dead_letters_total", "Records sent to the dead-letter topic", {"topic"});
+  latency_ = &reg.AddHistogram("concord_alignment_detection_latency_seconds",
+                               "From the last evidence event's time to the finding's publication", {},
+                               metrics::LatencyBuckets())
+                  .With({});
+}
+
+Writer::~Writer() { Stop(); }
+
+void Writer::Start() {
+  quit_ = false;
+  publisher_ = std::thread([this] { PublishLoop(); });
+  checkpointer_ = std::thread([this] { CheckpointLoop(); });
+}
+
+void Writer::Stop() {
+  if (!publisher_.joinable()) return;
+  {
+    std::lock_guard lock(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  publisher_.join();
+  checkpointer_.join();
+}
+
+void Writer::Submit(std::vector<v1::Finding> findings, std::vector<DeadLetter> dead_letters) {
+  if (findings.empty() && dead_letters.empty()) return;
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return work_.size() < options_.max_queued; });
+    work_.push_back({.findings = std::move(findings), .dead_letters = std::move(dead_letters)});
+  }
+  cv_.notify_all();
+}
+
+void Writer::Seal(std::vector<std::vector<std::string>> state, NextOffsets next_offsets, bool discard) {
+  {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return work_.size() < options_.max_queued; });
+    work_.push_back({.seal = true, .discard = discard, .state = std::move(state), .next_offsets = std::move(next_offsets)});
+  }
+  cv_.notify_all();
+}
+
+void Writer::Flush() {
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return work_.empty() && !publishing_ && sealed_.empty(); });
+}
+
+void Writer::DiscardQueued() {
+  std::lock_guard lock(mu_);
+  for (auto& w : work_) {
+    w.findings.clear();
+    w.dead_letters.clear();
+    w.discard = true;
+  }
+  for (size_t i = 1; i < sealed_.size(); ++i) sealed_[i]->discard = true;
+}
+
+void Writer::PublishLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return quit_ || !work_.empty(); });
+    if (work_.empty()) return;  // quit, and nothing left
+    // Everything queued up to the next seal goes in one check.
+    std::vector<Work> taken;
+    while (!work_.empty()) {
+      bool seal = work_.front().seal;
+      taken.push_back(std::move(work_.front()));
+      work_.pop_front();
+      if (seal) break;
+    }
+    publishing_ = true;
+    lock.unlock();
+    cv_.notify_all();  // room in the queue
+    Epoch& e = *current_;
+    for (auto& w : taken) {
+      std::move(w.findings.begin(), w.findings.end(), std::back_inserter(e.unchecked));
+      std::move(w.dead_letters.begin(), w.dead_letters.end(), std::back_inserter(e.dead_letters));
+    }
+    if (!failed_ && !PublishAll(e)) failed_ = true;
+    if (taken.back().seal) SealCurrent(taken.back());
+    lock.lock();
+    publishing_ = false;
+    cv_.notify_all();
+  }
+}
+
+void Writer::SealCurrent(Work& w) {
+  auto e = std::move(current_);
+  current_ = std::make_unique<Epoch>();
+  e->seq = next_seq_++;
+  e->discard = w.discard || failed_;
+  e->next_offsets = std::move(w.next_offsets);
+  if (!e->discard) {
+    auto& cmds = e->commands;
+    cmds.reserve(w.state.size() + 4 * e->fresh.size() + 3);
+    cmds.push_back({"MULTI"});
+    std::move(w.state.begin(), w.state.end(), std::back_inserter(cmds));
+    std::vector<std::string> ids;
+    ids.reserve(e->fresh.size());
+    for (auto& f : e->fresh) {
+      for (auto& c : findings_.SaveCommands(f.id, f.customer_key, f.detected_ms, std::move(f.bytes))) {
+        cmds.push_back(std::move(c));
+      }
+      ids.push_back(f.id);
+    }
+    if (!e->next_offsets.empty()) {
+      std::vector<std::string> hset = {"HSET", options_.offsets_key};
+      for (const auto& [tp, next] : e->next_offsets) {
+        hset.push_back(tp.first + ":" + std::to_string(tp.second));
+        hset.push_back(std::to_string(next));
+      }
+      cmds.push_back(std::move(hset));
+    }
+    cmds.push_back({"EXEC"});
+    for (const auto& id : ids) pending_id_set_.insert(id);
+    pending_ids_.emplace_back(e->seq, std::move(ids));
+  }
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [&] { return sealed_.size() < options_.max_pending_checkpoints; });
+  sealed_.push_back(std::move(e));
+  cv_.notify_all();
+}
+
+bool Writer::PublishAll(Epoch& e) {
+  for (int attempt = 0;; ++attempt) {
+    auto s = Publish(e);
+    if (s.ok()) return true;
+    if (stopping_ && attempt >= 3) {
+      log::Error("alignment findings not published at shutdown; the epoch will be replayed", {{"error", s.ToString()}});
+      return false;
+    }
+    log::Warn("alignment publish failed; retrying", {{"error", s.ToString()}, {"attempt", attempt + 1}});
+    std::this_thread::sleep_for(Backoff(attempt));
+  }
+}
+
+absl::Status Writer::Publish(Epoch& e) {
+  // Ids of epochs now in Redis are found by EXISTS from here on.
+  for (uint64_t done = checkpointed_seq_.load(); !pending_ids_.empty() && pending_ids_.front().first <= done;) {
+    for (const auto& id : pending_ids_.front().second) pending_id_set_.erase(id);
+    pending_ids_.pop_front();
+  }
+  // Which findings are new: not published in an earlier run (replays) nor twice.
+  if (!e.unchecked.empty()) {
+    std::vector<std::string> ids;
+    ids.reserve(e.unchecked.size());
+    for (const auto& f : e.unchecked) ids.push_back(f.id());
+    auto exists = findings_.Exists(publish_redis_, ids);
+    if (!exists.ok()) return exists.status();
+    auto now = Now();
+    for (size_t i = 0; i < e.unchecked.size(); ++i) {
+      auto& f = e.unchecked[i];
+      if ((*exists)[i] || pending_id_set_.count(f.id()) || !e.fresh_ids.insert(f.id()).second) continue;
+      *f.mutable_detected_at() = now;
+      if (f.has_last_evidence_at()) {
+        auto latency = now - f.last_evidence_at();
+        *f.mutable_detection_latency() = latency;
+        latency_->Observe(static_cast<double>(TimeUtil::DurationToMilliseconds(latency)) / 1000.0);
+      }
+      auto bytes = f.SerializeAsString();
+      e.items.push_back({options_.findings_topic, f.customer_key(), RaisedEvent(f, bytes),
+                         kafka::ToHeaders({"raised:" + f.id(), options_.source, "io.concord.alignment.finding-raised.v1",
+                                           TimeUtil::ToString(now), f.customer_key(), "concord.alignment.v1.FindingEvent"})});
+      e.fresh.push_back({f.id(), f.customer_key(), std::move(bytes), f.type(), TimeUtil::TimestampToMilliseconds(now)});
+    }
+    e.unchecked.clear();
+  }
+  for (; e.dead_published < e.dead_letters.size(); ++e.dead_published) {
+    const auto& d = e.dead_letters[e.dead_published];
+    auto headers = d.headers;
+    headers.push_back({"dlq_reason", d.reason});
+    headers.push_back({"dlq_topic", d.from.topic});
+    headers.push_back({"dlq_partition", std::to_string(d.from.partition)});
+    headers.push_back({"dlq_offset", std::to_string(d.from.offset)});
+    headers.push_back({"dlq_consumer", options_.group_id});
+    e.items.push_back({options_.dlq_topic, d.key, d.value, std::move(headers)});
+  }
+  for (; e.next_send < e.items.size(); ++e.next_send) {
+    if (e.items[e.next_send].sent) continue;
+    if (auto s = Send(e, e.items[e.next_send]); !s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Writer::Send(Epoch& e, Item& item) {
+  {
+    std::lock_guard lock(delivery_mu_);
+    ++e.outstanding;
+  }
+  auto s = producer_.Produce(item.topic, item.key, item.value, item.headers,
+                             [this, ep = &e, it = &item](const kafka::DeliveryResult& r) {
+                               std::lock_guard lock(delivery_mu_);
+                               if (r.ok()) it->delivered = true;
+                               else ep->delivery_error = r.error_text;
+                               if (--ep->outstanding == 0) delivery_cv_.notify_all();
+                             });
+  if (!s.ok()) {  // not enqueued (e.g. the queue is full): sent again by the next attempt
+    std::lock_guard lock(delivery_mu_);
+    if (--e.outstanding == 0) delivery_cv_.notify_all();
+    return absl::UnavailableError("publishing findings: " + std::string(s.message()));
+  }
+  item.sent = true;
+  return absl::OkStatus();
+}
+
+void Writer::AwaitDeliveries(Epoch& e) {
+  std::unique_lock lock(delivery_mu_);
+  // Delivery reports always come (success, or failure after delivery.timeout.ms).
+  delivery_cv_.wait(lock, [&] { return e.outstanding == 0; });
+}
+
+void Writer::CheckpointLoop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return (quit_ && work_.empty() && !publishing_) || !sealed_.empty(); });
+    if (sealed_.empty()) return;  // quit, and nothing left
+    Epoch* e = sealed_.front().get();
+    bool discard = e->discard;
+    lock.unlock();
+    bool written = false;
+    if (discard) AwaitDeliveries(*e);  // callbacks point into it
+    else written = WriteCheckpoint(*e);
+    lock.lock();
+    std::unique_ptr<Epoch> done = std::move(sealed_.front());
+    sealed_.pop_front();
+    if (!written && !discard) {
+      // Later epochs build on this one's state and offsets: never write them without it.
+      for (auto& later : sealed_) later->discard = true;
+    }
+    checkpointed_seq_ = done->seq;
+    cv_.notify_all();
+    lock.unlock();
+    done.reset();  // a large epoch is freed outside the lock
+    lock.lock();
+  }
+}
+
+bool Writer::WriteCheckpoint(Epoch& e) {
+  for (int attempt = 0;; ++attempt) {
+    auto s = Deliveries(e);
+    if (s.ok()) s = Transaction(e);
+    if (s.ok()) return true;
+    if (stopping_ && attempt >= 3) {
+      log::Error("alignment epoch not checkpointed at shutdown; it will be replayed", {{"error", s.ToString()}});
+      AwaitDeliveries(e);
+      return false;
+    }
+    log::Warn("alignment checkpoint failed; retrying", {{"error", s.ToString()}, {"attempt", attempt + 1}});
+    std::this_thread::sleep_for(Backoff(attempt));
+  }
+}
+
+absl::Status Writer::Deliveries(Epoch& e) {
+  // Nothing is checkpointed that is not on Kafka: a failed record is sent again first.
+  AwaitDeliveries(e);
+  std::string error;
+  {
+    std::lock_guard lock(delivery_mu_);
+    error.swap(e.delivery_error);
+  }
+  bool failed = false;
+  for (auto& item : e.items) {
+    if (item.delivered) continue;
+    failed = true;
+    if (auto s = Send(e, item); !s.ok()) return s;
+  }
+  if (failed) return absl::UnavailableError("publishing findings: " + error);
+  return absl::OkStatus();
+}
+
+absl::Status Writer::Transaction(Epoch& e) {
+  auto replies = checkpoint_redis_.Pipeline(e.commands);  // kept for a retry
+  if (!replies.ok()) return replies.status();
+  const auto& result = replies->back();
+  if (result.type != redis::Reply::Type::kArray) return absl::InternalError("checkpoint transaction aborted: " + result.str);
+  for (const auto& r : result.elements) {
+    if (r.is_error()) return absl::InternalError("checkpoint: " + r.str);
+  }
+  for (const auto& f : e.fresh) {
+    findings_published_++;
+    findings_metric_->With({v1::FindingType_Name(f.type)}).Inc();
+  }
+  for (const auto& d : e.dead_letters) {
+    dead_lettered_++;
+    dlq_metric_->With({d.from.topic}).Inc();
+    log::Warn("record sent to the dead-letter topic",
+              {{"topic", d.from.topic}, {"partition", d.from.partition}, {"offset", d.from.offset}, {"reason", d.reason}});
+  }
+  if (on_checkpointed_) on_checkpointed_(e.next_offsets);
+  return absl::OkStatus();
+}
+
+}  // namespace concord::alignment

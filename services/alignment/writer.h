@@ -1,0 +1,168 @@
+#pragma once
+// The alignment processor's output side, on two threads of its own so that the read thread
+// never waits for Redis or Kafka (only when too much is queued: backpressure):
+//   * publisher: checks the new findings against Redis (EXISTS: stored by an earlier run?) and
+//     produces the new ones and the dead letters, without waiting for acknowledgements. While
+//     it waits for Redis, the read thread's next findings queue up and go in the next check:
+//     one round trip per batch however fast they come.
+//   * checkpointer: for each sealed epoch, in order, waits for its acknowledgements (re-sends
+//     what failed), then writes ONE MULTI/EXEC: the changed customers' state, the findings and
+//     the partitions' next offsets; only then it hands the offsets back to be stored in Kafka.
+// Both used to run on the read thread; at 10k events/s the transaction (tens of ms, hundreds
+// when Redis is busy) and the EXISTS round trips stalled every finding behind them.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/kafka/producer.h"
+#include "common/metrics/metrics.h"
+#include "common/redis/redis.h"
+#include "concord/alignment/v1/alignment.pb.h"
+#include "services/alignment/findings_store.h"
+
+namespace concord::alignment {
+
+using TopicPartitionKey = std::pair<std::string, int32_t>;
+using NextOffsets = std::map<TopicPartitionKey, int64_t>;
+
+struct DeadLetter {
+  std::string key, value, reason;
+  kafka::Headers headers;
+  kafka::TopicPartition from;
+};
+
+struct WriterOptions {
+  std::string findings_topic;
+  std::string dlq_topic;
+  std::string source;        // ce_source of published findings
+  std::string group_id;      // dlq_consumer header
+  std::string redis_prefix;  // findings store
+  std::string offsets_key;   // Redis hash of the partitions' next offsets
+  size_t max_pending_checkpoints = 2;  // sealed epochs waiting for the checkpointer
+  size_t max_queued = 1024;            // hand-overs waiting for the publisher
+};
+
+class Writer {
+ public:
+  // Called on the checkpointer thread once an epoch's transaction is written.
+  using OnCheckpointed = std::function<void(const NextOffsets&)>;
+
+  Writer(WriterOptions options, redis::Options redis, kafka::Producer& producer, OnCheckpointed on_checkpointed);
+  ~Writer();
+  Writer(const Writer&) = delete;
+  Writer& operator=(const Writer&) = delete;
+
+  void Start();
+  // Gives up on what cannot be written (Redis or Kafka down) after a few attempts from now on.
+  void Stopping() { stopping_ = true; }
+  void Stop();  // after Flush: ends the threads
+
+  // Read thread. Findings from the engine and records that did not decode, in order.
+  void Submit(std::vector<v1::Finding> findings, std::vector<DeadLetter> dead_letters);
+  // Ends the epoch: `state` (HSET/HDEL of the changed customers, serialized as of the epoch's
+  // last record) and `next_offsets` are written with the epoch's findings. Discard: partitions
+  // lost; what was produced is awaited, nothing is written.
+  void Seal(std::vector<std::vector<std::string>> state, NextOffsets next_offsets, bool discard = false);
+  // Waits until everything handed over is published and checkpointed (or given up).
+  void Flush();
+  // Partitions lost: drops what is queued and not yet published, and every sealed epoch not
+  // yet being written (the next owner replays them).
+  void DiscardQueued();
+
+  uint64_t findings_published() const { return findings_published_.load(); }
+  uint64_t dead_lettered() const { return dead_lettered_.load(); }
+
+ private:
+  struct Fresh {  // a new finding, published; serialized once, the proto is gone
+    std::string id, customer_key, bytes;
+    v1::FindingType type;
+    int64_t detected_ms;
+  };
+  struct Item {
+    std::string topic, key, value;
+    kafka::Headers headers;
+    bool sent = false;       // handed to the producer (its callback will come)
+    bool delivered = false;  // acknowledged
+  };
+  // One epoch: filled by the publisher, then written by the checkpointer. On the heap:
+  // delivery callbacks point into it.
+  struct Epoch {
+    uint64_t seq = 0;
+    std::vector<v1::Finding> unchecked;  // not yet checked against Redis
+    std::vector<Fresh> fresh;
+    std::set<std::string> fresh_ids;  // one finding is never published twice in an epoch
+    std::vector<DeadLetter> dead_letters;
+    size_t dead_published = 0;  // dead_letters[0..n) have their item
+    std::deque<Item> items;     // a deque: callbacks hold pointers to its elements
+    size_t next_send = 0;       // items before this one have been handed to the producer
+    size_t outstanding = 0;     // sent, report not yet in (delivery_mu_)
+    std::string delivery_error;  // the last failure reported (delivery_mu_)
+    std::vector<std::vector<std::string>> commands;  // MULTI ... EXEC, built once when sealed
+    NextOffsets next_offsets;
+    bool discard = false;
+  };
+  struct Work {
+    std::vector<v1::Finding> findings;
+    std::vector<DeadLetter> dead_letters;
+    bool seal = false, discard = false;
+    std::vector<std::vector<std::string>> state;
+    NextOffsets next_offsets;
+  };
+
+  void PublishLoop();
+  void CheckpointLoop();
+  absl::Status Publish(Epoch& e);
+  bool PublishAll(Epoch& e);  // retries; false if it gave up at shutdown
+  void SealCurrent(Work& w);  // moves current_ to the checkpointer
+  absl::Status Send(Epoch& e, Item& item);
+  void AwaitDeliveries(Epoch& e);
+  bool WriteCheckpoint(Epoch& e);  // retries; false if it gave up at shutdown
+  absl::Status Deliveries(Epoch& e);
+  absl::Status Transaction(Epoch& e);
+
+  WriterOptions options_;
+  redis::Connection publish_redis_, checkpoint_redis_;
+  kafka::Producer& producer_;
+  OnCheckpointed on_checkpointed_;
+  FindingsStore findings_;
+  std::atomic<bool> stopping_{false};
+
+  std::mutex mu_;  // work_, sealed_, busy_, quit_
+  std::condition_variable cv_;
+  std::deque<Work> work_;
+  bool publishing_ = false;  // the publisher holds work taken from work_
+  std::deque<std::unique_ptr<Epoch>> sealed_;  // the front one is being written
+  bool quit_ = false;
+  std::thread publisher_, checkpointer_;
+
+  // Publisher thread.
+  std::unique_ptr<Epoch> current_;
+  uint64_t next_seq_ = 1;
+  bool failed_ = false;  // an epoch was given up: later ones are not written without it
+  // Ids published by sealed epochs not yet in Redis: EXISTS cannot see them yet.
+  std::deque<std::pair<uint64_t, std::vector<std::string>>> pending_ids_;
+  std::set<std::string> pending_id_set_;
+  std::atomic<uint64_t> checkpointed_seq_{0};  // every epoch up to this one is done
+
+  std::mutex delivery_mu_;
+  std::condition_variable delivery_cv_;
+
+  std::atomic<uint64_t> findings_published_{0}, dead_lettered_{0};
+  metrics::Family<metrics::Counter>* findings_metric_;
+  metrics::Family<metrics::Counter>* dlq_metric_;
+  metrics::Histogram* latency_;
+};
+
+}  // namespace concord::alignment
