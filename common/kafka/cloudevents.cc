@@ -20,9 +20,20 @@ Headers ToHeaders(const CloudEvent& ce) {
 }
 
 absl::StatusOr<CloudEvent> FromHeaders(const Headers& headers) {
-  CloudEvent ce;
-  ce.content_type.clear();
-  std::string spec;
+  auto v = FromHeaderViews(Views(headers));
+  if (!v.ok()) return v.status();
+  return CloudEvent{.id = std::string(v->id),
+                    .source = std::string(v->source),
+                    .type = std::string(v->type),
+                    .time = std::string(v->time),
+                    .subject = std::string(v->subject),
+                    .dataschema = std::string(v->dataschema),
+                    .content_type = std::string(v->content_type)};
+}
+
+absl::StatusOr<CloudEventView> FromHeaderViews(const HeaderViews& headers) {
+  CloudEventView ce;
+  std::string_view spec;
   for (const auto& [k, v] : headers) {
     if (k == "ce_specversion") spec = v;
     else if (k == "ce_id") ce.id = v;
@@ -34,7 +45,7 @@ absl::StatusOr<CloudEvent> FromHeaders(const Headers& headers) {
     else if (k == "content-type") ce.content_type = v;
   }
   if (spec.empty()) return absl::InvalidArgumentError("cloudevents: header ce_specversion is missing");
-  if (spec != "1.0") return absl::InvalidArgumentError(absl::StrCat("cloudevents: unsupported ce_specversion ", spec));
+  if (spec != "1.0") return absl::InvalidArgumentError("cloudevents: unsupported ce_specversion " + std::string(spec));
   if (ce.id.empty()) return absl::InvalidArgumentError("cloudevents: header ce_id is missing");
   if (ce.source.empty()) return absl::InvalidArgumentError("cloudevents: header ce_source is missing");
   if (ce.type.empty()) return absl::InvalidArgumentError("cloudevents: header ce_type is missing");

@@ -22,9 +22,15 @@ struct CloudEvent {
   bool operator==(const CloudEvent&) const = default;
 };
 
+// The same attributes viewed in place in a record's headers (valid while the record lives).
+struct CloudEventView {
+  std::string_view id, source, type, time, subject, dataschema, content_type;
+};
+
 Headers ToHeaders(const CloudEvent& ce);
 // Fails naming the first missing required header (id, source, type, specversion).
 absl::StatusOr<CloudEvent> FromHeaders(const Headers& headers);
+absl::StatusOr<CloudEventView> FromHeaderViews(const HeaderViews& headers);
 
 // RFC 3339 with milliseconds, UTC: 2026-11-26T22:41:09.123Z
 std::string Rfc3339(std::chrono::system_clock::time_point t);

@@ -34,6 +34,20 @@ Headers Message::headers() const {
   return out;
 }
 
+HeaderViews Message::header_views() const {
+  HeaderViews out;
+  rd_kafka_headers_t* hdrs = nullptr;
+  if (rd_kafka_message_headers(m_.get(), &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return out;
+  out.reserve(rd_kafka_header_cnt(hdrs));
+  const char* name;
+  const void* value;
+  size_t size;
+  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    out.push_back({name, value ? std::string_view(static_cast<const char*>(value), size) : std::string_view()});
+  }
+  return out;
+}
+
 std::optional<std::string> Message::header(std::string_view key) const {
   rd_kafka_headers_t* hdrs = nullptr;
   if (rd_kafka_message_headers(m_.get(), &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return std::nullopt;
@@ -186,9 +200,9 @@ absl::Status Consumer::Seek(const TopicPartition& tp, std::chrono::milliseconds 
   return ToStatus(list->elems[0].err, "kafka seek");
 }
 
-std::optional<int64_t> Consumer::HighWatermark(const std::string& topic, int32_t partition) const {
+std::optional<int64_t> Consumer::HighWatermark(const char* topic, int32_t partition) const {
   int64_t lo = 0, hi = -1;
-  if (rd_kafka_get_watermark_offsets(rk_.get(), topic.c_str(), partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+  if (rd_kafka_get_watermark_offsets(rk_.get(), topic, partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||
       hi < 0) {
     return std::nullopt;
   }

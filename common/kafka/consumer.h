@@ -23,7 +23,8 @@ class Message {
 
   rd_kafka_resp_err_t error() const { return m_->err; }
   std::string error_text() const;
-  std::string topic() const { return m_->rkt ? rd_kafka_topic_name(m_->rkt) : ""; }
+  std::string topic() const { return std::string(topic_view()); }
+  std::string_view topic_view() const { return m_->rkt ? rd_kafka_topic_name(m_->rkt) : ""; }
   int32_t partition() const { return m_->partition; }
   int64_t offset() const { return m_->offset; }
   std::string_view key() const { return {static_cast<const char*>(m_->key), m_->key_len}; }
@@ -31,6 +32,7 @@ class Message {
   // Producer or log-append time, milliseconds since the epoch (-1 when unknown).
   int64_t timestamp_ms() const;
   Headers headers() const;
+  HeaderViews header_views() const;  // valid while this message lives
   std::optional<std::string> header(std::string_view key) const;
 
  private:
@@ -90,7 +92,10 @@ class Consumer {
   // High watermark minus position, summed over the assignment (from the cached statistics).
   int64_t Lag() const;
   // The partition's high watermark as of the last fetch answer (nullopt before the first).
-  std::optional<int64_t> HighWatermark(const std::string& topic, int32_t partition) const;
+  std::optional<int64_t> HighWatermark(const std::string& topic, int32_t partition) const {
+    return HighWatermark(topic.c_str(), partition);
+  }
+  std::optional<int64_t> HighWatermark(const char* topic, int32_t partition) const;
   // Asks the broker for a partition's low and high watermarks.
   absl::StatusOr<std::pair<int64_t, int64_t>> QueryWatermarks(const std::string& topic, int32_t partition,
                                                               std::chrono::milliseconds timeout);

@@ -90,4 +90,11 @@ absl::Status PingCluster(rd_kafka_t* rk, std::chrono::milliseconds timeout) {
   return monitor->Explain(status);
 }
 
+HeaderViews Views(const Headers& headers) {
+  HeaderViews out;
+  out.reserve(headers.size());
+  for (const auto& h : headers) out.push_back({h.key, h.value});
+  return out;
+}
+
 }  // namespace concord::kafka

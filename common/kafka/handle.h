@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -48,6 +49,14 @@ struct Header {
   bool operator==(const Header&) const = default;
 };
 using Headers = std::vector<Header>;
+// Headers read in place (valid while the record they came from lives): decoding a consumed
+// record needs no copies of them.
+struct HeaderView {
+  std::string_view key;
+  std::string_view value;
+};
+using HeaderViews = std::vector<HeaderView>;
+HeaderViews Views(const Headers& headers);
 
 struct TopicPartition {
   std::string topic;

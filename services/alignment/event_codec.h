@@ -14,6 +14,8 @@ struct DecodeLimits {
 };
 
 absl::StatusOr<events::v1::Event> DecodeEvent(std::string_view key, std::string_view value,
+                                              const kafka::HeaderViews& headers, const DecodeLimits& limits = {});
+absl::StatusOr<events::v1::Event> DecodeEvent(std::string_view key, std::string_view value,
                                               const kafka::Headers& headers, const DecodeLimits& limits = {});
 
 }  // namespace concord::alignment

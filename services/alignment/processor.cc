@@ -37,6 +37,7 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
               }) {
   auto& reg = metrics::Default();
   consumed_ = &reg.AddCounter("concord_alignment_events_consumed_total", "Events consumed", {"topic"});
+  for (const auto& topic : options_.input_topics) consumed_by_topic_.push_back(&consumed_->With({topic}));
   lag_ = &reg.AddGauge("concord_alignment_consumer_lag", "Records behind the end of the assigned partitions").With({});
   customers_ = &reg.AddGauge("concord_alignment_state_customers", "Customers held in memory").With({});
   caught_up_metric_ = &reg.AddGauge("concord_alignment_caught_up",
@@ -44,6 +45,13 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
 }
 
 Processor::~Processor() { Stop(); }
+
+Processor::TP Processor::Key(std::string_view topic, int32_t partition) {
+  for (const auto& t : options_.input_topics) {
+    if (t == topic) return {t, partition};
+  }
+  return {*other_topics_.emplace(topic).first, partition};
+}
 
 absl::Status Processor::Start() {
   for (const auto& topic : {options_.findings_topic, options_.dlq_topic}) {
@@ -138,27 +146,30 @@ void Processor::Handle(const kafka::Message& m) {
   }
   batch_.records++;
   processed_++;
-  consumed_->With({m.topic()}).Inc();
-  auto headers = m.headers();
-  auto event = DecodeEvent(m.key(), m.value(), headers, options_.limits);
-  auto& held = held_[{m.topic(), m.partition()}];
-  read_upto_[{m.topic(), m.partition()}] = m.offset() + 1;
+  const TP tp = Key(m.topic_view(), m.partition());
+  size_t topic_index = 0;
+  while (topic_index < options_.input_topics.size() && options_.input_topics[topic_index].data() != tp.first.data()) ++topic_index;
+  if (topic_index < consumed_by_topic_.size()) consumed_by_topic_[topic_index]->Inc();
+  else consumed_->With({std::string(tp.first)}).Inc();
+  auto event = DecodeEvent(m.key(), m.value(), m.header_views(), options_.limits);
+  auto& held = held_[tp];
+  read_upto_[tp] = m.offset() + 1;
   if (!event.ok()) {
-    if (held.empty()) batch_.next_offsets[{m.topic(), m.partition()}] = m.offset() + 1;
-    else dead_tail_[{m.topic(), m.partition()}] = m.offset() + 1;  // applied once the held ones go
+    if (held.empty()) batch_.next_offsets[tp] = m.offset() + 1;
+    else dead_tail_[tp] = m.offset() + 1;  // applied once the held ones go
     batch_.dead_letters.push_back({std::string(m.key()), std::string(m.value()), std::string(event.status().message()),
-                                  std::move(headers), {m.topic(), m.partition(), m.offset()}});
+                                  m.headers(), {std::string(tp.first), m.partition(), m.offset()}});
     return;
   }
   Decoded d;
   d.arrived = std::chrono::steady_clock::now();
   {
     const auto& t = event->occurred_at();
-    auto& seen = seen_us_[{m.topic(), m.partition()}];
+    auto& seen = seen_us_[tp];
     seen = std::max<int64_t>(seen, t.seconds() * 1000000 + t.nanos() / 1000);
   }
   d.event = std::move(*event);
-  d.position.set_topic(m.topic());
+  d.position.set_topic(tp.first.data(), tp.first.size());
   d.position.set_partition(m.partition());
   d.position.set_offset(m.offset());
   held.push_back(std::move(d));
@@ -182,7 +193,7 @@ bool Processor::AllCaughtUp() const {
 }
 
 Processor::PartnerState Processor::Position(const TP& tp) const {
-  auto hw = consumer_->HighWatermark(tp.first, tp.second);
+  auto hw = consumer_->HighWatermark(tp.first.data(), tp.second);  // a canonical name: NUL-terminated
   if (!hw) {  // no fetch answered yet: what the broker said at assignment
     auto a = assigned_hw_.find(tp);
     if (a == assigned_hw_.end()) return PartnerState::kUnknown;
@@ -299,7 +310,9 @@ void Processor::Seal() {
     else state.push_back({"HDEL", StateKey(it->second), std::move(key)});
   }
   writer_.Submit(std::move(pending_.findings), std::move(pending_.dead_letters));
-  writer_.Seal(std::move(state), std::move(pending_.next_offsets));
+  NextOffsets offsets;
+  for (const auto& [tp, next] : pending_.next_offsets) offsets.emplace(TopicPartitionKey(tp.first, tp.second), next);
+  writer_.Seal(std::move(state), std::move(offsets));
   pending_ = Pending();
 }
 
@@ -335,7 +348,7 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
       for (size_t i = 0; i < partitions.size() && i < offsets.size(); ++i) {
         if (!offsets[i].is_nil()) {
           partitions[i].offset = std::stoll(offsets[i].str);
-          read_upto_[{partitions[i].topic, partitions[i].partition}] = partitions[i].offset;
+          read_upto_[Key(partitions[i].topic, partitions[i].partition)] = partitions[i].offset;
         }
       }
       NoteStartPositions(partitions);
@@ -369,14 +382,14 @@ void Processor::NoteStartPositions(const std::vector<kafka::TopicPartition>& par
   if (!unknown.empty()) {
     if (auto committed = consumer_->Committed(unknown, 5s); committed.ok()) {
       for (const auto& c : *committed) {
-        if (c.offset >= 0) read_upto_[{c.topic, c.partition}] = c.offset;
+        if (c.offset >= 0) read_upto_[Key(c.topic, c.partition)] = c.offset;
       }
     }
   }
   for (const auto& tp : partitions) {
     auto w = consumer_->QueryWatermarks(tp.topic, tp.partition, 5s);
     if (!w.ok()) continue;
-    std::pair<std::string, int32_t> key{tp.topic, tp.partition};
+    TP key = Key(tp.topic, tp.partition);
     assigned_hw_[key] = w->second;
     if (!read_upto_.count(key)) read_upto_[key] = w->first;  // no checkpoint, no commit: from the start
   }

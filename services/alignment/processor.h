@@ -113,7 +113,10 @@ class Processor : public kafka::RebalanceListener {
     v1::SourcePosition position;
     std::chrono::steady_clock::time_point arrived;
   };
-  using TP = std::pair<std::string, int32_t>;
+  // (topic, partition); the topic is a view of the canonical name (options_.input_topics or
+  // other_topics_), so that looking up a record's partition allocates nothing.
+  using TP = std::pair<std::string_view, int32_t>;
+  TP Key(std::string_view topic, int32_t partition);
   // Read and released for processing, not yet run through the engine.
   struct Batch {
     std::vector<Decoded> decoded;
@@ -157,10 +160,12 @@ class Processor : public kafka::RebalanceListener {
   Pending pending_;  // since the last seal; a rebalance seals it before partitions go
   Writer writer_;
   // Decoded events waiting out the reorder grace, per topic-partition in offset order.
-  std::map<std::pair<std::string, int32_t>, std::deque<Decoded>> held_;
-  std::map<std::pair<std::string, int32_t>, int64_t> dead_tail_;  // dead letters behind held events
-  std::map<std::pair<std::string, int32_t>, int64_t> read_upto_;  // next offset to read, per partition
-  std::map<std::pair<std::string, int32_t>, int64_t> seen_us_;    // latest event time read, per partition
+  std::map<TP, std::deque<Decoded>> held_;
+  std::map<TP, int64_t> dead_tail_;  // dead letters behind held events
+  std::map<TP, int64_t> read_upto_;  // next offset to read, per partition
+  std::map<TP, int64_t> seen_us_;    // latest event time read, per partition
+  std::set<std::string> other_topics_;  // names that are not input topics (never, in practice)
+  std::vector<metrics::Counter*> consumed_by_topic_;  // per input topic
   enum class PartnerState { kCaughtUp, kBehind, kUnknown };
   // Whether everything the partition had at its last fetch has been read.
   PartnerState Position(const TP& tp) const;
@@ -168,7 +173,7 @@ class Processor : public kafka::RebalanceListener {
   bool MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
                   std::chrono::steady_clock::time_point now) const;
   size_t held_count_ = 0;
-  std::map<std::pair<std::string, int32_t>, int64_t> assigned_hw_;  // high watermark at assignment
+  std::map<TP, int64_t> assigned_hw_;  // high watermark at assignment
   void NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions);
   void ForgetHeld();  // drops events held for ordering (revocation, shutdown) and positions
   void Release(bool all);  // moves held events that may go now into batch_
