@@ -1050,13 +1050,16 @@ struct Engine::Impl {
     PushBounded(st.records, std::move(r), pb->max_records);
   }
 
+  NormalizeBuffers normalize_buffers;  // reused by every record's Normalize
+
   RecordRec PersonRecord(const EvRef& r, uint8_t type, const ev::PersonIdentity& p, std::string source_lead) {
     RecordRec rec;
     rec.ev = r;
     rec.type = type;
     rec.source_lead_id = source_lead;
     MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
-    rec.id = PackedIdentity(Normalize(p.first_name(), p.last_name(), p.full_name(), p.email(), p.phone(), p.company(), p.website(), opt));
+    rec.id = PackedIdentity(NormalizeTo(p.first_name(), p.last_name(), p.full_name(), p.email(), p.phone(), p.company(),
+                                        p.website(), opt, &normalize_buffers));
     return rec;
   }
 
@@ -1188,7 +1191,8 @@ struct Engine::Impl {
         rec.ev = r;
         rec.type = 3;
         MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
-        rec.id = PackedIdentity(Normalize("", "", "", "", "", a.name(), a.website().empty() ? a.domain() : a.website(), opt));
+        rec.id = PackedIdentity(NormalizeTo("", "", "", "", "", a.name(), a.website().empty() ? a.domain() : a.website(), opt,
+                                            &normalize_buffers));
         OnRecord(c, std::move(rec), e.has_account_created());
         break;
       }
