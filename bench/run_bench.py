@@ -369,6 +369,12 @@ def bench_engine(a):
            note=f"{int(mem['customers'])} customers")
     result("engine: RSS growth per customer", mem["rss_bytes_per_customer"], "B/customer", target="<= 1024",
            passed=mem["rss_bytes_per_customer"] <= 1024, note=f"{int(mem['customers'])} customers")
+    # Live allocator bytes (jemalloc stats.allocated, else glibc mallinfo2): RSS growth alone
+    # under-counts when the engine fills memory that was already resident but free.
+    if "allocated_bytes_per_customer" in mem:
+        result("engine: allocated bytes per customer", mem["allocated_bytes_per_customer"], "B/customer",
+               target="<= 1024", passed=mem["allocated_bytes_per_customer"] <= 1024,
+               note=f"{int(mem['customers'])} customers")
 
 
 def bench_latency(a, kafka, redis, run, logs):

@@ -41,6 +41,14 @@ absl::StatusOr<std::string> NormalizePhone(std::string_view raw, std::string_vie
 // "  O'Brien-Smith, JOSÉ " -> "obrien smith jose".
 std::string NormalizeName(std::string_view name);
 
+// The same, written into *out (cleared first) so that a caller normalizing many records can
+// reuse one buffer and allocate nothing; the results are byte-identical to the functions above.
+void NormalizeEmailTo(std::string_view email, std::string* out);
+void NormalizeDomainTo(std::string_view website_or_domain, std::string* out);
+// false (and *out empty) where NormalizePhone returns an error.
+bool NormalizePhoneTo(std::string_view raw, std::string_view default_country_code, std::string* out);
+void NormalizeNameTo(std::string_view name, std::string* out);
+
 struct IdentityInput {
   std::string account_id;
   std::string email;

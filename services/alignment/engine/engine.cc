@@ -230,7 +230,19 @@ struct Engine::Impl {
   std::unique_ptr<ClaimExtractor> extractor;
   Interner strings;
   absl::flat_hash_map<std::string, std::unique_ptr<CustomerState>> customers;
-  std::set<std::pair<Micros, std::string>> timers;
+  // (due, customer key), earliest first. Transparent: a timer is found by a string_view of the
+  // key, without copying it, and moved to a new due time by re-keying its node (Reschedule).
+  struct TimerLess {
+    using is_transparent = void;
+    using View = std::pair<Micros, std::string_view>;
+    static View V(const std::pair<Micros, std::string>& t) { return {t.first, t.second}; }
+    static View V(const View& t) { return t; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return V(a) < V(b);
+    }
+  };
+  std::set<std::pair<Micros, std::string>, TimerLess> timers;
   EngineStats stats;
   std::map<int32_t, DayActivities> activity;  // UTC day -> counters, <= kMaxActivityDays
   DayActivities discarded;                     // sink for days older than those kept
@@ -557,9 +569,21 @@ struct Engine::Impl {
   void Reschedule(const std::string& key, CustomerState& st) {
     Micros due = NextDue(st);
     if (due == st.timer_due) return;
-    if (st.timer_due) timers.erase({st.timer_due, key});
+    auto t = st.timer_due ? timers.find(TimerLess::View{st.timer_due, key}) : timers.end();
     st.timer_due = due;
-    if (due) timers.insert({due, key});
+    if (t == timers.end()) {
+      if (due) timers.emplace(due, key);
+    } else if (!due) {
+      timers.erase(t);
+    } else {
+      auto node = timers.extract(t);  // same node and key string, new due time
+      node.value().first = due;
+      timers.insert(std::move(node));
+    }
+  }
+
+  void EraseTimer(Micros due, std::string_view key) {
+    if (auto t = timers.find(TimerLess::View{due, key}); t != timers.end()) timers.erase(t);
   }
 
   void FireTimers(Ctx& c, Micros at) {
@@ -1050,13 +1074,16 @@ struct Engine::Impl {
     PushBounded(st.records, std::move(r), pb->max_records);
   }
 
+  NormalizeBuffers normalize_buffers;  // reused by every record's Normalize
+
   RecordRec PersonRecord(const EvRef& r, uint8_t type, const ev::PersonIdentity& p, std::string source_lead) {
     RecordRec rec;
     rec.ev = r;
     rec.type = type;
     rec.source_lead_id = source_lead;
     MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
-    rec.id = PackedIdentity(Normalize(p.first_name(), p.last_name(), p.full_name(), p.email(), p.phone(), p.company(), p.website(), opt));
+    rec.id = PackedIdentity(NormalizeTo(p.first_name(), p.last_name(), p.full_name(), p.email(), p.phone(), p.company(),
+                                        p.website(), opt, &normalize_buffers));
     return rec;
   }
 
@@ -1188,7 +1215,8 @@ struct Engine::Impl {
         rec.ev = r;
         rec.type = 3;
         MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
-        rec.id = PackedIdentity(Normalize("", "", "", "", "", a.name(), a.website().empty() ? a.domain() : a.website(), opt));
+        rec.id = PackedIdentity(NormalizeTo("", "", "", "", "", a.name(), a.website().empty() ? a.domain() : a.website(), opt,
+                                            &normalize_buffers));
         OnRecord(c, std::move(rec), e.has_account_created());
         break;
       }
@@ -1747,7 +1775,7 @@ bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
   std::string k(key);
   auto it = impl_->customers.find(k);
   if (it != impl_->customers.end()) {
-    if (it->second->timer_due) impl_->timers.erase({it->second->timer_due, k});
+    if (it->second->timer_due) impl_->EraseTimer(it->second->timer_due, k);
     it->second = std::move(st);
   } else {
     it = impl_->customers.emplace(k, std::move(st)).first;
@@ -1761,7 +1789,7 @@ void Engine::EraseCustomer(std::string_view key) {
   std::string k(key);
   auto it = impl_->customers.find(k);
   if (it == impl_->customers.end()) return;
-  if (it->second->timer_due) impl_->timers.erase({it->second->timer_due, k});
+  if (it->second->timer_due) impl_->EraseTimer(it->second->timer_due, k);
   impl_->customers.erase(it);
 }
 

@@ -74,38 +74,54 @@ double JaroWinkler(std::string_view a, std::string_view b) {
   return jaro + prefix * 0.1 * (1 - jaro);
 }
 
-NormalizedIdentity Normalize(std::string_view first, std::string_view last, std::string_view full,
-                             std::string_view email, std::string_view phone, std::string_view company,
-                             std::string_view website, const MatchOptions& opt) {
-  NormalizedIdentity n;
-  n.email = identity::NormalizeEmail(email);
-  if (!phone.empty()) {
-    auto p = identity::NormalizePhone(phone, opt.default_country_code);
-    if (p.ok()) n.phone = *p;
+const NormalizedIdentity& NormalizeTo(std::string_view first, std::string_view last, std::string_view full,
+                                      std::string_view email, std::string_view phone, std::string_view company,
+                                      std::string_view website, const MatchOptions& opt, NormalizeBuffers* buf) {
+  NormalizedIdentity& n = buf->n;
+  identity::NormalizeEmailTo(email, &n.email);
+  n.phone.clear();
+  if (!phone.empty()) identity::NormalizePhoneTo(phone, opt.default_country_code, &n.phone);
+  std::string &f = buf->first, &l = buf->last, &name = n.name;
+  identity::NormalizeNameTo(first, &f);
+  identity::NormalizeNameTo(last, &l);
+  if (!f.empty() || !l.empty()) {
+    name.assign(f);
+    if (!f.empty() && !l.empty()) name.push_back(' ');
+    name.append(l);
+  } else {
+    identity::NormalizeNameTo(full, &name);
   }
-  std::string f = identity::NormalizeName(first), l = identity::NormalizeName(last);
-  std::string name;
-  if (!f.empty() || !l.empty()) name = f + (f.empty() || l.empty() ? "" : " ") + l;
-  else name = identity::NormalizeName(full);
   // canonicalize the first word through the nickname table
   size_t sp = name.find(' ');
   std::string_view first_word = std::string_view(name).substr(0, sp);
   std::string_view canon = CanonicalFirstName(first_word);
-  if (canon != first_word) name = std::string(canon) + (sp == std::string::npos ? "" : name.substr(sp));
-  n.name = std::move(name);
-  n.domain = identity::NormalizeDomain(website);
+  if (canon != first_word) name.replace(0, first_word.size(), canon);  // canon is a table entry, not in name
+  identity::NormalizeDomainTo(website, &n.domain);
   if (n.domain.empty() && !n.email.empty()) {
-    std::string d = identity::EmailDomain(n.email);
-    if (!identity::IsFreeMailDomain(d)) n.domain = d;
+    // EmailDomain(n.email): the domain of the email normalized once more
+    identity::NormalizeEmailTo(n.email, &buf->scratch);
+    auto at = buf->scratch.find('@');
+    std::string_view d = at == std::string::npos ? std::string_view() : std::string_view(buf->scratch).substr(at + 1);
+    if (!identity::IsFreeMailDomain(d)) n.domain.assign(d);
   }
-  n.company = identity::NormalizeName(company);
+  identity::NormalizeNameTo(company, &n.company);
   return n;
+}
+
+NormalizedIdentity Normalize(std::string_view first, std::string_view last, std::string_view full,
+                             std::string_view email, std::string_view phone, std::string_view company,
+                             std::string_view website, const MatchOptions& opt) {
+  NormalizeBuffers buf;
+  NormalizeTo(first, last, full, email, phone, company, website, opt, &buf);
+  return std::move(buf.n);
 }
 
 PackedIdentity::PackedIdentity(const IdentityView& v) {
   const std::string_view f[5] = {v.email, v.phone, v.name, v.domain, v.company};
   if (f[0].empty() && f[1].empty() && f[2].empty() && f[3].empty() && f[4].empty()) return;
-  std::string b;
+  // One buffer per thread, reused: the only allocation left is the packed block itself.
+  thread_local std::string b;
+  b.clear();
   for (auto x : f) {
     uint32_t n = static_cast<uint32_t>(x.size());
     b.append(reinterpret_cast<const char*>(&n), sizeof n);

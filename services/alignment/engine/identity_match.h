@@ -58,6 +58,16 @@ NormalizedIdentity Normalize(std::string_view first, std::string_view last, std:
                              std::string_view email, std::string_view phone, std::string_view company,
                              std::string_view website, const MatchOptions& opt);
 
+// Normalize into buffers the caller reuses across records (no allocation once they have
+// grown); the returned identity lives in *buf until the next call.
+struct NormalizeBuffers {
+  NormalizedIdentity n;
+  std::string first, last, scratch;
+};
+const NormalizedIdentity& NormalizeTo(std::string_view first, std::string_view last, std::string_view full,
+                                      std::string_view email, std::string_view phone, std::string_view company,
+                                      std::string_view website, const MatchOptions& opt, NormalizeBuffers* buf);
+
 struct MatchResult {
   bool matched = false;
   double score = 0;                  // 0..1
