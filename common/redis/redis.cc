@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <unistd.h>
+
 #include <absl/strings/str_cat.h>
 #include <hiredis/hiredis.h>
 
@@ -120,9 +122,57 @@ absl::StatusOr<Reply> Connection::CommandOk(const std::vector<std::string>& args
   return r;
 }
 
+void detail::AppendCommand(const std::vector<std::string>& args, std::string& out) {
+  // RESP: *<argc>\r\n then $<len>\r\n<bytes>\r\n per argument.
+  auto number = [&out](char tag, size_t n) {
+    char buf[24];
+    char* end = buf + sizeof buf;
+    char* p = end;
+    do {
+      *--p = static_cast<char>('0' + n % 10);
+      n /= 10;
+    } while (n);
+    out.push_back(tag);
+    out.append(p, end);
+    out.append("\r\n", 2);
+  };
+  number('*', args.size());
+  for (const auto& a : args) {
+    number('$', a.size());
+    out.append(a);
+    out.append("\r\n", 2);
+  }
+}
+
+absl::Status Connection::WriteAll(std::string_view bytes) {
+  // Written straight to the socket: hiredis' output buffer would copy a large pipeline (a
+  // checkpoint is megabytes) several times as it grows and move the rest after every partial
+  // write. Its buffer is empty here: every call reads all its replies before returning.
+  while (!bytes.empty()) {
+    ssize_t n = ::write(ctx_->fd, bytes.data(), bytes.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      bool timeout = errno == EAGAIN || errno == EWOULDBLOCK;
+      std::string msg = "redis pipeline at " + options_.host + ":" + std::to_string(options_.port) + ": " + std::strerror(errno);
+      ctx_.reset();
+      return timeout ? absl::DeadlineExceededError(msg) : absl::UnavailableError(msg);
+    }
+    bytes.remove_prefix(static_cast<size_t>(n));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<std::vector<std::string>>& commands) {
   if (auto s = EnsureConnected(); !s.ok()) return s;
-  for (const auto& c : commands) Append(ctx_.get(), c);
+  std::string wire;
+  size_t size = 0;
+  for (const auto& c : commands) {
+    size += 16;
+    for (const auto& a : c) size += a.size() + 16;
+  }
+  wire.reserve(size);
+  for (const auto& c : commands) detail::AppendCommand(c, wire);
+  if (auto s = WriteAll(wire); !s.ok()) return s;
   std::vector<Reply> out;
   out.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {

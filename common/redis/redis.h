@@ -41,6 +41,11 @@ struct Reply {
   bool is_error() const { return type == Type::kError; }
 };
 
+namespace detail {
+// Appends one command in the Redis protocol (RESP) to `out`.
+void AppendCommand(const std::vector<std::string>& args, std::string& out);
+}  // namespace detail
+
 struct ContextDeleter {
   void operator()(redisContext* c) const;
 };
@@ -63,6 +68,7 @@ class Connection {
  private:
   absl::Status EnsureConnected();
   absl::Status Fail(std::string_view what);  // drops the broken context
+  absl::Status WriteAll(std::string_view bytes);  // to the socket, bypassing hiredis' buffer
 
   Options options_;
   ContextPtr ctx_;
