@@ -18,6 +18,7 @@
 #include <absl/status/statusor.h>
 
 struct redisContext;
+struct redisReply;
 
 namespace concord::redis {
 
@@ -40,6 +41,10 @@ struct Reply {
   bool is_nil() const { return type == Type::kNil; }
   bool is_error() const { return type == Type::kError; }
 };
+
+namespace detail {
+Reply FromHiredis(const redisReply* r);  // deep copy: the hiredis reply can be freed after
+}  // namespace detail
 
 struct ContextDeleter {
   void operator()(redisContext* c) const;
