@@ -1,6 +1,7 @@
 #include "common/redis/async_client.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -117,14 +118,32 @@ void AsyncClient::Enqueue(Group g) {
       g.done(absl::UnavailableError("redis client is shutting down"));
       return;
     }
-    queued_.push_back(std::move(g));
-    wake = sleeping_;
-    sleeping_ = false;
+    if (ctx_ && queued_.empty() && !broken_) {
+      // Connected: written on the caller's thread, at once (no hand-over to the I/O thread,
+      // which only reads). The I/O thread is woken only when it must change what it waits for:
+      // a first group in flight (its timeout), bytes the socket did not take, a broken socket.
+      const bool was_idle = in_flight_.empty();
+      if (auto s = AppendAndFlushLocked(std::move(g)); !s.ok()) broken_ = true;
+      wake = was_idle || broken_ || ctx_->obuf[0] != '\0';
+    } else {
+      queued_.push_back(std::move(g));  // the I/O thread connects first
+      wake = true;
+    }
+    wake = wake && sleeping_;
+    if (wake) sleeping_ = false;
   }
   if (wake) {
     uint64_t one = 1;
     (void)!::write(*wake_, &one, sizeof one);
   }
+}
+
+absl::Status AsyncClient::AppendAndFlushLocked(Group g) {
+  redisAppendFormattedCommand(ctx_.get(), g.wire.data(), g.wire.size());
+  g.wire = std::string();
+  g.deadline = std::chrono::steady_clock::now() + options_.command_timeout;
+  in_flight_.push_back(std::move(g));
+  return Flush();
 }
 
 Replies AsyncClient::Call(const std::vector<Args>& commands) {
@@ -173,21 +192,19 @@ absl::Status AsyncClient::Connect() {
     return absl::UnavailableError("redis: cannot make the socket non-blocking");
   }
   ctx->flags &= ~REDIS_BLOCK;
-  ctx_ = std::move(ctx);
   std::lock_guard lock(mu_);
+  ctx_ = std::move(ctx);
+  broken_ = false;
   ++connects_;
   return absl::OkStatus();
 }
 
-void AsyncClient::FailAll(std::deque<Group>& groups, const absl::Status& status) {
-  std::deque<Group> failing;
-  failing.swap(groups);
-  for (auto& g : failing) g.done(status);
-}
-
-void AsyncClient::Drop(const absl::Status& why) {
+std::deque<AsyncClient::Group> AsyncClient::DropLocked() {
   ctx_.reset();  // the protocol state is unknown: the next group reconnects
-  FailAll(in_flight_, why);
+  broken_ = false;
+  std::deque<Group> failed;
+  failed.swap(in_flight_);
+  return failed;
 }
 
 absl::Status AsyncClient::Flush() {
@@ -199,7 +216,7 @@ absl::Status AsyncClient::Flush() {
   return absl::OkStatus();
 }
 
-absl::Status AsyncClient::ReadReplies() {
+absl::Status AsyncClient::ReadRepliesLocked(std::deque<Group>& finished) {
   if (redisBufferRead(ctx_.get()) != REDIS_OK) {
     return absl::UnavailableError(absl::StrCat("redis read from ", options_.host, ":", options_.port, ": ",
                                                ctx_->errstr[0] ? ctx_->errstr : "connection lost"));
@@ -215,85 +232,103 @@ absl::Status AsyncClient::ReadReplies() {
     Group& g = in_flight_.front();
     g.replies.push_back(detail::FromHiredis(reply.get()));
     if (g.replies.size() == g.commands) {
-      Group finished = std::move(g);
+      finished.push_back(std::move(g));
       in_flight_.pop_front();
-      finished.done(std::move(finished.replies));  // may Send() the call's next step
     }
   }
 }
 
 void AsyncClient::Run() {
+  pthread_setname_np(pthread_self(), "redis-io");
   while (true) {
-    std::deque<Group> fresh;
-    bool idle = false;
+    std::deque<Group> finished;  // answered: their callbacks run after the lock is released
+    std::deque<Group> failed;
+    absl::Status failure;
+    bool connect = false;
+    pollfd fds[2] = {{*wake_, POLLIN, 0}, {-1, POLLIN, 0}};
+    int timeout_ms = -1;
     {
       std::lock_guard lock(mu_);
-      fresh.swap(queued_);
-      if (fresh.empty()) {
-        if (stop_ && in_flight_.empty()) return;
-        idle = true;
-        sleeping_ = true;  // a Send() from now on writes the eventfd
+      if (stop_ && queued_.empty() && in_flight_.empty()) return;
+      if (broken_) {
+        failure = absl::UnavailableError(absl::StrCat("redis write to ", options_.host, ":", options_.port, ": ",
+                                                      ctx_->errstr[0] ? ctx_->errstr : "connection lost"));
+        failed = DropLocked();
+      } else if (!queued_.empty() && !ctx_) {
+        connect = true;
+      } else {
+        if (ctx_) {
+          fds[1].fd = ctx_->fd;
+          // hiredis still holds bytes the socket did not take (obuf is an sds string; RESP
+          // never starts with a NUL).
+          if (ctx_->obuf[0] != '\0') fds[1].events |= POLLOUT;
+        }
+        if (!in_flight_.empty()) {
+          auto left = std::chrono::duration_cast<std::chrono::milliseconds>(in_flight_.front().deadline -
+                                                                            std::chrono::steady_clock::now());
+          timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count() + 1));
+        }
+        sleeping_ = true;  // from here a caller that needs us writes the eventfd
       }
     }
-    if (!fresh.empty()) {
-      if (!ctx_) {
-        if (auto s = Connect(); !s.ok()) {
-          FailAll(fresh, s);
-          continue;
+    if (!failed.empty() || !failure.ok()) {
+      for (auto& g : failed) g.done(failure);
+      continue;
+    }
+    if (connect) {
+      absl::Status s = Connect();  // blocking, bounded by connect_timeout; callers queue meanwhile
+      std::lock_guard lock(mu_);
+      if (!s.ok()) {
+        failed.swap(queued_);
+        failure = s;
+      } else {
+        while (!queued_.empty() && !broken_) {
+          Group g = std::move(queued_.front());
+          queued_.pop_front();
+          if (!AppendAndFlushLocked(std::move(g)).ok()) broken_ = true;
         }
       }
-      auto deadline = std::chrono::steady_clock::now() + options_.command_timeout;
-      for (auto& g : fresh) {
-        redisAppendFormattedCommand(ctx_.get(), g.wire.data(), g.wire.size());
-        g.wire = std::string();
-        g.deadline = deadline;
-        in_flight_.push_back(std::move(g));
-      }
-      if (auto s = Flush(); !s.ok()) {
-        Drop(s);
-        continue;
-      }
+      // (released before the callbacks run)
+    }
+    if (connect) {
+      for (auto& g : failed) g.done(failure);
+      continue;
     }
 
-    // hiredis still holds bytes the socket did not take (obuf is an sds string; RESP never
-    // starts with a NUL).
-    const bool want_write = ctx_ && ctx_->obuf[0] != '\0';
-    pollfd fds[2] = {{*wake_, POLLIN, 0}, {ctx_ ? ctx_->fd : -1, static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0}};
-    int timeout_ms = 0;
-    if (idle) {
-      timeout_ms = -1;
-      if (!in_flight_.empty()) {
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(in_flight_.front().deadline -
-                                                                          std::chrono::steady_clock::now());
-        timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count() + 1));
-      }
-    }
     int n = ::poll(fds, 2, timeout_ms);
-    if (idle) {
+    {
       std::lock_guard lock(mu_);
       sleeping_ = false;
-    }
-    if (n < 0 && errno != EINTR) continue;
-    if (fds[0].revents & POLLIN) {
-      uint64_t v;
-      (void)!::read(*wake_, &v, sizeof v);
-    }
-    if (ctx_ && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-      if (auto s = ReadReplies(); !s.ok()) {
-        Drop(s);
-        continue;
+      if (n < 0 && errno != EINTR) continue;
+      if (fds[0].revents & POLLIN) {
+        uint64_t v;
+        (void)!::read(*wake_, &v, sizeof v);
+      }
+      // The fd polled may belong to a context dropped meanwhile: only act on the current one.
+      if (ctx_ && ctx_->fd == fds[1].fd) {
+        if (fds[1].revents & (POLLIN | POLLERR | POLLHUP)) {
+          if (auto s = ReadRepliesLocked(finished); !s.ok()) {
+            failure = s;
+            failed = DropLocked();
+          }
+        }
+        if (ctx_ && (fds[1].revents & POLLOUT)) {
+          if (auto s = Flush(); !s.ok()) {
+            failure = s;
+            failed = DropLocked();
+          }
+        }
+      }
+      if (ctx_ && !in_flight_.empty() && std::chrono::steady_clock::now() >= in_flight_.front().deadline) {
+        failure = absl::DeadlineExceededError(absl::StrCat("redis at ", options_.host, ":", options_.port,
+                                                           ": no reply within ", options_.command_timeout.count(),
+                                                           " ms"));
+        auto more = DropLocked();
+        for (auto& g : more) failed.push_back(std::move(g));
       }
     }
-    if (ctx_ && want_write && (fds[1].revents & POLLOUT)) {
-      if (auto s = Flush(); !s.ok()) {
-        Drop(s);
-        continue;
-      }
-    }
-    if (ctx_ && !in_flight_.empty() && std::chrono::steady_clock::now() >= in_flight_.front().deadline) {
-      Drop(absl::DeadlineExceededError(absl::StrCat("redis at ", options_.host, ":", options_.port, ": no reply within ",
-                                                    options_.command_timeout.count(), " ms")));
-    }
+    for (auto& g : finished) g.done(std::move(g.replies));  // may Send() the call's next step
+    for (auto& g : failed) g.done(failure);
   }
 }
 

@@ -1,9 +1,9 @@
 #pragma once
 // A pipelining Redis client: one connection, one I/O thread. Callers on any thread hand it a
-// group of commands and a callback; the I/O thread writes every group queued since its last
-// turn in one write(), reads the replies as they come and runs each group's callback. Under
-// load one syscall serves many calls, and no caller thread sleeps on the socket (the blocking
-// Call() is a thin wait on top, for code that must block).
+// group of commands and a callback; the group is written at once on the caller's thread (no
+// hand-over), and the I/O thread reads the replies as they come (one read() serving every
+// call it finds answered) and runs each group's callback. No caller thread sleeps on the
+// socket (the blocking Call() is a thin wait on top, for code that must block).
 //
 // hiredis is used as a framer and parser only (a non-blocking redisContext: redisBufferWrite,
 // redisBufferRead, redisReaderGetReply); the queue of callbacks is ours. redisAsyncContext was
@@ -79,24 +79,26 @@ class AsyncClient {
   void Enqueue(Group g);
   void Run();
   absl::Status Connect();
-  void FailAll(std::deque<Group>& groups, const absl::Status& status);
-  absl::Status Flush();    // writes what is buffered, as far as the socket takes it
-  absl::Status ReadReplies();
-  void Drop(const absl::Status& why);  // fails everything in flight and closes
+  // The rest with mu_ held.
+  absl::Status AppendAndFlushLocked(Group g);
+  absl::Status Flush();  // writes what is buffered, as far as the socket takes it
+  absl::Status ReadRepliesLocked(std::deque<Group>& finished);
+  std::deque<Group> DropLocked();  // closes; returns the groups in flight, to be failed
 
   const Options options_;
   FdPtr wake_;  // eventfd: a Send() to a sleeping I/O thread
   std::thread::id io_id_;
 
+  // Callers write to the socket themselves (under mu_); the I/O thread connects, reads,
+  // parses and runs the callbacks (outside mu_).
   mutable std::mutex mu_;
-  std::deque<Group> queued_;  // guarded by mu_
-  bool stop_ = false;         // guarded by mu_
-  bool sleeping_ = false;     // guarded by mu_: the I/O thread is (about to be) in poll()
-  uint64_t connects_ = 0;     // guarded by mu_
-
-  // I/O thread only.
-  ContextPtr ctx_;
-  std::deque<Group> in_flight_;
+  ContextPtr ctx_;               // guarded by mu_ (connected and non-blocking, or null)
+  std::deque<Group> in_flight_;  // guarded by mu_: written, in order
+  std::deque<Group> queued_;     // guarded by mu_: waiting for a connection
+  bool broken_ = false;          // guarded by mu_: a caller's write failed; the I/O thread drops
+  bool stop_ = false;            // guarded by mu_
+  bool sleeping_ = false;        // guarded by mu_: the I/O thread is (about to be) in poll()
+  uint64_t connects_ = 0;        // guarded by mu_
 
   std::thread thread_;  // last: started when everything above exists
 };
