@@ -1,6 +1,8 @@
 // The outbox against the real Redis and Kafka: atomic commits with idempotency and versions,
 // and the relay delivering every committed record to Kafka once, in order.
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <random>
 #include <set>
 #include <thread>
@@ -70,6 +72,36 @@ TEST_F(OutboxTest, RetryWithTheSameRequestIdReplaysTheAnswerAndWritesNothing) {
   ASSERT_TRUE(reused.ok());
   EXPECT_EQ(reused->outcome, CommitResult::Outcome::kRequestIdReused);
   EXPECT_EQ((*store_.LookupRequest("req-1", "different"))->outcome, CommitResult::Outcome::kRequestIdReused);
+}
+
+TEST_F(OutboxTest, AsyncCommitsOfManyCallsShareThePipelineAndBlockingOnItsThreadIsRefused) {
+  std::mutex mu;
+  std::condition_variable cv;
+  int answered = 0, committed = 0, refused = 0;
+  constexpr int kCalls = 100;
+  for (int i = 0; i < kCalls; ++i) {
+    std::string id = "A" + std::to_string(i);
+    store_.CommitAsync(Write("req-" + id, id, 0, "v" + id), [&, id](absl::StatusOr<CommitResult> r) {
+      // The next step of a call runs here, on the I/O thread: a blocking call would wait for
+      // itself, so it fails and is recorded for the async write to notice.
+      Store::ResetBlockingRefusals();
+      bool blocked = !store_.Get(store_.EntityKey("lead", id)).ok() && Store::BlockingRefused();
+      std::lock_guard lock(mu);
+      if (r.ok() && r->outcome == CommitResult::Outcome::kCommitted) ++committed;
+      if (blocked) ++refused;
+      ++answered;
+      cv.notify_all();
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return answered == kCalls; }));
+  EXPECT_EQ(committed, kCalls);
+  EXPECT_EQ(refused, kCalls);
+  lock.unlock();
+  EXPECT_EQ(*store_.OutboxLength(), kCalls);
+  Store::ResetBlockingRefusals();
+  EXPECT_TRUE(store_.Get(store_.EntityKey("lead", "A7")).ok()) << "off the I/O thread it blocks as usual";
+  EXPECT_FALSE(Store::BlockingRefused());
 }
 
 TEST_F(OutboxTest, StaleVersionIsAConflictAndChangesNothing) {

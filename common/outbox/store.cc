@@ -1,9 +1,11 @@
 #include "common/outbox/store.h"
 
+#include <condition_variable>
 #include <cstdio>
 
 #include <absl/strings/match.h>
 #include <absl/strings/numbers.h>
+#include <absl/strings/str_cat.h>
 #include <nlohmann/json.hpp>
 
 namespace concord::outbox {
@@ -80,8 +82,7 @@ std::string Fingerprint(std::string_view bytes) {
   return buf;
 }
 
-Store::Store(redis::Pool& pool, std::string prefix, std::chrono::milliseconds acquire_timeout)
-    : pool_(pool), prefix_(std::move(prefix)), acquire_timeout_(acquire_timeout) {}
+Store::Store(redis::Pool& pool, std::string prefix) : prefix_(std::move(prefix)), client_(pool.options()) {}
 
 std::string Store::EntityKey(std::string_view type, std::string_view id) const {
   return prefix_ + ":e:" + std::string(type) + ":" + std::string(id);
@@ -90,9 +91,70 @@ std::string Store::IndexKey(std::string_view name) const { return prefix_ + ":ix
 std::string Store::RequestKey(std::string_view request_id) const { return prefix_ + ":req:" + std::string(request_id); }
 std::string Store::OutboxKey() const { return prefix_ + ":outbox"; }
 
-absl::StatusOr<redis::Pool::Lease> Store::Acquire() { return pool_.Acquire(acquire_timeout_); }
+namespace {
 
-absl::StatusOr<redis::Reply> Store::RunCommitScript(redis::Connection& conn, std::vector<std::string>& args) {
+thread_local bool blocking_refused = false;
+
+// Blocks until an *Async call answers (never on the client's I/O thread: it would wait for itself).
+template <typename T, typename Start>
+absl::StatusOr<T> Await(const Store& store, Start&& start) {
+  if (auto s = store.RefuseOnIoThread(); !s.ok()) return s;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<absl::StatusOr<T>> out;
+  start([&](absl::StatusOr<T> r) {
+    std::lock_guard lock(mu);
+    out = std::move(r);
+    cv.notify_one();  // under the lock: cv lives on this stack
+  });
+  std::unique_lock lock(mu);
+  cv.wait(lock, [&] { return out.has_value(); });
+  return std::move(*out);
+}
+
+// As redis::Connection::CommandOk: an error reply is FAILED_PRECONDITION naming the command.
+absl::StatusOr<redis::Reply> One(redis::Replies r, const char* command) {
+  if (!r.ok()) return r.status();
+  redis::Reply& reply = r->front();
+  if (reply.is_error()) return absl::FailedPreconditionError(absl::StrCat("redis ", command, ": ", reply.str));
+  return std::move(reply);
+}
+
+absl::StatusOr<CommitResult> ParseCommitReply(const redis::Reply& reply) {
+  if (reply.type != redis::Reply::Type::kArray || reply.elements.empty()) {
+    return absl::InternalError("outbox commit: unexpected reply from Redis");
+  }
+  const auto& tag = reply.elements[0].str;
+  CommitResult out;
+  if (tag == "ok") {
+    out.outcome = CommitResult::Outcome::kCommitted;
+  } else if (tag == "replay") {
+    out.outcome = CommitResult::Outcome::kReplayed;
+    if (reply.elements.size() > 1) out.response = reply.elements[1].str;
+  } else if (tag == "reused") {
+    out.outcome = CommitResult::Outcome::kRequestIdReused;
+  } else if (tag == "conflict" && reply.elements.size() == 3) {
+    out.outcome = CommitResult::Outcome::kConflict;
+    out.conflict_key = reply.elements[1].str;
+    absl::SimpleAtoi(reply.elements[2].str, &out.current_version);
+  } else {
+    return absl::InternalError("outbox commit: unknown outcome " + tag);
+  }
+  return out;
+}
+
+}  // namespace
+
+void Store::ResetBlockingRefusals() { blocking_refused = false; }
+bool Store::BlockingRefused() { return blocking_refused; }
+
+absl::Status Store::RefuseOnIoThread() const {
+  if (!OnIoThread()) return absl::OkStatus();
+  blocking_refused = true;
+  return absl::InternalError("outbox store: blocking call on the Redis I/O thread");
+}
+
+void Store::RunCommitScript(std::shared_ptr<std::vector<std::string>> args, Done<redis::Reply> done) {
   // EVALSHA spares Redis hashing and looking up the script text on every commit (and the
   // bytes on the wire). A Redis that lost its script cache (restart, SCRIPT FLUSH) answers
   // NOSCRIPT: that commit runs with EVAL, which caches the script again. Either way the
@@ -102,80 +164,73 @@ absl::StatusOr<redis::Reply> Store::RunCommitScript(redis::Connection& conn, std
     std::lock_guard lock(script_mu_);
     sha = script_sha_;
   }
-  if (sha.empty()) {
-    auto loaded = conn.CommandOk({"SCRIPT", "LOAD", kCommitScript});
-    if (!loaded.ok()) return loaded.status();
-    sha = loaded->str;
-    std::lock_guard lock(script_mu_);
-    script_sha_ = sha;
-  }
-  args[0] = "EVALSHA";
-  args[1] = sha;
-  auto reply = conn.CommandOk(args);
-  if (!reply.ok() && absl::StrContains(reply.status().message(), "NOSCRIPT")) {
-    args[0] = "EVAL";
-    args[1] = kCommitScript;
-    reply = conn.CommandOk(args);
-  }
-  return reply;
+  if (!sha.empty()) return SendCommitScript(std::move(args), sha, std::move(done));
+  client_.SendCommand({"SCRIPT", "LOAD", kCommitScript},
+                      [this, args = std::move(args), done = std::move(done)](redis::Replies r) mutable {
+                        auto loaded = One(std::move(r), "SCRIPT");
+                        if (!loaded.ok()) return done(loaded.status());
+                        {
+                          std::lock_guard lock(script_mu_);
+                          script_sha_ = loaded->str;
+                        }
+                        SendCommitScript(std::move(args), loaded->str, std::move(done));
+                      });
+}
+
+void Store::SendCommitScript(std::shared_ptr<std::vector<std::string>> args, const std::string& sha,
+                             Done<redis::Reply> done) {
+  (*args)[0] = "EVALSHA";
+  (*args)[1] = sha;
+  client_.SendCommand(*args, [this, args, done = std::move(done)](redis::Replies r) mutable {
+    auto reply = One(std::move(r), "EVALSHA");
+    if (reply.ok() || !absl::StrContains(reply.status().message(), "NOSCRIPT")) return done(std::move(reply));
+    (*args)[0] = "EVAL";
+    (*args)[1] = kCommitScript;
+    client_.SendCommand(*args, [done = std::move(done)](redis::Replies r) { done(One(std::move(r), "EVAL")); });
+  });
 }
 
 absl::StatusOr<CommitResult> Store::Commit(const CommitRequest& r) {
+  return Await<CommitResult>(*this, [&](Done<CommitResult> done) { CommitAsync(r, std::move(done)); });
+}
+
+void Store::CommitAsync(const CommitRequest& r, Done<CommitResult> done) {
   // args[0..1] are "EVALSHA", <sha>: RunCommitScript fills them (or falls back to EVAL).
-  std::vector<std::string> args = {"EVALSHA", "", ""};
-  std::vector<std::string> keys = {r.request_id.empty() ? "" : RequestKey(r.request_id), OutboxKey()};
-  for (const auto& e : r.entities) keys.push_back(e.key);
-  for (const auto& x : r.index) keys.push_back(x.key);
-  args[2] = std::to_string(keys.size());
-  args.insert(args.end(), keys.begin(), keys.end());
-  args.push_back(r.fingerprint);
-  args.push_back(r.response);
-  args.push_back(std::to_string(r.idempotency_ttl.count()));
-  args.push_back(std::to_string(r.entities.size()));
-  args.push_back(std::to_string(r.events.size()));
-  args.push_back(std::to_string(r.index.size()));
+  auto args = std::make_shared<std::vector<std::string>>();
+  args->reserve(9 + 2 * r.entities.size() + 5 * r.events.size() + 3 * r.index.size());
+  args->insert(args->end(), {"EVALSHA", "", ""});
+  args->push_back(r.request_id.empty() ? "" : RequestKey(r.request_id));
+  args->push_back(OutboxKey());
+  for (const auto& e : r.entities) args->push_back(e.key);
+  for (const auto& x : r.index) args->push_back(x.key);
+  (*args)[2] = std::to_string(args->size() - 3);
+  args->push_back(r.fingerprint);
+  args->push_back(r.response);
+  args->push_back(std::to_string(r.idempotency_ttl.count()));
+  args->push_back(std::to_string(r.entities.size()));
+  args->push_back(std::to_string(r.events.size()));
+  args->push_back(std::to_string(r.index.size()));
   for (const auto& e : r.entities) {
-    args.push_back(std::to_string(e.expected_version));
-    args.push_back(e.data);
+    args->push_back(std::to_string(e.expected_version));
+    args->push_back(e.data);
   }
   for (const auto& ev : r.events) {
-    args.push_back(ev.topic);
-    args.push_back(ev.key);
-    args.push_back(ev.value);
-    args.push_back(EncodeHeaders(ev.headers));
-    args.push_back(ev.event_id);
+    args->push_back(ev.topic);
+    args->push_back(ev.key);
+    args->push_back(ev.value);
+    args->push_back(EncodeHeaders(ev.headers));
+    args->push_back(ev.event_id);
   }
   for (const auto& x : r.index) {
     char score[64];
     std::snprintf(score, sizeof score, "%.0f", x.score);
-    args.push_back(score);
-    args.push_back(x.member);
+    args->push_back(score);
+    args->push_back(x.member);
   }
-
-  auto lease = Acquire();
-  if (!lease.ok()) return lease.status();
-  auto reply = RunCommitScript(**lease, args);
-  if (!reply.ok()) return reply.status();
-  if (reply->type != redis::Reply::Type::kArray || reply->elements.empty()) {
-    return absl::InternalError("outbox commit: unexpected reply from Redis");
-  }
-  const auto& tag = reply->elements[0].str;
-  CommitResult out;
-  if (tag == "ok") {
-    out.outcome = CommitResult::Outcome::kCommitted;
-  } else if (tag == "replay") {
-    out.outcome = CommitResult::Outcome::kReplayed;
-    if (reply->elements.size() > 1) out.response = reply->elements[1].str;
-  } else if (tag == "reused") {
-    out.outcome = CommitResult::Outcome::kRequestIdReused;
-  } else if (tag == "conflict" && reply->elements.size() == 3) {
-    out.outcome = CommitResult::Outcome::kConflict;
-    out.conflict_key = reply->elements[1].str;
-    absl::SimpleAtoi(reply->elements[2].str, &out.current_version);
-  } else {
-    return absl::InternalError("outbox commit: unknown outcome " + tag);
-  }
-  return out;
+  RunCommitScript(std::move(args), [done = std::move(done)](absl::StatusOr<redis::Reply> reply) {
+    if (!reply.ok()) return done(reply.status());
+    done(ParseCommitReply(*reply));
+  });
 }
 
 namespace {
@@ -204,31 +259,44 @@ std::optional<Versioned> EntityRecord(const redis::Reply& r) {
 
 absl::StatusOr<std::optional<CommitResult>> Store::LookupRequest(const std::string& request_id,
                                                                  const std::string& fingerprint) {
-  if (request_id.empty()) return std::optional<CommitResult>();
-  auto lease = Acquire();
-  if (!lease.ok()) return lease.status();
-  auto reply = (*lease)->CommandOk({"HMGET", RequestKey(request_id), "fp", "resp"});
-  if (!reply.ok()) return reply.status();
-  return RequestRecord(*reply, fingerprint);
+  return Await<std::optional<CommitResult>>(
+      *this, [&](Done<std::optional<CommitResult>> done) { LookupRequestAsync(request_id, fingerprint, std::move(done)); });
+}
+
+void Store::LookupRequestAsync(const std::string& request_id, const std::string& fingerprint,
+                               Done<std::optional<CommitResult>> done) {
+  if (request_id.empty()) return done(std::optional<CommitResult>());
+  client_.SendCommand({"HMGET", RequestKey(request_id), "fp", "resp"},
+                      [fingerprint, done = std::move(done)](redis::Replies r) {
+                        auto reply = One(std::move(r), "HMGET");
+                        if (!reply.ok()) return done(reply.status());
+                        done(RequestRecord(*reply, fingerprint));
+                      });
 }
 
 absl::StatusOr<RequestAndEntity> Store::LookupRequestAndGet(const std::string& request_id,
                                                             const std::string& fingerprint,
                                                             const std::string& entity_key) {
-  std::vector<std::vector<std::string>> cmds;
+  return Await<RequestAndEntity>(*this, [&](Done<RequestAndEntity> done) {
+    LookupRequestAndGetAsync(request_id, fingerprint, entity_key, std::move(done));
+  });
+}
+
+void Store::LookupRequestAndGetAsync(const std::string& request_id, const std::string& fingerprint,
+                                     const std::string& entity_key, Done<RequestAndEntity> done) {
+  std::vector<redis::Args> cmds;
   if (!request_id.empty()) cmds.push_back({"HMGET", RequestKey(request_id), "fp", "resp"});
   cmds.push_back({"HMGET", entity_key, "v", "d"});
-  auto lease = Acquire();
-  if (!lease.ok()) return lease.status();
-  auto replies = (*lease)->Pipeline(cmds);
-  if (!replies.ok()) return replies.status();
-  for (const auto& r : *replies) {
-    if (r.is_error()) return absl::InternalError("redis HMGET: " + r.str);
-  }
-  RequestAndEntity out;
-  if (!request_id.empty()) out.request = RequestRecord(replies->front(), fingerprint);
-  out.entity = EntityRecord(replies->back());
-  return out;
+  client_.Send(cmds, [with_request = !request_id.empty(), fingerprint, done = std::move(done)](redis::Replies replies) {
+    if (!replies.ok()) return done(replies.status());
+    for (const auto& r : *replies) {
+      if (r.is_error()) return done(absl::InternalError("redis HMGET: " + r.str));
+    }
+    RequestAndEntity out;
+    if (with_request) out.request = RequestRecord(replies->front(), fingerprint);
+    out.entity = EntityRecord(replies->back());
+    done(std::move(out));
+  });
 }
 
 absl::StatusOr<std::optional<Versioned>> Store::Get(const std::string& entity_key) {
@@ -238,20 +306,24 @@ absl::StatusOr<std::optional<Versioned>> Store::Get(const std::string& entity_ke
 }
 
 absl::StatusOr<std::vector<std::optional<Versioned>>> Store::GetMany(const std::vector<std::string>& keys) {
-  std::vector<std::vector<std::string>> cmds;
+  return Await<std::vector<std::optional<Versioned>>>(
+      *this, [&](Done<std::vector<std::optional<Versioned>>> done) { GetManyAsync(keys, std::move(done)); });
+}
+
+void Store::GetManyAsync(const std::vector<std::string>& keys, Done<std::vector<std::optional<Versioned>>> done) {
+  std::vector<redis::Args> cmds;
   cmds.reserve(keys.size());
   for (const auto& k : keys) cmds.push_back({"HMGET", k, "v", "d"});
-  auto lease = Acquire();
-  if (!lease.ok()) return lease.status();
-  auto replies = (*lease)->Pipeline(cmds);
-  if (!replies.ok()) return replies.status();
-  std::vector<std::optional<Versioned>> out;
-  out.reserve(keys.size());
-  for (const auto& r : *replies) {
-    if (r.is_error()) return absl::InternalError("redis HMGET: " + r.str);
-    out.push_back(EntityRecord(r));
-  }
-  return out;
+  client_.Send(cmds, [done = std::move(done)](redis::Replies replies) {
+    if (!replies.ok()) return done(replies.status());
+    std::vector<std::optional<Versioned>> out;
+    out.reserve(replies->size());
+    for (const auto& r : *replies) {
+      if (r.is_error()) return done(absl::InternalError("redis HMGET: " + r.str));
+      out.push_back(EntityRecord(r));
+    }
+    done(std::move(out));
+  });
 }
 
 absl::StatusOr<Page> Store::List(const std::string& index_key, const std::string& page_token, int page_size) {
@@ -266,11 +338,11 @@ absl::StatusOr<Page> Store::List(const std::string& index_key, const std::string
     max = page_token.substr(0, colon);
     after_id = page_token.substr(colon + 1);
   }
-  auto lease = Acquire();
-  if (!lease.ok()) return lease.status();
+  if (auto s = RefuseOnIoThread(); !s.ok()) return s;
   // Items sharing the boundary score are re-read and skipped up to the last id returned.
-  auto reply = (*lease)->CommandOk({"ZREVRANGEBYSCORE", index_key, max, "-inf", "WITHSCORES", "LIMIT", "0",
-                                    std::to_string(page_size + 1 + (after_id.empty() ? 0 : 64))});
+  auto reply = One(client_.Call({{"ZREVRANGEBYSCORE", index_key, max, "-inf", "WITHSCORES", "LIMIT", "0",
+                                    std::to_string(page_size + 1 + (after_id.empty() ? 0 : 64))}}),
+                   "ZREVRANGEBYSCORE");
   if (!reply.ok()) return reply.status();
   Page page;
   bool skipping = !after_id.empty();
@@ -293,9 +365,8 @@ absl::StatusOr<Page> Store::List(const std::string& index_key, const std::string
 }
 
 absl::StatusOr<int64_t> Store::OutboxLength() {
-  auto lease = Acquire();
-  if (!lease.ok()) return lease.status();
-  auto reply = (*lease)->CommandOk({"XLEN", OutboxKey()});
+  if (auto s = RefuseOnIoThread(); !s.ok()) return s;
+  auto reply = One(client_.Call({{"XLEN", OutboxKey()}}), "XLEN");
   if (!reply.ok()) return reply.status();
   return reply->integer;
 }

@@ -12,6 +12,7 @@
 //   P:outbox          stream of events waiting for Kafka: {t: topic, k: key, v: value, h: headers, id}
 
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include <absl/status/statusor.h>
 
 #include "common/kafka/handle.h"
+#include "common/redis/async_client.h"
 #include "common/redis/redis.h"
 
 namespace concord::outbox {
@@ -83,9 +85,17 @@ struct Page {
   std::string next_token;  // "" when there is no next page
 };
 
+// Every Store call goes through one pipelining connection (redis::AsyncClient, its own I/O
+// thread, opened with the pool's options): the calls of all threads in flight share its
+// round trips (group commit), instead of each blocking a pooled connection. The *Async forms
+// call `done` on that I/O thread (never block in it); the plain forms wait for them.
+template <typename T>
+using Done = std::function<void(absl::StatusOr<T>)>;
+
 class Store {
  public:
-  Store(redis::Pool& pool, std::string prefix, std::chrono::milliseconds acquire_timeout = std::chrono::milliseconds(500));
+  // `pool` gives the connection options only.
+  explicit Store(redis::Pool& pool, std::string prefix);
 
   std::string EntityKey(std::string_view type, std::string_view id) const;
   std::string IndexKey(std::string_view name) const;
@@ -94,18 +104,24 @@ class Store {
   const std::string& prefix() const { return prefix_; }
 
   absl::StatusOr<CommitResult> Commit(const CommitRequest& request);
+  void CommitAsync(const CommitRequest& request, Done<CommitResult> done);
 
   // The answer recorded for a request id, if any: lets a retry skip the work entirely.
   // kRequestIdReused when the fingerprint differs.
   absl::StatusOr<std::optional<CommitResult>> LookupRequest(const std::string& request_id,
                                                             const std::string& fingerprint);
+  void LookupRequestAsync(const std::string& request_id, const std::string& fingerprint,
+                          Done<std::optional<CommitResult>> done);
 
   // LookupRequest and Get in one round trip (both read before anything is decided).
   absl::StatusOr<RequestAndEntity> LookupRequestAndGet(const std::string& request_id, const std::string& fingerprint,
                                                        const std::string& entity_key);
+  void LookupRequestAndGetAsync(const std::string& request_id, const std::string& fingerprint,
+                                const std::string& entity_key, Done<RequestAndEntity> done);
 
   absl::StatusOr<std::optional<Versioned>> Get(const std::string& entity_key);
   absl::StatusOr<std::vector<std::optional<Versioned>>> GetMany(const std::vector<std::string>& entity_keys);
+  void GetManyAsync(const std::vector<std::string>& entity_keys, Done<std::vector<std::optional<Versioned>>> done);
 
   // Newest first. The page token is opaque to clients (it encodes the last score and id).
   absl::StatusOr<Page> List(const std::string& index_key, const std::string& page_token, int page_size);
@@ -113,16 +129,24 @@ class Store {
   // Outbox records not yet relayed.
   absl::StatusOr<int64_t> OutboxLength();
 
- private:
-  absl::StatusOr<redis::Pool::Lease> Acquire();
-  // Runs the commit script by its SHA1 (EVALSHA), loading it first when this Store has not.
-  absl::StatusOr<redis::Reply> RunCommitScript(redis::Connection& conn, std::vector<std::string>& args);
+  // True on the client's I/O thread, where the blocking forms must not be used: there they
+  // fail (INTERNAL) and count as a refusal, which lets an async write see that its mutation
+  // wants to block and hand it to a worker. Per thread.
+  bool OnIoThread() const { return client_.OnIoThread(); }
+  static void ResetBlockingRefusals();
+  static bool BlockingRefused();
+  absl::Status RefuseOnIoThread() const;  // OK off the I/O thread
 
-  redis::Pool& pool_;
+ private:
+  // Runs the commit script by its SHA1 (EVALSHA), loading it first when this Store has not.
+  void RunCommitScript(std::shared_ptr<std::vector<std::string>> args, Done<redis::Reply> done);
+  void SendCommitScript(std::shared_ptr<std::vector<std::string>> args, const std::string& sha,
+                        Done<redis::Reply> done);
+
   std::string prefix_;
-  std::chrono::milliseconds acquire_timeout_;
   std::mutex script_mu_;
   std::string script_sha_;  // of kCommitScript once loaded (SCRIPT LOAD); guarded by script_mu_
+  redis::AsyncClient client_;  // last: its I/O thread stops first
 };
 
 // Stable fingerprint of a request's bytes (for CommitRequest::fingerprint).

@@ -20,7 +20,9 @@ timeval ToTimeval(std::chrono::milliseconds ms) {
   return {static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>((ms.count() % 1000) * 1000)};
 }
 
-Reply Convert(const redisReply* r) {
+}  // namespace
+
+Reply detail::FromHiredis(const redisReply* r) {
   Reply out;
   switch (r->type) {
     case REDIS_REPLY_STRING:
@@ -42,13 +44,15 @@ Reply Convert(const redisReply* r) {
     case REDIS_REPLY_ARRAY:
       out.type = Reply::Type::kArray;
       out.elements.reserve(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(Convert(r->element[i]));
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(FromHiredis(r->element[i]));
       break;
     default:
       out.type = Reply::Type::kNil;
   }
   return out;
 }
+
+namespace {
 
 void Append(redisContext* ctx, const std::vector<std::string>& args) {
   std::vector<const char*> argv;
@@ -113,7 +117,7 @@ absl::StatusOr<Reply> Connection::Command(const std::vector<std::string>& args) 
   void* raw = nullptr;
   if (redisGetReply(ctx_.get(), &raw) != REDIS_OK) return Fail(args.empty() ? "command" : args[0]);
   ReplyPtr reply(static_cast<redisReply*>(raw));
-  return Convert(reply.get());
+  return detail::FromHiredis(reply.get());
 }
 
 absl::StatusOr<Reply> Connection::CommandOk(const std::vector<std::string>& args) {
@@ -179,7 +183,7 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<std::v
     void* raw = nullptr;
     if (redisGetReply(ctx_.get(), &raw) != REDIS_OK) return Fail("pipeline");
     ReplyPtr reply(static_cast<redisReply*>(raw));
-    out.push_back(Convert(reply.get()));
+    out.push_back(detail::FromHiredis(reply.get()));
   }
   return out;
 }

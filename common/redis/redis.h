@@ -18,6 +18,7 @@
 #include <absl/status/statusor.h>
 
 struct redisContext;
+struct redisReply;
 
 namespace concord::redis {
 
@@ -44,6 +45,7 @@ struct Reply {
 namespace detail {
 // Appends one command in the Redis protocol (RESP) to `out`.
 void AppendCommand(const std::vector<std::string>& args, std::string& out);
+Reply FromHiredis(const redisReply* r);  // deep copy: the hiredis reply can be freed after
 }  // namespace detail
 
 struct ContextDeleter {

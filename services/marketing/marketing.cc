@@ -15,6 +15,7 @@
 #include "common/writes/strings.h"
 #include "common/writes/validation.h"
 #include "common/writes/write.h"
+#include "common/writes/write_async.h"
 
 namespace concord::marketing {
 namespace {
@@ -145,15 +146,16 @@ std::string StatusName(ev::LeadStatus s) { return ev::LeadStatus_Name(s); }
 // Runs one versioned update of a campaign: `change` applies the request (or refuses), then the
 // event (keyed "campaign:<id>") is built with `payload` and the response filled.
 template <typename Req, typename Resp>
-absl::StatusOr<Resp> WriteCampaign(
-    outbox::Store& store, const writes::EventFactory& events, const Req& req, Deadline d,
-    const std::function<absl::Status(ev::Campaign& c, const Timestamp& now)>& change,
-    const std::function<void(const ev::Campaign& before, const ev::Campaign& after, ev::Event& e)>& payload) {
-  return Unwrap(writes::VersionedWrite<ev::Campaign, Resp>(
+void WriteCampaign(
+    outbox::Store& store, const writes::EventFactory& events, const Req& req, Deadline d, writes::Async<Resp> async,
+    std::function<absl::Status(ev::Campaign& c, const Timestamp& now)> change,
+    std::function<void(const ev::Campaign& before, const ev::Campaign& after, ev::Event& e)> payload) {
+  writes::VersionedWriteAsync<ev::Campaign, Resp>(
       store,
       Target(req.request_id(), writes::RequestFingerprint(req), "campaign", req.campaign_id(), false,
              req.expected_version(), d),
-      [&](ev::Campaign& c, uint64_t, writes::Changes<Resp>& out) -> absl::Status {
+      [&store, &events, &req, change = std::move(change), payload = std::move(payload)](
+          ev::Campaign& c, uint64_t, writes::Changes<Resp>& out) -> absl::Status {
         const ev::Campaign before = c;
         auto at = writes::NowMillis();
         auto now = writes::ToTimestamp(at);
@@ -166,20 +168,22 @@ absl::StatusOr<Resp> WriteCampaign(
         *out.response.mutable_campaign() = c;
         out.response.set_event_id(e.id());
         return absl::OkStatus();
-      }));
+      },
+      writes::ResponseOnly(std::move(async)));
 }
 
 // Same for a lead; the event is keyed by the lead's (possibly new) customer key.
 template <typename Req, typename Resp>
-absl::StatusOr<Resp> WriteLead(
-    outbox::Store& store, const writes::EventFactory& events, const Req& req, Deadline d,
-    const std::function<absl::Status(ev::Lead& l, const Timestamp& now)>& change,
-    const std::function<void(const ev::Lead& before, const ev::Lead& after, ev::Event& e)>& payload) {
-  return Unwrap(writes::VersionedWrite<ev::Lead, Resp>(
+void WriteLead(
+    outbox::Store& store, const writes::EventFactory& events, const Req& req, Deadline d, writes::Async<Resp> async,
+    std::function<absl::Status(ev::Lead& l, const Timestamp& now)> change,
+    std::function<void(const ev::Lead& before, const ev::Lead& after, ev::Event& e)> payload) {
+  writes::VersionedWriteAsync<ev::Lead, Resp>(
       store,
       Target(req.request_id(), writes::RequestFingerprint(req), "lead", req.lead_id(), false, req.expected_version(),
              d),
-      [&](ev::Lead& l, uint64_t, writes::Changes<Resp>& out) -> absl::Status {
+      [&store, &events, &req, change = std::move(change), payload = std::move(payload)](
+          ev::Lead& l, uint64_t, writes::Changes<Resp>& out) -> absl::Status {
         const ev::Lead before = l;
         auto at = writes::NowMillis();
         auto now = writes::ToTimestamp(at);
@@ -196,7 +200,8 @@ absl::StatusOr<Resp> WriteLead(
         *out.response.mutable_lead() = l;
         out.response.set_event_id(e.id());
         return absl::OkStatus();
-      }));
+      },
+      writes::ResponseOnly(std::move(async)));
 }
 
 template <typename Req>
@@ -225,8 +230,7 @@ absl::StatusOr<Entity> Marketing::Read(std::string_view type, const std::string&
 // Campaigns
 // =============================================================================================
 
-absl::StatusOr<mv1::CreateCampaignResponse> Marketing::CreateCampaign(const mv1::CreateCampaignRequest& req,
-                                                                      Deadline d) {
+void Marketing::CreateCampaign(const mv1::CreateCampaignRequest& req, Deadline d, writes::Async<mv1::CreateCampaignResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.Required("name", req.name(), limits::kName);
@@ -243,12 +247,12 @@ absl::StatusOr<mv1::CreateCampaignResponse> Marketing::CreateCampaign(const mv1:
               req.has_ends_at() ? &req.ends_at() : nullptr);
   if (req.has_budget()) v.Money("budget", req.budget(), /*non_negative=*/true);
   v.OptionalActor("owner", req.owner(), req.has_owner(), {kTeam});
-  if (!v.ok()) return v.ToStatus();
+  if (!v.ok()) return async.done(v.ToStatus());
 
   const std::string id = writes::NewId("cmp");
-  return Unwrap(writes::VersionedWrite<ev::Campaign, mv1::CreateCampaignResponse>(
+  writes::VersionedWriteAsync<ev::Campaign, mv1::CreateCampaignResponse>(
       store_, Target(req.request_id(), writes::RequestFingerprint(req), "campaign", id, true, 0, d),
-      [&](ev::Campaign& c, uint64_t, writes::Changes<mv1::CreateCampaignResponse>& out) -> absl::Status {
+      [this, &req, id](ev::Campaign& c, uint64_t, writes::Changes<mv1::CreateCampaignResponse>& out) -> absl::Status {
         auto at = writes::NowMillis();
         auto now = writes::ToTimestamp(at);
         c.set_id(id);
@@ -274,11 +278,15 @@ absl::StatusOr<mv1::CreateCampaignResponse> Marketing::CreateCampaign(const mv1:
         *out.response.mutable_campaign() = c;
         out.response.set_event_id(e.id());
         return absl::OkStatus();
-      }));
+      },
+      writes::ResponseOnly(std::move(async)));
 }
 
-absl::StatusOr<mv1::UpdateCampaignResponse> Marketing::UpdateCampaign(const mv1::UpdateCampaignRequest& req,
-                                                                      Deadline d) {
+absl::StatusOr<mv1::CreateCampaignResponse> Marketing::CreateCampaign(const mv1::CreateCampaignRequest& req, Deadline d) {
+  return writes::Wait<mv1::CreateCampaignResponse>([&](writes::Async<mv1::CreateCampaignResponse> a) { CreateCampaign(req, d, std::move(a)); });
+}
+
+void Marketing::UpdateCampaign(const mv1::UpdateCampaignRequest& req, Deadline d, writes::Async<mv1::UpdateCampaignResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.RequiredId("campaign_id", req.campaign_id());
@@ -296,10 +304,10 @@ absl::StatusOr<mv1::UpdateCampaignResponse> Marketing::UpdateCampaign(const mv1:
              req.has_segment() || req.has_offers() || req.has_starts_at() || req.has_ends_at() || req.has_budget() ||
              req.has_owner();
   if (!any) v.Add("campaign_id", "nothing to update: set at least one field besides campaign_id");
-  if (!v.ok()) return v.ToStatus();
+  if (!v.ok()) return async.done(v.ToStatus());
 
-  return WriteCampaign<mv1::UpdateCampaignRequest, mv1::UpdateCampaignResponse>(
-      store_, events_, req, d,
+  WriteCampaign<mv1::UpdateCampaignRequest, mv1::UpdateCampaignResponse>(
+      store_, events_, req, d, std::move(async),
       [&](ev::Campaign& c, const Timestamp&) -> absl::Status {
         if (c.status() == ev::CAMPAIGN_STATUS_ENDED) {
           return writes::WrongState("campaign", c.id(), StatusName(c.status()), "an ended campaign cannot be updated");
@@ -327,14 +335,17 @@ absl::StatusOr<mv1::UpdateCampaignResponse> Marketing::UpdateCampaign(const mv1:
       });
 }
 
-absl::StatusOr<mv1::LaunchCampaignResponse> Marketing::LaunchCampaign(const mv1::LaunchCampaignRequest& req,
-                                                                      Deadline d) {
+absl::StatusOr<mv1::UpdateCampaignResponse> Marketing::UpdateCampaign(const mv1::UpdateCampaignRequest& req, Deadline d) {
+  return writes::Wait<mv1::UpdateCampaignResponse>([&](writes::Async<mv1::UpdateCampaignResponse> a) { UpdateCampaign(req, d, std::move(a)); });
+}
+
+void Marketing::LaunchCampaign(const mv1::LaunchCampaignRequest& req, Deadline d, writes::Async<mv1::LaunchCampaignResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.RequiredId("campaign_id", req.campaign_id());
-  if (!v.ok()) return v.ToStatus();
-  return WriteCampaign<mv1::LaunchCampaignRequest, mv1::LaunchCampaignResponse>(
-      store_, events_, req, d,
+  if (!v.ok()) return async.done(v.ToStatus());
+  WriteCampaign<mv1::LaunchCampaignRequest, mv1::LaunchCampaignResponse>(
+      store_, events_, req, d, std::move(async),
       [&](ev::Campaign& c, const Timestamp& now) -> absl::Status {
         if (c.status() != ev::CAMPAIGN_STATUS_DRAFT) {
           return writes::WrongState("campaign", c.id(), StatusName(c.status()), "only a DRAFT campaign can be launched");
@@ -348,14 +359,18 @@ absl::StatusOr<mv1::LaunchCampaignResponse> Marketing::LaunchCampaign(const mv1:
       });
 }
 
-absl::StatusOr<mv1::EndCampaignResponse> Marketing::EndCampaign(const mv1::EndCampaignRequest& req, Deadline d) {
+absl::StatusOr<mv1::LaunchCampaignResponse> Marketing::LaunchCampaign(const mv1::LaunchCampaignRequest& req, Deadline d) {
+  return writes::Wait<mv1::LaunchCampaignResponse>([&](writes::Async<mv1::LaunchCampaignResponse> a) { LaunchCampaign(req, d, std::move(a)); });
+}
+
+void Marketing::EndCampaign(const mv1::EndCampaignRequest& req, Deadline d, writes::Async<mv1::EndCampaignResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.RequiredId("campaign_id", req.campaign_id());
   v.MaxBytes("reason", req.reason(), limits::kReason);
-  if (!v.ok()) return v.ToStatus();
-  return WriteCampaign<mv1::EndCampaignRequest, mv1::EndCampaignResponse>(
-      store_, events_, req, d,
+  if (!v.ok()) return async.done(v.ToStatus());
+  WriteCampaign<mv1::EndCampaignRequest, mv1::EndCampaignResponse>(
+      store_, events_, req, d, std::move(async),
       [&](ev::Campaign& c, const Timestamp& now) -> absl::Status {
         if (c.status() == ev::CAMPAIGN_STATUS_ENDED) {
           return writes::WrongState("campaign", c.id(), StatusName(c.status()), "the campaign has already ended");
@@ -368,6 +383,10 @@ absl::StatusOr<mv1::EndCampaignResponse> Marketing::EndCampaign(const mv1::EndCa
       [](const ev::Campaign&, const ev::Campaign& after, ev::Event& e) {
         *e.mutable_campaign_ended()->mutable_campaign() = after;
       });
+}
+
+absl::StatusOr<mv1::EndCampaignResponse> Marketing::EndCampaign(const mv1::EndCampaignRequest& req, Deadline d) {
+  return writes::Wait<mv1::EndCampaignResponse>([&](writes::Async<mv1::EndCampaignResponse> a) { EndCampaign(req, d, std::move(a)); });
 }
 
 absl::StatusOr<ev::Campaign> Marketing::GetCampaign(const mv1::GetCampaignRequest& req, Deadline d) {
@@ -421,7 +440,7 @@ absl::StatusOr<mv1::ListCampaignsResponse> Marketing::ListCampaigns(const mv1::L
 // Leads
 // =============================================================================================
 
-absl::StatusOr<mv1::CaptureLeadResponse> Marketing::CaptureLead(const mv1::CaptureLeadRequest& req, Deadline d) {
+void Marketing::CaptureLead(const mv1::CaptureLeadRequest& req, Deadline d, writes::Async<mv1::CaptureLeadResponse> async) {
   Validator v;
   CommonWrite(v, req);
   if (!req.has_person()) {
@@ -439,12 +458,12 @@ absl::StatusOr<mv1::CaptureLeadResponse> Marketing::CaptureLead(const mv1::Captu
     v.Add("lifecycle_stage", "must be LIFECYCLE_STAGE_LEAD (default) or LIFECYCLE_STAGE_SUBSCRIBER");
   }
   v.OptionalActor("owner", req.owner(), req.has_owner(), {kTeam});
-  if (!v.ok()) return v.ToStatus();
+  if (!v.ok()) return async.done(v.ToStatus());
 
   const std::string id = writes::NewId("lead");
-  return Unwrap(writes::VersionedWrite<ev::Lead, mv1::CaptureLeadResponse>(
+  writes::VersionedWriteAsync<ev::Lead, mv1::CaptureLeadResponse>(
       store_, Target(req.request_id(), writes::RequestFingerprint(req), "lead", id, true, 0, d),
-      [&](ev::Lead& l, uint64_t, writes::Changes<mv1::CaptureLeadResponse>& out) -> absl::Status {
+      [this, &req, id](ev::Lead& l, uint64_t, writes::Changes<mv1::CaptureLeadResponse>& out) -> absl::Status {
         if (!req.source_campaign_id().empty()) {
           auto c = Read<ev::Campaign>("campaign", req.source_campaign_id());
           if (!c.ok()) {
@@ -484,10 +503,15 @@ absl::StatusOr<mv1::CaptureLeadResponse> Marketing::CaptureLead(const mv1::Captu
         *out.response.mutable_lead() = l;
         out.response.set_event_id(e.id());
         return absl::OkStatus();
-      }));
+      },
+      writes::ResponseOnly(std::move(async)));
 }
 
-absl::StatusOr<mv1::UpdateLeadResponse> Marketing::UpdateLead(const mv1::UpdateLeadRequest& req, Deadline d) {
+absl::StatusOr<mv1::CaptureLeadResponse> Marketing::CaptureLead(const mv1::CaptureLeadRequest& req, Deadline d) {
+  return writes::Wait<mv1::CaptureLeadResponse>([&](writes::Async<mv1::CaptureLeadResponse> a) { CaptureLead(req, d, std::move(a)); });
+}
+
+void Marketing::UpdateLead(const mv1::UpdateLeadRequest& req, Deadline d, writes::Async<mv1::UpdateLeadResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.RequiredId("lead_id", req.lead_id());
@@ -507,10 +531,10 @@ absl::StatusOr<mv1::UpdateLeadResponse> Marketing::UpdateLead(const mv1::UpdateL
              req.has_phone() || req.has_company() || req.has_website() || req.has_title() || req.has_industry() ||
              req.has_region() || req.has_country() || req.has_owner();
   if (!any) v.Add("lead_id", "nothing to update: set at least one field besides lead_id");
-  if (!v.ok()) return v.ToStatus();
+  if (!v.ok()) return async.done(v.ToStatus());
 
-  return WriteLead<mv1::UpdateLeadRequest, mv1::UpdateLeadResponse>(
-      store_, events_, req, d,
+  WriteLead<mv1::UpdateLeadRequest, mv1::UpdateLeadResponse>(
+      store_, events_, req, d, std::move(async),
       [&](ev::Lead& l, const Timestamp&) -> absl::Status {
         auto* p = l.mutable_person();
         if (req.has_first_name()) p->set_first_name(req.first_name());
@@ -541,15 +565,19 @@ absl::StatusOr<mv1::UpdateLeadResponse> Marketing::UpdateLead(const mv1::UpdateL
       });
 }
 
-absl::StatusOr<mv1::ScoreLeadResponse> Marketing::ScoreLead(const mv1::ScoreLeadRequest& req, Deadline d) {
+absl::StatusOr<mv1::UpdateLeadResponse> Marketing::UpdateLead(const mv1::UpdateLeadRequest& req, Deadline d) {
+  return writes::Wait<mv1::UpdateLeadResponse>([&](writes::Async<mv1::UpdateLeadResponse> a) { UpdateLead(req, d, std::move(a)); });
+}
+
+void Marketing::ScoreLead(const mv1::ScoreLeadRequest& req, Deadline d, writes::Async<mv1::ScoreLeadResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.RequiredId("lead_id", req.lead_id());
   v.IntRange("score", req.score(), 0, 100);
   v.ScoreReasons("reasons", req.reasons());
-  if (!v.ok()) return v.ToStatus();
-  return WriteLead<mv1::ScoreLeadRequest, mv1::ScoreLeadResponse>(
-      store_, events_, req, d,
+  if (!v.ok()) return async.done(v.ToStatus());
+  WriteLead<mv1::ScoreLeadRequest, mv1::ScoreLeadResponse>(
+      store_, events_, req, d, std::move(async),
       [&](ev::Lead& l, const Timestamp& now) -> absl::Status {
         l.set_score(req.score());
         *l.mutable_score_reasons() = req.reasons();
@@ -563,14 +591,18 @@ absl::StatusOr<mv1::ScoreLeadResponse> Marketing::ScoreLead(const mv1::ScoreLead
       });
 }
 
-absl::StatusOr<mv1::QualifyLeadResponse> Marketing::QualifyLead(const mv1::QualifyLeadRequest& req, Deadline d) {
+absl::StatusOr<mv1::ScoreLeadResponse> Marketing::ScoreLead(const mv1::ScoreLeadRequest& req, Deadline d) {
+  return writes::Wait<mv1::ScoreLeadResponse>([&](writes::Async<mv1::ScoreLeadResponse> a) { ScoreLead(req, d, std::move(a)); });
+}
+
+void Marketing::QualifyLead(const mv1::QualifyLeadRequest& req, Deadline d, writes::Async<mv1::QualifyLeadResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.RequiredId("lead_id", req.lead_id());
   v.MaxBytes("note", req.note(), limits::kReason);
-  if (!v.ok()) return v.ToStatus();
-  return WriteLead<mv1::QualifyLeadRequest, mv1::QualifyLeadResponse>(
-      store_, events_, req, d,
+  if (!v.ok()) return async.done(v.ToStatus());
+  WriteLead<mv1::QualifyLeadRequest, mv1::QualifyLeadResponse>(
+      store_, events_, req, d, std::move(async),
       [&](ev::Lead& l, const Timestamp& now) -> absl::Status {
         if (l.status() != ev::LEAD_STATUS_NEW && l.status() != ev::LEAD_STATUS_RECYCLED) {
           return writes::WrongState("lead", l.id(), StatusName(l.status()), "only a NEW or RECYCLED lead can be qualified");
@@ -588,15 +620,19 @@ absl::StatusOr<mv1::QualifyLeadResponse> Marketing::QualifyLead(const mv1::Quali
       });
 }
 
-absl::StatusOr<mv1::HandOffLeadResponse> Marketing::HandOffLead(const mv1::HandOffLeadRequest& req, Deadline d) {
+absl::StatusOr<mv1::QualifyLeadResponse> Marketing::QualifyLead(const mv1::QualifyLeadRequest& req, Deadline d) {
+  return writes::Wait<mv1::QualifyLeadResponse>([&](writes::Async<mv1::QualifyLeadResponse> a) { QualifyLead(req, d, std::move(a)); });
+}
+
+void Marketing::HandOffLead(const mv1::HandOffLeadRequest& req, Deadline d, writes::Async<mv1::HandOffLeadResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.RequiredId("lead_id", req.lead_id());
   v.OptionalActor("suggested_owner", req.suggested_owner(), req.has_suggested_owner(), {ev::TEAM_SALES});
   v.MaxBytes("note", req.note(), limits::kReason);
-  if (!v.ok()) return v.ToStatus();
-  return WriteLead<mv1::HandOffLeadRequest, mv1::HandOffLeadResponse>(
-      store_, events_, req, d,
+  if (!v.ok()) return async.done(v.ToStatus());
+  WriteLead<mv1::HandOffLeadRequest, mv1::HandOffLeadResponse>(
+      store_, events_, req, d, std::move(async),
       [&](ev::Lead& l, const Timestamp& now) -> absl::Status {
         if (l.status() != ev::LEAD_STATUS_MQL) {
           return writes::WrongState("lead", l.id(), StatusName(l.status()), "only an MQL can be handed off");
@@ -621,15 +657,19 @@ absl::StatusOr<mv1::HandOffLeadResponse> Marketing::HandOffLead(const mv1::HandO
       });
 }
 
-absl::StatusOr<mv1::RecycleLeadResponse> Marketing::RecycleLead(const mv1::RecycleLeadRequest& req, Deadline d) {
+absl::StatusOr<mv1::HandOffLeadResponse> Marketing::HandOffLead(const mv1::HandOffLeadRequest& req, Deadline d) {
+  return writes::Wait<mv1::HandOffLeadResponse>([&](writes::Async<mv1::HandOffLeadResponse> a) { HandOffLead(req, d, std::move(a)); });
+}
+
+void Marketing::RecycleLead(const mv1::RecycleLeadRequest& req, Deadline d, writes::Async<mv1::RecycleLeadResponse> async) {
   Validator v;
   CommonWrite(v, req);
   v.RequiredId("lead_id", req.lead_id());
   v.Enum("reason", req.reason(), ev::RecycleReason_IsValid, true);
   v.MaxBytes("note", req.note(), limits::kReason);
-  if (!v.ok()) return v.ToStatus();
-  return WriteLead<mv1::RecycleLeadRequest, mv1::RecycleLeadResponse>(
-      store_, events_, req, d,
+  if (!v.ok()) return async.done(v.ToStatus());
+  WriteLead<mv1::RecycleLeadRequest, mv1::RecycleLeadResponse>(
+      store_, events_, req, d, std::move(async),
       [&](ev::Lead& l, const Timestamp& now) -> absl::Status {
         if (l.status() != ev::LEAD_STATUS_MQL && l.status() != ev::LEAD_STATUS_HANDED_OFF) {
           return writes::WrongState("lead", l.id(), StatusName(l.status()),
@@ -648,6 +688,10 @@ absl::StatusOr<mv1::RecycleLeadResponse> Marketing::RecycleLead(const mv1::Recyc
         r->set_previous_status(before.status());
         r->set_note(req.note());
       });
+}
+
+absl::StatusOr<mv1::RecycleLeadResponse> Marketing::RecycleLead(const mv1::RecycleLeadRequest& req, Deadline d) {
+  return writes::Wait<mv1::RecycleLeadResponse>([&](writes::Async<mv1::RecycleLeadResponse> a) { RecycleLead(req, d, std::move(a)); });
 }
 
 absl::StatusOr<ev::Lead> Marketing::GetLead(const mv1::GetLeadRequest& req, Deadline d) {

@@ -1,6 +1,7 @@
 // The marketing service over a real gRPC channel against the real Redis (and Kafka for the
 // event tests) that scripts/infra runs. Each test has its own Redis prefix, so tests never see
 // each other's data, and removes its keys at the end.
+#include <atomic>
 #include <cstdlib>
 #include <map>
 #include <random>
@@ -517,6 +518,35 @@ TEST_F(MarketingServiceTest, ConcurrentUnpinnedUpdatesAllApply) {
   EXPECT_EQ(got.version(), 1u + ok.load());
   EXPECT_EQ(OutboxLength(), 1 + ok.load());
   EXPECT_GE(ok.load(), 3);
+}
+
+TEST_F(MarketingServiceTest, ManyAsyncWritesInFlightAllLandInOrderPerLead) {
+  // 16 clients x 10 leads, each captured, scored and qualified with pinned versions: the async
+  // writes of all calls share the Store's pipeline, each call's steps stay in order.
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 16; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 10; ++i) {
+        std::string tag = std::to_string(t) + "-" + std::to_string(i);
+        mv1::CaptureLeadResponse captured;
+        if (!Call(&Stub::CaptureLead, NewLead("r-c-" + tag, "p" + tag + "@acme.com"), &captured).ok()) continue;
+        auto score = LeadWrite<mv1::ScoreLeadRequest>("r-s-" + tag, captured.lead().id());
+        score.set_score(60);
+        score.set_expected_version(1);
+        mv1::ScoreLeadResponse scored;
+        if (!Call(&Stub::ScoreLead, score, &scored).ok() || scored.lead().version() != 2) continue;
+        auto qualify = LeadWrite<mv1::QualifyLeadRequest>("r-q-" + tag, captured.lead().id());
+        qualify.set_expected_version(2);
+        mv1::QualifyLeadResponse qualified;
+        if (!Call(&Stub::QualifyLead, qualify, &qualified).ok()) continue;
+        if (qualified.lead().version() == 3 && qualified.lead().score() == 60) ++ok;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 160);
+  EXPECT_EQ(OutboxLength(), 3 * 160);
 }
 
 // =============================================================================================

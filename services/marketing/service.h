@@ -1,11 +1,13 @@
 #pragma once
 // concord.marketing.v1.MarketingService over the gRPC callback API. Each handler first checks
 // access (common/auth: the method table says which permission each RPC needs; a refusal is
-// answered on the callback thread), then hands the call to a worker pool (the logic in
-// `Marketing` blocks on Redis; gRPC's few callback threads must not: one blocked there stalls
-// every call it would serve), which checks the call's deadline (already past ->
-// DEADLINE_EXCEEDED without touching Redis), runs the logic, finishes the call and records
-// concord_rpc_* metrics.
+// answered on the callback thread) and the call's deadline (already past -> DEADLINE_EXCEEDED
+// without touching Redis). The campaign and lead writes then run asynchronously: validated on
+// the callback thread, their Redis steps pipelined by the Store's I/O thread, which finishes
+// the call from the last reply (no thread waits on Redis). Everything else (reads, lists,
+// SendMessage, and a write whose rules must read another record) blocks on Redis, so it runs
+// on a worker pool: gRPC's few callback threads must not block (one blocked there stalls every
+// call it would serve). Either way concord_rpc_* metrics are recorded when the call finishes.
 
 #include <string_view>
 
@@ -67,6 +69,14 @@ class MarketingService final : public mv1::MarketingService::CallbackService {
   template <typename Resp, typename Fn>
   grpc::ServerUnaryReactor* Handle(grpc::CallbackServerContext* ctx, std::string_view method, bool write, Resp* resp,
                                    Fn&& fn);
+  // For the writes with an async form: no worker unless the write's rules must block.
+  template <typename Resp, typename Fn>
+  grpc::ServerUnaryReactor* HandleAsync(grpc::CallbackServerContext* ctx, std::string_view method, Resp* resp,
+                                        Fn&& fn);
+  bool Refused(grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor, std::string_view method,
+               bool write, std::chrono::steady_clock::time_point started);
+  void Done(grpc::ServerUnaryReactor* reactor, std::string_view method, bool write, const grpc::Status& status,
+            std::chrono::steady_clock::time_point started);
 
   Marketing& logic_;
   writes::RpcMetrics metrics_;

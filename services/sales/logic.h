@@ -15,6 +15,7 @@
 #include "common/outbox/store.h"
 #include "common/writes/envelope.h"
 #include "common/writes/write.h"
+#include "common/writes/write_async.h"
 #include "concord/events/v1/events.pb.h"
 #include "concord/sales/v1/sales.pb.h"
 
@@ -36,6 +37,11 @@ class SalesLogic {
   // Accounts.
   absl::StatusOr<v1::CreateAccountResponse> CreateAccount(const v1::CreateAccountRequest& r, const Deadline& d);
   absl::StatusOr<v1::UpdateAccountResponse> UpdateAccount(const v1::UpdateAccountRequest& r, const Deadline& d);
+  // Async forms of the two (same behaviour; `async.done` is called once, usually on the Store's
+  // I/O thread, and `r` must live until then; see common/writes/write_async.h). The blocking
+  // forms above wait for them.
+  void CreateAccount(const v1::CreateAccountRequest& r, const Deadline& d, writes::Async<v1::CreateAccountResponse> async);
+  void UpdateAccount(const v1::UpdateAccountRequest& r, const Deadline& d, writes::Async<v1::UpdateAccountResponse> async);
   absl::StatusOr<v1::MergeAccountsResponse> MergeAccounts(const v1::MergeAccountsRequest& r, const Deadline& d);
   absl::StatusOr<events::v1::Account> GetAccount(const v1::GetAccountRequest& r, const Deadline& d);
   absl::StatusOr<v1::ListAccountsResponse> ListAccounts(const v1::ListAccountsRequest& r, const Deadline& d);

@@ -16,17 +16,16 @@ std::string Upper(std::string s) {
 
 }  // namespace
 
-absl::StatusOr<v1::CreateAccountResponse> SalesLogic::CreateAccount(const v1::CreateAccountRequest& r,
-                                                                    const Deadline& d) {
+void SalesLogic::CreateAccount(const v1::CreateAccountRequest& r, const Deadline& d, writes::Async<v1::CreateAccountResponse> async) {
   Validator v;
   Validate(r, v);
-  if (!v.ok()) return v.ToStatus();
+  if (!v.ok()) return async.done(v.ToStatus());
   const std::string id = writes::NewId("acct");
-  auto res = writes::VersionedWrite<ev::Account, v1::CreateAccountResponse>(
+  writes::VersionedWriteAsync<ev::Account, v1::CreateAccountResponse>(
       store_,
       {.request_id = r.request_id(), .fingerprint = writes::RequestFingerprint(r), .entity_type = std::string(layout::kAccount),
        .entity_id = id, .create = true, .deadline = d},
-      [&](ev::Account& a, uint64_t, Changes<v1::CreateAccountResponse>& out) -> absl::Status {
+      [this, &r, id](ev::Account& a, uint64_t, Changes<v1::CreateAccountResponse>& out) -> absl::Status {
         Clock now;
         a.set_id(id);
         a.set_name(r.name());
@@ -55,21 +54,23 @@ absl::StatusOr<v1::CreateAccountResponse> SalesLogic::CreateAccount(const v1::Cr
                                        [&](ev::Event& e) { *e.mutable_account_created()->mutable_account() = a; }));
         *out.response.mutable_account() = a;
         return absl::OkStatus();
-      });
-  if (!res.ok()) return res.status();
-  return std::move(res->response);
+      },
+      writes::ResponseOnly(std::move(async)));
 }
 
-absl::StatusOr<v1::UpdateAccountResponse> SalesLogic::UpdateAccount(const v1::UpdateAccountRequest& r,
-                                                                    const Deadline& d) {
+absl::StatusOr<v1::CreateAccountResponse> SalesLogic::CreateAccount(const v1::CreateAccountRequest& r, const Deadline& d) {
+  return writes::Wait<v1::CreateAccountResponse>([&](writes::Async<v1::CreateAccountResponse> a) { CreateAccount(r, d, std::move(a)); });
+}
+
+void SalesLogic::UpdateAccount(const v1::UpdateAccountRequest& r, const Deadline& d, writes::Async<v1::UpdateAccountResponse> async) {
   Validator v;
   Validate(r, v);
-  if (!v.ok()) return v.ToStatus();
-  auto res = writes::VersionedWrite<ev::Account, v1::UpdateAccountResponse>(
+  if (!v.ok()) return async.done(v.ToStatus());
+  writes::VersionedWriteAsync<ev::Account, v1::UpdateAccountResponse>(
       store_,
       {.request_id = r.request_id(), .fingerprint = writes::RequestFingerprint(r), .entity_type = std::string(layout::kAccount),
        .entity_id = r.account_id(), .expected_version = r.expected_version(), .deadline = d},
-      [&](ev::Account& a, uint64_t read_version, Changes<v1::UpdateAccountResponse>& out) -> absl::Status {
+      [this, &r](ev::Account& a, uint64_t read_version, Changes<v1::UpdateAccountResponse>& out) -> absl::Status {
         if (auto s = CheckAccountActive(a, "account_id"); !s.ok()) return s;
         Clock now;
         ev::Account before = a;
@@ -106,9 +107,12 @@ absl::StatusOr<v1::UpdateAccountResponse> SalesLogic::UpdateAccount(const v1::Up
         *out.response.mutable_account() = a;
         (void)read_version;
         return absl::OkStatus();
-      });
-  if (!res.ok()) return res.status();
-  return std::move(res->response);
+      },
+      writes::ResponseOnly(std::move(async)));
+}
+
+absl::StatusOr<v1::UpdateAccountResponse> SalesLogic::UpdateAccount(const v1::UpdateAccountRequest& r, const Deadline& d) {
+  return writes::Wait<v1::UpdateAccountResponse>([&](writes::Async<v1::UpdateAccountResponse> a) { UpdateAccount(r, d, std::move(a)); });
 }
 
 absl::StatusOr<v1::MergeAccountsResponse> SalesLogic::MergeAccounts(const v1::MergeAccountsRequest& r,

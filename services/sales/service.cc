@@ -29,16 +29,7 @@ grpc::ServerUnaryReactor* SalesService::Serve(const char* method, grpc::Callback
   const auto started = std::chrono::steady_clock::now();
   Deadline deadline;
   if (auto dl = ctx->deadline(); dl != std::chrono::system_clock::time_point::max()) deadline = dl;
-  if (authz_) {
-    // Refused on the callback thread (no Redis, no worker); logged and counted by the check.
-    if (grpc::Status refused = authz_->Check(*ctx, v1::SalesService::service_full_name(), method); !refused.ok()) {
-      const std::string_view name(method);
-      const bool read = name.rfind("Get", 0) == 0 || name.rfind("List", 0) == 0;
-      metrics_.Record(name, refused.error_code(), std::chrono::steady_clock::now() - started, !read);
-      reactor->Finish(refused);
-      return reactor;
-    }
-  }
+  if (Refused(method, ctx, reactor, started)) return reactor;
   executor_.Submit([=, this] {
     absl::Status status;
     if (ctx->IsCancelled()) {
@@ -55,6 +46,52 @@ grpc::ServerUnaryReactor* SalesService::Serve(const char* method, grpc::Callback
     }
     Finish(method, reactor, status, started);
   });
+  return reactor;
+}
+
+bool SalesService::Refused(const char* method, grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+                           std::chrono::steady_clock::time_point started) {
+  if (!authz_) return false;
+  // Refused on the callback thread (no Redis, no worker); logged and counted by the check.
+  grpc::Status refused = authz_->Check(*ctx, v1::SalesService::service_full_name(), method);
+  if (refused.ok()) return false;
+  const std::string_view name(method);
+  const bool read = name.rfind("Get", 0) == 0 || name.rfind("List", 0) == 0;
+  metrics_.Record(name, refused.error_code(), std::chrono::steady_clock::now() - started, !read);
+  reactor->Finish(refused);
+  return true;
+}
+
+template <typename Req, typename Resp>
+grpc::ServerUnaryReactor* SalesService::ServeAsync(const char* method, grpc::CallbackServerContext* ctx,
+                                                   const Req* req, Resp* resp,
+                                                   void (SalesLogic::*fn)(const Req&, const Deadline&,
+                                                                          writes::Async<Resp>)) {
+  auto* reactor = ctx->DefaultReactor();
+  const auto started = std::chrono::steady_clock::now();
+  Deadline deadline;
+  if (auto dl = ctx->deadline(); dl != std::chrono::system_clock::time_point::max()) deadline = dl;
+  if (Refused(method, ctx, reactor, started)) return reactor;
+  if (ctx->IsCancelled()) {
+    Finish(method, reactor, absl::CancelledError("the call was cancelled before it started"), started);
+    return reactor;
+  }
+  if (auto s = writes::CheckDeadline(deadline); !s.ok()) {
+    Finish(method, reactor, s, started);
+    return reactor;
+  }
+  writes::Async<Resp> async;
+  async.offload = [this](std::function<void()> task) { executor_.Submit(std::move(task)); };
+  async.done = [=, this](absl::StatusOr<Resp> result) {
+    absl::Status status;
+    if (result.ok()) {
+      *resp = std::move(*result);
+    } else {
+      status = result.status();
+    }
+    Finish(method, reactor, status, started);
+  };
+  (logic_.*fn)(*req, deadline, std::move(async));
   return reactor;
 }
 
@@ -86,5 +123,12 @@ void SalesService::Finish(const char* method, grpc::ServerUnaryReactor* reactor,
   }
 CONCORD_SALES_RPCS(CONCORD_SALES_DEFINE)
 #undef CONCORD_SALES_DEFINE
+
+#define CONCORD_SALES_DEFINE_ASYNC(Method, Req, Resp)                                                     \
+  grpc::ServerUnaryReactor* SalesService::Method(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp) { \
+    return ServeAsync<Req, Resp>(#Method, ctx, req, resp, &SalesLogic::Method);                             \
+  }
+CONCORD_SALES_ASYNC_RPCS(CONCORD_SALES_DEFINE_ASYNC)
+#undef CONCORD_SALES_DEFINE_ASYNC
 
 }  // namespace concord::sales

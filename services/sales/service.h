@@ -1,7 +1,10 @@
 #pragma once
-// concord.sales.v1.SalesService over the gRPC callback API. Each call is handed to a worker
-// pool (the logic blocks on Redis; the gRPC callback threads must not), answers
-// DEADLINE_EXCEEDED without doing anything when its deadline passed while it waited, and is
+// concord.sales.v1.SalesService over the gRPC callback API. CreateAccount and UpdateAccount run
+// asynchronously: validated on the callback thread, their Redis steps pipelined by the Store's
+// I/O thread, which finishes the call from the last reply (a key-changing UpdateAccount, whose
+// rules read the account's records, moves to a worker). Every other call is handed to a worker
+// pool (the logic blocks on Redis; the gRPC callback threads must not). A call answers
+// DEADLINE_EXCEEDED without doing anything when its deadline passed before it started, and is
 // recorded by writes::RpcMetrics: concord_rpc_requests_total{service="sales",method,code},
 // concord_rpc_write_duration_seconds / concord_rpc_read_duration_seconds{service,method}.
 
@@ -20,9 +23,12 @@
 namespace concord::sales {
 
 // X-macro over every RPC: X(Method, Request, Response).
-#define CONCORD_SALES_RPCS(X)                                                                \
+// The writes with an async form (SalesLogic): served without a worker unless their rules must block.
+#define CONCORD_SALES_ASYNC_RPCS(X)                                                          \
   X(CreateAccount, v1::CreateAccountRequest, v1::CreateAccountResponse)                      \
-  X(UpdateAccount, v1::UpdateAccountRequest, v1::UpdateAccountResponse)                      \
+  X(UpdateAccount, v1::UpdateAccountRequest, v1::UpdateAccountResponse)
+
+#define CONCORD_SALES_RPCS(X)                                                                \
   X(MergeAccounts, v1::MergeAccountsRequest, v1::MergeAccountsResponse)                      \
   X(GetAccount, v1::GetAccountRequest, events::v1::Account)                                  \
   X(ListAccounts, v1::ListAccountsRequest, v1::ListAccountsResponse)                         \
@@ -69,12 +75,19 @@ class SalesService final : public v1::SalesService::CallbackService {
 #define CONCORD_SALES_DECLARE(Method, Req, Resp) \
   grpc::ServerUnaryReactor* Method(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp) override;
   CONCORD_SALES_RPCS(CONCORD_SALES_DECLARE)
+  CONCORD_SALES_ASYNC_RPCS(CONCORD_SALES_DECLARE)
 #undef CONCORD_SALES_DECLARE
 
  private:
   template <typename Req, typename Resp>
   grpc::ServerUnaryReactor* Serve(const char* method, grpc::CallbackServerContext* ctx, const Req* req, Resp* resp,
                                   absl::StatusOr<Resp> (SalesLogic::*fn)(const Req&, const Deadline&));
+  template <typename Req, typename Resp>
+  grpc::ServerUnaryReactor* ServeAsync(const char* method, grpc::CallbackServerContext* ctx, const Req* req,
+                                       Resp* resp,
+                                       void (SalesLogic::*fn)(const Req&, const Deadline&, writes::Async<Resp>));
+  bool Refused(const char* method, grpc::CallbackServerContext* ctx, grpc::ServerUnaryReactor* reactor,
+               std::chrono::steady_clock::time_point started);
   void Finish(const char* method, grpc::ServerUnaryReactor* reactor, const absl::Status& status,
               std::chrono::steady_clock::time_point started);
 

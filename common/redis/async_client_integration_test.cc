@@ -1,0 +1,147 @@
+// AsyncClient against the shared Redis (scripts/infra): pipelining from many threads, error
+// replies in the middle of a group, a connection killed under it, Redis unreachable.
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "common/redis/async_client.h"
+#include "common/testing/env.h"
+
+namespace concord::redis {
+namespace {
+
+using namespace std::chrono_literals;
+using concord::testenv::RedisPort;
+
+std::string UniqueKey(const std::string& prefix) { return concord::testenv::Unique("concord:test:" + prefix); }
+
+TEST(AsyncClientTest, GroupRepliesInOrderWithAnErrorReplyInTheMiddle) {
+  AsyncClient c({.port = RedisPort()});
+  std::string key = UniqueKey("async");
+  auto replies = c.Call({{"SET", key, std::string("a\0b", 3)},
+                         {"LPUSH", key, "x"},  // WRONGTYPE: a reply, the group goes on
+                         {"GET", key},
+                         {"DEL", key}});
+  ASSERT_TRUE(replies.ok()) << replies.status();
+  ASSERT_EQ(replies->size(), 4u);
+  EXPECT_EQ((*replies)[0].type, Reply::Type::kStatus);
+  EXPECT_TRUE((*replies)[1].is_error());
+  EXPECT_EQ((*replies)[2].str, std::string("a\0b", 3)) << "binary-safe";
+  EXPECT_EQ((*replies)[3].integer, 1);
+  EXPECT_EQ(c.connects(), 1u) << "an error reply does not break the connection";
+}
+
+TEST(AsyncClientTest, ManyThreadsShareOneConnection) {
+  AsyncClient c({.port = RedisPort()});
+  std::string key = UniqueKey("async-n");
+  constexpr int kThreads = 8, kCalls = 500;
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string mine = key + ":" + std::to_string(t);
+      for (int i = 1; i <= kCalls; ++i) {
+        auto r = c.Call({{"INCR", mine}, {"GET", mine}});
+        // Each thread sees its own counter in order: groups are never interleaved or reordered.
+        if (!r.ok() || (*r)[0].integer != i || (*r)[1].str != std::to_string(i)) ++bad;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(bad.load(), 0);
+  EXPECT_EQ(c.connects(), 1u);
+  for (int t = 0; t < kThreads; ++t) (void)c.Command({"DEL", key + ":" + std::to_string(t)});
+}
+
+TEST(AsyncClientTest, CallbacksChainWithoutBlocking) {
+  AsyncClient c({.port = RedisPort()});
+  std::string key = UniqueKey("async-chain");
+  std::mutex mu;
+  std::condition_variable cv;
+  int done = 0;
+  constexpr int kChains = 200;
+  for (int i = 0; i < kChains; ++i) {
+    // Second step sent from the first step's callback, on the I/O thread, like a write's commit
+    // after its lookup.
+    c.Send({{"INCR", key}}, [&](Replies first) {
+      ASSERT_TRUE(first.ok());
+      EXPECT_TRUE(c.OnIoThread());
+      EXPECT_FALSE(c.Call({{"PING"}}).ok()) << "a blocking call on the I/O thread is refused, not a deadlock";
+      c.Send({{"GET", key}}, [&](Replies second) {
+        EXPECT_TRUE(second.ok());
+        std::lock_guard lock(mu);
+        ++done;
+        cv.notify_all();
+      });
+    });
+  }
+  std::unique_lock lock(mu);
+  ASSERT_TRUE(cv.wait_for(lock, 10s, [&] { return done == kChains; }));
+  lock.unlock();
+  EXPECT_EQ(c.Command({"GET", key})->str, std::to_string(kChains));
+  (void)c.Command({"DEL", key});
+}
+
+TEST(AsyncClientTest, KilledConnectionFailsWhatIsInFlightThenReconnects) {
+  AsyncClient c({.port = RedisPort(), .command_timeout = 2000ms});
+  auto id = c.Command({"CLIENT", "ID"});
+  ASSERT_TRUE(id.ok());
+  ASSERT_EQ(id->type, Reply::Type::kInteger);
+  // BLPOP keeps the group in flight while another connection kills ours.
+  std::string key = UniqueKey("async-kill");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Replies> blocked;
+  c.Send({{"BLPOP", key, "5"}}, [&](Replies r) {
+    std::lock_guard lock(mu);
+    blocked = std::move(r);
+    cv.notify_all();
+  });
+  std::this_thread::sleep_for(100ms);
+  Connection killer({.port = RedisPort()});
+  auto killed = killer.Command({"CLIENT", "KILL", "ID", std::to_string(id->integer)});
+  ASSERT_TRUE(killed.ok());
+  EXPECT_EQ(killed->integer, 1);
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 3s, [&] { return blocked.has_value(); }));
+    EXPECT_TRUE(absl::IsUnavailable(blocked->status())) << blocked->status();
+  }
+  auto again = c.Command({"PING"});
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->str, "PONG");
+  EXPECT_EQ(c.connects(), 2u);
+}
+
+TEST(AsyncClientTest, NoReplyInTimeIsDeadlineExceeded) {
+  AsyncClient c({.port = RedisPort(), .command_timeout = 300ms});
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Call({{"BLPOP", UniqueKey("async-never"), "2"}});
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1500ms);
+  EXPECT_TRUE(c.Command({"PING"}).ok()) << "reconnects for the next group";
+}
+
+TEST(AsyncClientTest, UnreachableRedisIsUnavailableQuickly) {
+  AsyncClient c({.port = 1, .connect_timeout = 200ms});
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Command({"PING"});
+  EXPECT_TRUE(absl::IsUnavailable(r.status())) << r.status();
+  EXPECT_TRUE(absl::IsUnavailable(c.Command({"PING"}).status())) << "and again on the next call";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST(AsyncClientTest, DestructorAnswersEverythingSent) {
+  std::atomic<int> answered{0};
+  {
+    AsyncClient c({.port = RedisPort()});
+    for (int i = 0; i < 1000; ++i) c.Send({{"PING"}}, [&](Replies r) { answered += r.ok() ? 1 : 0; });
+  }
+  EXPECT_EQ(answered.load(), 1000);
+}
+
+}  // namespace
+}  // namespace concord::redis
