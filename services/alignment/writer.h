@@ -26,6 +26,8 @@
 #include <utility>
 #include <vector>
 
+#include <absl/container/flat_hash_set.h>
+
 #include "common/kafka/producer.h"
 #include "common/metrics/metrics.h"
 #include "common/redis/redis.h"
@@ -102,7 +104,7 @@ class Writer {
     uint64_t seq = 0;
     std::vector<v1::Finding> unchecked;  // not yet checked against Redis
     std::vector<Fresh> fresh;
-    std::set<std::string> fresh_ids;  // one finding is never published twice in an epoch
+    absl::flat_hash_set<std::string> fresh_ids;  // one finding is never published twice in an epoch
     std::vector<DeadLetter> dead_letters;
     size_t dead_published = 0;  // dead_letters[0..n) have their item
     std::deque<Item> items;     // a deque: callbacks hold pointers to its elements
@@ -153,7 +155,7 @@ class Writer {
   bool failed_ = false;  // an epoch was given up: later ones are not written without it
   // Ids published by sealed epochs not yet in Redis: EXISTS cannot see them yet.
   std::deque<std::pair<uint64_t, std::vector<std::string>>> pending_ids_;
-  std::set<std::string> pending_id_set_;
+  absl::flat_hash_set<std::string> pending_id_set_;
   std::atomic<uint64_t> checkpointed_seq_{0};  // every epoch up to this one is done
 
   std::mutex delivery_mu_;
