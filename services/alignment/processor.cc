@@ -38,6 +38,10 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
   auto& reg = metrics::Default();
   consumed_ = &reg.AddCounter("concord_alignment_events_consumed_total", "Events consumed", {"topic"});
   for (const auto& topic : options_.input_topics) consumed_by_topic_.push_back(&consumed_->With({topic}));
+  event_age_ = &reg.AddHistogram("concord_alignment_event_age_seconds",
+                                 "From an event's occurred_at to the engine running it (input delay, or a backlog)", {},
+                                 metrics::LatencyBuckets())
+                    .With({});
   lag_ = &reg.AddGauge("concord_alignment_consumer_lag", "Records behind the end of the assigned partitions").With({});
   customers_ = &reg.AddGauge("concord_alignment_state_customers", "Customers held in memory").With({});
   caught_up_metric_ = &reg.AddGauge("concord_alignment_caught_up",
@@ -283,7 +287,10 @@ void Processor::Release(bool all) {
 void Processor::Detect() {
   // batch_ is in the order Release merged it (no sorting here: within a partition the offset
   // order is the order, even where event times go back).
+  const int64_t now_us =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   for (auto& d : batch_.decoded) {
+    event_age_->Observe(static_cast<double>(now_us - EventMicros(d.event)) / 1e6);
     const auto& key = d.event.customer().customer_key();
     if (!key.empty()) partition_of_[key] = d.position.partition();
     auto found = engine_.Process(d.event, d.position);

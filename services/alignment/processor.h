@@ -185,6 +185,7 @@ class Processor : public kafka::RebalanceListener {
   bool AllCaughtUp() const;
 
   metrics::Family<metrics::Counter>* consumed_;
+  metrics::Histogram* event_age_;
   metrics::Gauge* lag_;
   metrics::Gauge* customers_;
   metrics::Gauge* caught_up_metric_;
