@@ -23,14 +23,7 @@ int64_t Message::timestamp_ms() const {
 
 Headers Message::headers() const {
   Headers out;
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(m_.get(), &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hdrs) return out;
-  const char* name;
-  const void* value;
-  size_t size;
-  for (size_t i = 0; rd_kafka_header_get_all(hdrs, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
-    out.push_back({name, value ? std::string(static_cast<const char*>(value), size) : std::string()});
-  }
+  for (const auto& h : header_views()) out.push_back({std::string(h.key), std::string(h.value)});
   return out;
 }
 

@@ -97,6 +97,23 @@ absl::StatusOr<WriteResult<Response>> ParseReplay(const std::string& bytes, int 
   return r;
 }
 
+// The commit of one attempt: the entity at current + 1, what the mutation changed besides, and
+// its events and index entries (moved out of `changes`; the response stays for the caller).
+template <typename Entity, typename Response>
+outbox::CommitRequest CommitOf(const WriteTarget& t, const std::string& key, uint64_t current, const Entity& entity,
+                               Changes<Response>& changes) {
+  outbox::CommitRequest req;
+  req.request_id = t.request_id;
+  req.fingerprint = t.fingerprint;
+  req.response = SerializeDeterministic(changes.response);
+  req.entities.push_back({key, current, SerializeDeterministic(entity)});
+  for (auto& e : changes.more_entities) req.entities.push_back(std::move(e));
+  req.events = std::move(changes.events);
+  req.index = std::move(changes.index);
+  req.idempotency_ttl = t.idempotency_ttl;
+  return req;
+}
+
 template <typename Entity, typename Response>
 absl::StatusOr<WriteResult<Response>> VersionedWrite(outbox::Store& store, const WriteTarget& t,
                                                      const Mutation<Entity, Response>& mutate) {
@@ -152,16 +169,7 @@ absl::StatusOr<WriteResult<Response>> VersionedWrite(outbox::Store& store, const
     Changes<Response> changes;
     if (auto s = mutate(entity, current, changes); !s.ok()) return s;
 
-    outbox::CommitRequest req;
-    req.request_id = t.request_id;
-    req.fingerprint = t.fingerprint;
-    req.response = SerializeDeterministic(changes.response);
-    req.entities.push_back({key, current, SerializeDeterministic(entity)});
-    for (auto& e : changes.more_entities) req.entities.push_back(std::move(e));
-    req.events = std::move(changes.events);
-    req.index = std::move(changes.index);
-    req.idempotency_ttl = t.idempotency_ttl;
-
+    auto req = CommitOf(t, key, current, entity, changes);
     auto committed = store.Commit(req);
     if (!committed.ok()) return StorageError(committed.status());
     switch (committed->outcome) {

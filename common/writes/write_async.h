@@ -147,16 +147,7 @@ class AsyncWrite : public std::enable_shared_from_this<AsyncWrite<Entity, Respon
     if (outbox::Store::BlockingRefused()) return OffloadAll();
     if (!s.ok()) return Finish(s);
 
-    outbox::CommitRequest req;
-    req.request_id = t_.request_id;
-    req.fingerprint = t_.fingerprint;
-    req.response = SerializeDeterministic(changes.response);
-    req.entities.push_back({key_, current, SerializeDeterministic(entity)});
-    for (auto& e : changes.more_entities) req.entities.push_back(std::move(e));
-    req.events = std::move(changes.events);
-    req.index = std::move(changes.index);
-    req.idempotency_ttl = t_.idempotency_ttl;
-
+    auto req = CommitOf(t_, key_, current, entity, changes);
     auto self = this->shared_from_this();
     store_.CommitAsync(req, [self, response = std::make_shared<Response>(std::move(changes.response))](
                                 absl::StatusOr<outbox::CommitResult> r) { self->OnCommit(std::move(r), *response); });
