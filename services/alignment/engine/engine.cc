@@ -381,9 +381,9 @@ struct Engine::Impl {
         auto* sp = x->mutable_span();
         sp->set_field(SpanFieldPath(cl.field, r.payload));
         if (!cl.structured) {
-          sp->set_text(cl.span_text.str());
-          sp->set_begin(cl.begin);
-          sp->set_end(cl.end);
+          sp->set_text(std::string(cl.text.span_text()));
+          sp->set_begin(cl.text.begin());
+          sp->set_end(cl.text.end());
         }
       }
       std::string d = e.description;
@@ -410,7 +410,7 @@ struct Engine::Impl {
     ExtractedClaim e;
     e.attr = cl.attr;
     e.v = cl.v;
-    e.detail = cl.detail.str();
+    e.detail = cl.text.detail();
     v->set_display(DisplayValue(e));
     switch (cl.attr) {
       case Attr::kPrice: {
@@ -673,15 +673,17 @@ struct Engine::Impl {
       s.product = strings.Intern(x.product);
       s.feature = strings.Intern(x.feature);
       s.v = x.v;
-      s.detail = x.detail;
+      ClaimText::Fields t;
+      t.detail = x.detail;
       if (!x.structured) {
-        s.begin = x.begin;
-        s.end = x.end;
-        s.span_text = text.substr(x.begin, std::min<size_t>(x.end - x.begin, 160));
+        t.begin = x.begin;
+        t.end = x.end;
+        t.span_text = text.substr(x.begin, std::min<size_t>(x.end - x.begin, 160));
       }
+      t.confidence = x.confidence;
+      t.offer_code = offer_code;
+      s.text = ClaimText(t);
       s.valid_until = valid_until;
-      s.confidence = x.confidence;
-      s.offer_code = offer_code;
       s.new_customers_only = new_only;
       out.push_back(std::move(s));
     }
@@ -831,13 +833,13 @@ struct Engine::Impl {
     ExtractedClaim e;
     e.attr = c.attr;
     e.v = c.v;
-    e.detail = c.detail.str();
+    e.detail = c.text.detail();
     std::string what = std::string(AttrName(c.attr)) + " " + DisplayValue(e);
     if (c.attr == Attr::kFeature) what = "'" + strings.Get(c.feature) + "' " + DisplayValue(e);
     std::string s = Who(c.ev) + " claimed " + what;
     if (c.product) s += " for " + strings.Get(c.product);
-    if (!c.structured) s += ": \"" + c.span_text.str() + "\"";
-    else if (!c.offer_code.empty()) s += " (offer " + c.offer_code.str() + ")";
+    if (!c.structured) s.append(": \"").append(c.text.span_text()).append("\"");
+    else if (!c.text.offer_code().empty()) s.append(" (offer ").append(c.text.offer_code()).append(")");
     return s;
   }
 
@@ -1589,13 +1591,13 @@ struct Engine::Impl {
       auto* sp = x->mutable_span();
       sp->set_field(SpanFieldPath(c.field, r.payload));
       if (!c.structured) {
-        sp->set_text(c.span_text.str());
-        sp->set_begin(c.begin);
-        sp->set_end(c.end);
+        sp->set_text(std::string(c.text.span_text()));
+        sp->set_begin(c.text.begin());
+        sp->set_end(c.text.end());
       }
       SetTimestamp(r.at, x->mutable_made_at());
       SetTimestamp(c.valid_until, x->mutable_valid_until());
-      x->set_confidence(c.confidence);
+      x->set_confidence(c.text.confidence());
       if (r.offset >= 0) {
         x->mutable_source()->set_topic(strings.Get(r.topic));
         x->mutable_source()->set_partition(r.partition);

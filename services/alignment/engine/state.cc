@@ -59,7 +59,7 @@ size_t CustomerState::ApproxBytes() const {
   size_t n = sizeof(CustomerState);
   n += touches.capacity() * sizeof(TouchRec);
   n += claims.capacity() * sizeof(StoredClaim);
-  for (const auto& c : claims) n += c.span_text.HeapBytes() + c.detail.HeapBytes() + c.offer_code.HeapBytes();
+  for (const auto& c : claims) n += c.text.HeapBytes();
   n += records.capacity() * sizeof(RecordRec);
   n += score_reasons.capacity() * sizeof(ScoreReasonRec) + display_name.HeapBytes() + account_id.HeapBytes();
   n += alias_keys.capacity() * sizeof(std::string);
@@ -108,13 +108,13 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
     w.I(c.v.ymd);
     w.U(c.v.flag);
     w.U(static_cast<uint8_t>(c.v.avail));
-    w.S(c.detail);
-    w.S(c.span_text);
-    w.U(c.begin);
-    w.U(c.end);
+    w.S(c.text.detail());
+    w.S(c.text.span_text());
+    w.U(c.text.begin());
+    w.U(c.text.end());
     w.I(c.valid_until);
-    w.D(c.confidence);
-    w.S(c.offer_code);
+    w.D(c.text.confidence());
+    w.S(c.text.offer_code());
     w.U(c.new_customers_only);
   }
   w.U(s.records.size());
@@ -232,13 +232,17 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     c.v.ymd = static_cast<int32_t>(r.I());
     c.v.flag = r.U();
     c.v.avail = static_cast<Avail>(r.U());
-    c.detail = r.S();
-    c.span_text = r.S();
-    c.begin = static_cast<uint32_t>(r.U());
-    c.end = static_cast<uint32_t>(r.U());
+    std::string detail = r.S(), span = r.S();
+    ClaimText::Fields t;
+    t.detail = detail;
+    t.span_text = span;
+    t.begin = static_cast<uint32_t>(r.U());
+    t.end = static_cast<uint32_t>(r.U());
     c.valid_until = r.I();
-    c.confidence = static_cast<float>(r.D());
-    c.offer_code = r.S();
+    t.confidence = static_cast<float>(r.D());
+    std::string offer = r.S();
+    t.offer_code = offer;
+    c.text = ClaimText(t);
     c.new_customers_only = r.U();
     s->claims.push_back(std::move(c));
   }

@@ -3,9 +3,11 @@
 // Internal to the engine; the wiring only sees the bytes of Engine::SerializeCustomer.
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "services/alignment/engine/claims.h"
@@ -35,24 +37,102 @@ enum class SpanField : uint8_t {
   kCommitmentText, kConcessionText, kLineDescription, kStructured
 };
 
-// Field order packs it to 160 bytes; text is in CompactStr (8 bytes, no allocation when empty).
+// A claim's text fields and span in one block, null when all are default (structured claims
+// without an offer code): most claims carry at most one of them, and this keeps StoredClaim at
+// 128 bytes (five claims fit a 640-byte block instead of 896 with three inline CompactStr).
+class ClaimText {
+ public:
+  struct Fields {
+    uint32_t begin = 0, end = 0;  // UTF-8 byte span in the source text
+    float confidence = 1;
+    std::string_view detail, span_text, offer_code;
+  };
+  ClaimText() = default;
+  explicit ClaimText(const Fields& f) { Assign(f); }
+  ClaimText(const ClaimText& o) { Copy(o); }
+  ClaimText(ClaimText&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  ClaimText& operator=(const ClaimText& o) {
+    if (this != &o) Copy(o);
+    return *this;
+  }
+  ClaimText& operator=(ClaimText&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~ClaimText() { delete[] p_; }
+
+  uint32_t begin() const { return Head(0); }
+  uint32_t end() const { return Head(1); }
+  float confidence() const {
+    if (!p_) return 1;
+    float f;
+    std::memcpy(&f, p_ + 2 * 4, 4);
+    return f;
+  }
+  std::string_view detail() const { return Str(0); }
+  std::string_view span_text() const { return Str(1); }
+  std::string_view offer_code() const { return Str(2); }
+  size_t HeapBytes() const { return p_ ? kHead + Head(3) + Head(4) + Head(5) : 0; }
+
+ private:
+  // [begin][end][confidence][len detail][len span][len offer], 4 bytes each, then the texts.
+  static constexpr size_t kHead = 6 * 4;
+  uint32_t Head(int i) const {
+    if (!p_) return 0;
+    uint32_t v;
+    std::memcpy(&v, p_ + i * 4, 4);
+    return v;
+  }
+  std::string_view Str(int i) const {
+    if (!p_) return {};
+    size_t off = kHead;
+    for (int k = 0; k < i; ++k) off += Head(3 + k);
+    return {p_ + off, Head(3 + i)};
+  }
+  void Assign(const Fields& f) {
+    delete[] p_;
+    p_ = nullptr;
+    if (f.begin == 0 && f.end == 0 && f.confidence == 1 && f.detail.empty() && f.span_text.empty() && f.offer_code.empty())
+      return;
+    const uint32_t head[6] = {f.begin, f.end, 0, static_cast<uint32_t>(f.detail.size()),
+                              static_cast<uint32_t>(f.span_text.size()), static_cast<uint32_t>(f.offer_code.size())};
+    char* p = new char[kHead + head[3] + head[4] + head[5]];
+    std::memcpy(p, head, kHead);
+    std::memcpy(p + 2 * 4, &f.confidence, 4);
+    char* q = p + kHead;
+    for (std::string_view s : {f.detail, f.span_text, f.offer_code}) {
+      if (!s.empty()) std::memcpy(q, s.data(), s.size());
+      q += s.size();
+    }
+    p_ = p;
+  }
+  void Copy(const ClaimText& o) {
+    char* p = nullptr;
+    if (o.p_) {
+      p = new char[o.HeapBytes()];
+      std::memcpy(p, o.p_, o.HeapBytes());
+    }
+    delete[] p_;
+    p_ = p;
+  }
+  char* p_ = nullptr;
+};
+
+// 128 bytes: the event reference, the value, and the rarely-set text in one pointer.
 struct StoredClaim {
   EvRef ev;
   ClaimVal v;
   Micros valid_until = 0;
-  CompactStr detail;
-  CompactStr span_text;  // the claimed text (free text), at most 160 bytes
-  CompactStr offer_code;
+  ClaimText text;  // span (free text: the claimed text, at most 160 bytes), detail, offer code
   uint32_t product = 0;  // interned
   uint32_t feature = 0;  // interned
-  uint32_t begin = 0, end = 0;
-  float confidence = 1;
   uint16_t index = 0;  // claim index within the event: claim id = event id + "#" + index
   Attr attr = Attr::kNone;
   bool structured = false;
   SpanField field = SpanField::kNone;
   bool new_customers_only = false;
 };
+static_assert(sizeof(StoredClaim) == 128);
 
 struct TouchRec {
   EvRef ev;
