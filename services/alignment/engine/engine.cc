@@ -132,22 +132,22 @@ bool IsOpenStage(int s) { return s != ev::OPPORTUNITY_STAGE_CLOSED_WON && s != e
 
 // Per-customer vectors hold a handful of entries: grow them in small steps instead of
 // doubling (a vector of 5 touches would otherwise reserve 8).
-template <typename T>
-void Grow(std::vector<T>& v, size_t step, size_t max) {
+template <typename Vec>
+void Grow(Vec& v, size_t step, size_t max) {
   if (v.size() == v.capacity()) v.reserve(std::max(v.size() + 1, std::min(max, v.size() + step)));
 }
 
 // Exact fit: touches, claims and records are large and few (a customer's 5 touches in a
 // doubling vector would hold room for 8); the moves on growth are cheap.
-template <typename T>
-void PushBounded(std::vector<T>& v, T x, size_t max) {
+template <typename Vec, typename T>
+void PushBounded(Vec& v, T x, size_t max) {
   if (v.size() >= max) v.erase(v.begin(), v.begin() + static_cast<long>(v.size() - max + 1));
   Grow(v, 1, max);
   v.push_back(std::move(x));
 }
 
-bool RingHas(const std::vector<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
-void RingAdd(std::vector<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
+bool RingHas(const CompactVec<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
+void RingAdd(CompactVec<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
   if (r.size() < cap) {
     Grow(r, 4, cap);
     r.push_back(h);

@@ -303,9 +303,9 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     }
     s->opps.push_back(std::move(o));
   }
-  for (uint64_t n = count(65536), i = 0; i < n && r.ok(); ++i) s->seen.push_back(r.U());
+  for (uint64_t n = count(CompactVec<uint64_t>::kMaxSize), i = 0; i < n && r.ok(); ++i) s->seen.push_back(r.U());
   s->seen_pos = static_cast<uint32_t>(r.U());
-  for (uint64_t n = count(65536), i = 0; i < n && r.ok(); ++i) s->emitted.push_back(r.U());
+  for (uint64_t n = count(CompactVec<uint64_t>::kMaxSize), i = 0; i < n && r.ok(); ++i) s->emitted.push_back(r.U());
   if (version >= 3) {
     uint64_t legacy = r.U();
     if (legacy > s->emitted.size() || s->emitted.size() > kMaxEmitted) return false;

@@ -198,42 +198,46 @@ struct Suppress {
 };
 
 struct CustomerState {
-  uint8_t stage = 0;  // LifecycleStage
   EvRef stage_ev;
-  bool has_stage_ev = false;
-  bool ever_customer = false;
   Micros last_event_at = 0;
   Micros last_handoff_accept_at = -1;
-  std::vector<TouchRec> touches;    // oldest first, <= max_touches
-  std::vector<StoredClaim> claims;  // oldest first, <= max_claims
-  std::vector<RecordRec> records;   // <= max_records
   std::unique_ptr<HandoffRec> handoff;  // most customers never have one: no inline space
-  std::vector<OppRec> opps;         // open opportunities, <= 4
-  std::vector<uint64_t> seen;       // ring of event id hashes (dedupe)
+  Micros timer_due = 0;                 // the timer registered in the engine (0 = none)
+  // Format 2: customer view and scorecard.
+  Micros first_event_at = 0;            // format 1: earliest time still in the state
+  Micros scored_at = 0;
+  CompactStr display_name;              // account name, else the company as written (<= 120 bytes)
+  CompactStr account_id;
+  uint32_t owner[2] = {0, 0};           // interned actor ids: [0] marketing owner, [1] sales owner
+  uint32_t industry = 0, region = 0, country = 0;  // interned, as written
+  int32_t touch_day[kActivityScopes] = {-1, -1, -1};  // last UTC day counted in customers_touched
   uint32_t seen_pos = 0;
+
+  // The arrays in CompactVec (12 bytes each, alignment 2), together so they pack.
+  CompactVec<TouchRec> touches;    // oldest first, <= max_touches
+  CompactVec<StoredClaim> claims;  // oldest first, <= max_claims
+  CompactVec<RecordRec> records;   // <= max_records
+  CompactVec<OppRec> opps;         // open opportunities, <= 4
+  CompactVec<uint64_t> seen;       // ring of event id hashes (dedupe)
   // Findings already raised (repeat suppression), oldest first, <= kMaxEmitted: the raise key
   // of each (Engine: FNV-1a of the text the finding id hashes, so SHA-256 runs only for new
   // findings). The first emitted_legacy entries came from a format-1/2 checkpoint and are
   // Hash64 of the finding id instead.
-  std::vector<uint64_t> emitted;
-  uint8_t emitted_legacy = 0;
-  std::vector<Suppress> suppress;   // time-boxed repeat suppression keys
-  Micros timer_due = 0;             // the timer registered in the engine (0 = none)
+  CompactVec<uint64_t> emitted;
+  CompactVec<Suppress> suppress;   // time-boxed repeat suppression keys
+  CompactVec<ScoreReasonRec> score_reasons;  // <= 8 (codes and points; descriptions are not kept)
+  CompactVec<std::string> alias_keys;  // former customer keys merged into this one, <= 8
 
-  // Format 2: customer view and scorecard.
-  Micros first_event_at = 0;            // format 1: earliest time still in the state
-  uint32_t owner[2] = {0, 0};           // interned actor ids: [0] marketing owner, [1] sales owner
+  uint8_t stage = 0;  // LifecycleStage
+  bool has_stage_ev = false;
+  bool ever_customer = false;
+  uint8_t emitted_legacy = 0;
   uint8_t lead_score = 0;               // 0..100, 0 = never scored
-  Micros scored_at = 0;
-  std::vector<ScoreReasonRec> score_reasons;  // <= 8 (codes and points; descriptions are not kept)
-  CompactStr display_name;              // account name, else the company as written (<= 120 bytes)
-  CompactStr account_id;
-  uint32_t industry = 0, region = 0, country = 0;  // interned, as written
-  std::vector<std::string> alias_keys;  // former customer keys merged into this one, <= 8
-  int32_t touch_day[kActivityScopes] = {-1, -1, -1};  // last UTC day counted in customers_touched
 
   size_t ApproxBytes() const;
 };
+// 9 arrays at 12 bytes instead of 24: 424 -> 312 bytes, a 320-byte block instead of 448.
+static_assert(sizeof(CustomerState) <= 320);
 
 // Encoding: version byte + fields; strings for interned values (topics, actors, products).
 class Interner;
