@@ -72,37 +72,70 @@ class ClaimText {
   std::string_view detail() const { return Str(0); }
   std::string_view span_text() const { return Str(1); }
   std::string_view offer_code() const { return Str(2); }
-  size_t HeapBytes() const { return p_ ? kHead + Head(3) + Head(4) + Head(5) : 0; }
+  size_t HeapBytes() const {
+    if (!p_) return 0;
+    const char* q = p_ + kFixed;
+    size_t n = 0;
+    for (int k = 0; k < 3; ++k) n += GetVar(q);
+    return static_cast<size_t>(q - p_) + n;
+  }
 
  private:
-  // [begin][end][confidence][len detail][len span][len offer], 4 bytes each, then the texts.
-  static constexpr size_t kHead = 6 * 4;
+  // [begin][end][confidence] (4 bytes each), the three lengths as varints (one byte each for
+  // short texts: a 16-byte span is a 32-byte block), then detail, span text and offer code.
+  static constexpr size_t kFixed = 3 * 4;
   uint32_t Head(int i) const {
     if (!p_) return 0;
     uint32_t v;
     std::memcpy(&v, p_ + i * 4, 4);
     return v;
   }
+  static uint32_t GetVar(const char*& q) {
+    uint32_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const auto b = static_cast<uint8_t>(*q++);
+      v |= static_cast<uint32_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+  }
+  static char* PutVar(char* q, uint32_t v) {
+    while (v >= 0x80) {
+      *q++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *q++ = static_cast<char>(v);
+    return q;
+  }
+  static size_t VarSize(uint32_t v) {
+    size_t n = 1;
+    while (v >= 0x80) v >>= 7, ++n;
+    return n;
+  }
   std::string_view Str(int i) const {
     if (!p_) return {};
-    size_t off = kHead;
-    for (int k = 0; k < i; ++k) off += Head(3 + k);
-    return {p_ + off, Head(3 + i)};
+    const char* q = p_ + kFixed;
+    uint32_t len[3];
+    for (uint32_t& l : len) l = GetVar(q);
+    for (int k = 0; k < i; ++k) q += len[k];
+    return {q, len[i]};
   }
   void Assign(const Fields& f) {
     delete[] p_;
     p_ = nullptr;
     if (f.begin == 0 && f.end == 0 && f.confidence == 1 && f.detail.empty() && f.span_text.empty() && f.offer_code.empty())
       return;
-    const uint32_t head[6] = {f.begin, f.end, 0, static_cast<uint32_t>(f.detail.size()),
-                              static_cast<uint32_t>(f.span_text.size()), static_cast<uint32_t>(f.offer_code.size())};
-    char* p = new char[kHead + head[3] + head[4] + head[5]];
-    std::memcpy(p, head, kHead);
-    std::memcpy(p + 2 * 4, &f.confidence, 4);
-    char* q = p + kHead;
-    for (std::string_view s : {f.detail, f.span_text, f.offer_code}) {
-      if (!s.empty()) std::memcpy(q, s.data(), s.size());
-      q += s.size();
+    const std::string_view texts[3] = {f.detail, f.span_text, f.offer_code};
+    size_t n = kFixed;
+    for (std::string_view t : texts) n += VarSize(static_cast<uint32_t>(t.size())) + t.size();
+    char* p = new char[n];
+    std::memcpy(p, &f.begin, 4);
+    std::memcpy(p + 4, &f.end, 4);
+    std::memcpy(p + 8, &f.confidence, 4);
+    char* q = p + kFixed;
+    for (std::string_view t : texts) q = PutVar(q, static_cast<uint32_t>(t.size()));
+    for (std::string_view t : texts) {
+      if (!t.empty()) std::memcpy(q, t.data(), t.size());
+      q += t.size();
     }
     p_ = p;
   }
