@@ -1,5 +1,7 @@
 #include "services/alignment/engine/engine.h"
 
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 #include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 
@@ -229,7 +231,26 @@ struct Engine::Impl {
   std::shared_ptr<const Playbook> pb;
   std::unique_ptr<ClaimExtractor> extractor;
   Interner strings;
-  absl::flat_hash_map<std::string, std::unique_ptr<CustomerState>> customers;
+  // Customer states keyed by their own key (CustomerState::key): an 8-byte slot per customer
+  // instead of a 40-byte (std::string, pointer) pair.
+  struct KeyOf {
+    using is_transparent = void;
+    static std::string_view K(std::string_view k) { return k; }
+    static std::string_view K(const std::unique_ptr<CustomerState>& s) { return s->key.view(); }
+    template <class A>
+    size_t operator()(const A& a) const {
+      return absl::Hash<std::string_view>{}(K(a));
+    }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return K(a) == K(b);
+    }
+  };
+  absl::flat_hash_set<std::unique_ptr<CustomerState>, KeyOf, KeyOf> customers;
+  CustomerState* FindCustomer(std::string_view key) const {
+    auto it = customers.find(key);
+    return it == customers.end() ? nullptr : it->get();
+  }
   // (due, customer key), earliest first. Transparent: a timer is found by a string_view of the
   // key, without copying it, and moved to a new due time by re-keying its node (Reschedule).
   struct TimerLess {
@@ -1097,9 +1118,13 @@ struct Engine::Impl {
       ++stats.ignored;
       return out;
     }
-    auto [it, inserted] = customers.try_emplace(key, nullptr);
-    if (inserted) it->second = std::make_unique<CustomerState>();
-    CustomerState& st = *it->second;
+    auto it = customers.find(std::string_view(key));
+    if (it == customers.end()) {
+      auto fresh_state = std::make_unique<CustomerState>();
+      fresh_state->key = key;
+      it = customers.insert(std::move(fresh_state)).first;
+    }
+    CustomerState& st = **it;
     uint64_t h = Hash64(e.id());
     if (RingHas(st.seen, h)) {
       ++stats.duplicates;
@@ -1108,7 +1133,7 @@ struct Engine::Impl {
     RingAdd(st.seen, st.seen_pos, h, pb->dedupe_ids);
     ++stats.events;
     const Micros at = ToMicros(e.occurred_at());
-    Ctx c{it->first, st, now_opt ? *now_opt : at, &out};
+    Ctx c{key, st, now_opt ? *now_opt : at, &out};
     st.last_event_at = std::max(st.last_event_at, at);
     if (st.first_event_at == 0 || at < st.first_event_at) st.first_event_at = at;
     if (!e.customer().account_id().empty()) st.account_id = e.customer().account_id();
@@ -1373,7 +1398,7 @@ struct Engine::Impl {
       Finalize(fresh);
       DetectClaims(c, fresh);
     }
-    Reschedule(it->first, st);
+    Reschedule(key, st);
     return out;
   }
 
@@ -1382,12 +1407,12 @@ struct Engine::Impl {
     while (!timers.empty() && timers.begin()->first <= now) {
       auto [due, key] = *timers.begin();
       timers.erase(timers.begin());
-      auto it = customers.find(key);
-      if (it == customers.end()) continue;
-      it->second->timer_due = 0;
-      Ctx c{it->first, *it->second, now, &out};
+      CustomerState* st = FindCustomer(key);
+      if (!st) continue;
+      st->timer_due = 0;
+      Ctx c{key, *st, now, &out};
       FireTimers(c, now);
-      Reschedule(it->first, *it->second);
+      Reschedule(key, *st);
     }
     return out;
   }
@@ -1478,16 +1503,16 @@ struct Engine::Impl {
   }
 
   std::optional<av::CustomerView> View(std::string_view key, uint32_t max_touches, Micros now) const {
-    auto it = customers.find(absl::string_view(key.data(), key.size()));
-    if (it == customers.end()) return std::nullopt;
-    const CustomerState& st = *it->second;
+    const CustomerState* found = FindCustomer(key);
+    if (!found) return std::nullopt;
+    const CustomerState& st = *found;
     if (now == 0) now = st.last_event_at;
     if (max_touches == 0) max_touches = 20;
     av::CustomerView v;
-    v.set_customer_key(it->first);
+    v.set_customer_key(std::string(key));
     for (const auto& a : st.alias_keys) v.add_alias_keys(a);
     v.set_display_name(st.display_name.str());
-    if (absl::StartsWith(it->first, "domain:")) v.set_domain(it->first.substr(7));
+    if (key.substr(0, 7) == "domain:") v.set_domain(std::string(key.substr(7)));
     for (const auto& r : st.records)
       if (v.domain().empty() && !r.id.view().domain.empty()) v.set_domain(std::string(r.id.view().domain));
     v.set_account_id(st.account_id.str());
@@ -1578,7 +1603,7 @@ struct Engine::Impl {
       auto* x = v.add_live_claims();
       const EvRef& r = c.ev;
       x->set_id(r.event_id.str() + "#" + std::to_string(c.index));
-      x->set_customer_key(it->first);
+      x->set_customer_key(std::string(key));
       x->set_product(strings.Get(c.product));
       x->set_feature(strings.Get(c.feature));
       x->set_attribute(static_cast<av::ClaimAttribute>(c.attr));
@@ -1681,11 +1706,10 @@ struct Engine::Impl {
       std::set<std::string_view> seen;
       for (const auto& k : seg.customers().customer_keys()) {
         if (!seen.insert(k).second) continue;
-        auto it = customers.find(k);
-        if (it != customers.end()) add(*it->second);
+        if (const CustomerState* st = FindCustomer(k)) add(*st);
       }
     } else if (seg.has_criteria()) {
-      for (const auto& [k, st] : customers)
+      for (const auto& st : customers)
         if (InSegment(*st, seg.criteria())) add(*st);
     }
     if (!samples.empty()) {
@@ -1766,39 +1790,38 @@ std::vector<Finding> Engine::AdvanceTime(Micros now) { return impl_->Advance(now
 Micros Engine::NextTimer() const { return impl_->timers.empty() ? 0 : impl_->timers.begin()->first; }
 
 std::string Engine::SerializeCustomer(std::string_view key) const {
-  auto it = impl_->customers.find(absl::string_view(key.data(), key.size()));
-  if (it == impl_->customers.end()) return {};
-  return EncodeState(*it->second, impl_->strings);
+  const CustomerState* st = impl_->FindCustomer(key);
+  if (!st) return {};
+  return EncodeState(*st, impl_->strings);
 }
 
 bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
   auto st = std::make_unique<CustomerState>();
   if (!DecodeState(bytes, st.get(), &impl_->strings)) return false;
   std::string k(key);
-  auto it = impl_->customers.find(k);
-  if (it != impl_->customers.end()) {
-    if (it->second->timer_due) impl_->EraseTimer(it->second->timer_due, k);
-    it->second = std::move(st);
-  } else {
-    it = impl_->customers.emplace(k, std::move(st)).first;
+  st->key = k;
+  if (auto it = impl_->customers.find(std::string_view(k)); it != impl_->customers.end()) {
+    if ((*it)->timer_due) impl_->EraseTimer((*it)->timer_due, k);
+    impl_->customers.erase(it);
   }
-  it->second->timer_due = 0;
-  impl_->Reschedule(it->first, *it->second);
+  CustomerState& placed = **impl_->customers.insert(std::move(st)).first;
+  placed.timer_due = 0;
+  impl_->Reschedule(k, placed);
   return true;
 }
 
 void Engine::EraseCustomer(std::string_view key) {
   std::string k(key);
-  auto it = impl_->customers.find(k);
+  auto it = impl_->customers.find(std::string_view(k));
   if (it == impl_->customers.end()) return;
-  if (it->second->timer_due) impl_->EraseTimer(it->second->timer_due, k);
+  if ((*it)->timer_due) impl_->EraseTimer((*it)->timer_due, k);
   impl_->customers.erase(it);
 }
 
 std::vector<std::string> Engine::CustomerKeys() const {
   std::vector<std::string> keys;
   keys.reserve(impl_->customers.size());
-  for (const auto& [k, v] : impl_->customers) keys.push_back(k);
+  for (const auto& st : impl_->customers) keys.push_back(st->key.str());
   std::sort(keys.begin(), keys.end());
   return keys;
 }
@@ -1819,7 +1842,8 @@ bool Engine::RestoreActivity(std::string_view bytes) { return impl_->DecodeActiv
 
 size_t Engine::ApproxMemoryBytes() const {
   size_t n = impl_->strings.ApproxBytes() + impl_->timers.size() * 80 + impl_->activity.size() * (sizeof(DayActivities) + 48);
-  for (const auto& [k, v] : impl_->customers) n += sizeof(k) + k.capacity() + 16 + v->ApproxBytes();
+  // Per customer: its slot (pointer + control byte, at ~60% load) and state (the key's block included).
+  for (const auto& st : impl_->customers) n += 16 + st->ApproxBytes();
   return n;
 }
 
@@ -1827,9 +1851,9 @@ void Engine::ReplacePlaybook(Playbook playbook) {
   impl_->SetPlaybook(std::move(playbook));
   // windows / SLAs changed: recompute every timer
   impl_->timers.clear();
-  for (auto& [k, v] : impl_->customers) {
-    v->timer_due = 0;
-    impl_->Reschedule(k, *v);
+  for (auto& st : impl_->customers) {
+    st->timer_due = 0;
+    impl_->Reschedule(st->key.str(), *st);
   }
 }
 const Playbook& Engine::playbook() const { return *impl_->pb; }

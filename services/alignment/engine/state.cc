@@ -56,7 +56,7 @@ void GetId(Reader& r, PackedIdentity* p) {
 }  // namespace
 
 size_t CustomerState::ApproxBytes() const {
-  size_t n = sizeof(CustomerState);
+  size_t n = sizeof(CustomerState) + key.HeapBytes();
   n += touches.capacity() * sizeof(TouchRec);
   n += claims.capacity() * sizeof(StoredClaim);
   for (const auto& c : claims) n += c.text.HeapBytes();
