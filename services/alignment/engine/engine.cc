@@ -615,22 +615,22 @@ struct Engine::Impl {
         h.accept_fired = true;
         CountHandoffOutcome(h, false);
         std::string sla = FormatDuration(pb->sla_handoff_accept);
-        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id.str() + ")"}},
+        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + std::string(h.handoff_id()) + ")"}},
              "Hand-off not accepted within " + sla,
              "Marketing handed off this MQL; sales neither accepted it nor touched the customer within the " + sla +
                  " SLA (due " + std::to_string((h.accept_due - h.ev.at) / kHour) + "h after hand-off).",
-             "Sales: accept or reject hand-off " + h.handoff_id.str() + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
-             {{"sla", sla}, {"handoff_id", h.handoff_id.str()}});
+             "Sales: accept or reject hand-off " + std::string(h.handoff_id()) + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
+             {{"sla", sla}, {"handoff_id", std::string(h.handoff_id())}});
       }
       if (!h.rejected && !h.touched && !h.touch_fired && at >= h.touch_due) {
         h.touch_fired = true;
         std::string sla = FormatDuration(pb->sla_first_touch);
-        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id.str() + ")"}};
+        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + std::string(h.handoff_id()) + ")"}};
         if (h.accepted) evs.push_back({&h.accept_ev, "acceptance", nullptr, "Hand-off accepted by " + Who(h.accept_ev)});
         Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.first_touch", std::move(evs), "No first touch within " + sla + " of hand-off",
              "No sales outreach reached this customer within the " + sla + " first-touch SLA after the hand-off.",
              "Sales: the owning rep should contact the customer today.", ev::TEAM_SALES, h.touch_due,
-             {{"sla", sla}, {"handoff_id", h.handoff_id.str()}});
+             {{"sla", sla}, {"handoff_id", std::string(h.handoff_id())}});
       }
     }
     for (auto& o : st.opps) {
@@ -1169,11 +1169,10 @@ struct Engine::Impl {
         EvRef r = Ref(e, pos, l.handoff().handoff_id().empty() ? l.id() : l.handoff().handoff_id());
         HandoffRec hr;
         hr.ev = r;
-        hr.handoff_id = l.handoff().handoff_id();
         Micros base = l.handoff().has_handed_off_at() ? ToMicros(l.handoff().handed_off_at()) : at;
         hr.accept_due = base + pb->sla_handoff_accept;
         hr.touch_due = base + pb->sla_first_touch;
-        hr.lead_id = l.id();
+        hr.ids = CompactPair(l.handoff().handoff_id(), l.id());
         hr.handed_off_at = base;
         if (!l.handoff().suggested_owner().id().empty()) hr.owner = strings.Intern(l.handoff().suggested_owner().id());
         // Sales' acceptance can be read before marketing's hand-off (two topics, two relays):
@@ -1199,7 +1198,7 @@ struct Engine::Impl {
         EvRef r = Ref(e, pos, ho.id());
         const ev::Actor& owner = !ho.owner().id().empty() ? ho.owner() : !ho.decided_by().id().empty() ? ho.decided_by() : e.actor();
         SetOwner(st, owner, ev::TEAM_SALES);
-        if (st.handoff && (st.handoff->handoff_id == ho.id() || ho.id().empty() || st.handoff->handoff_id.empty())) {
+        if (st.handoff && (st.handoff->handoff_id() == ho.id() || ho.id().empty() || st.handoff->handoff_id().empty())) {
           auto& h = *st.handoff;
           bool again = h.accepted;
           h.accepted = true;
@@ -1387,7 +1386,7 @@ struct Engine::Impl {
           if (oa.record_type() == ev::OWNED_RECORD_TYPE_OPPORTUNITY)
             for (auto& o : st.opps)
               if (o.id == oa.record_id()) o.owner = owner;
-          if (oa.record_type() == ev::OWNED_RECORD_TYPE_HANDOFF && st.handoff && st.handoff->handoff_id == oa.record_id())
+          if (oa.record_type() == ev::OWNED_RECORD_TYPE_HANDOFF && st.handoff && st.handoff->handoff_id() == oa.record_id())
             st.handoff->owner = owner;
         }
         break;
@@ -1539,8 +1538,8 @@ struct Engine::Impl {
     if (st.handoff) {
       const auto& h = *st.handoff;
       auto* x = v.mutable_handoff();
-      x->set_handoff_id(h.handoff_id.str());
-      x->set_lead_id(h.lead_id.str());
+      x->set_handoff_id(std::string(h.handoff_id()));
+      x->set_lead_id(std::string(h.lead_id()));
       x->set_status(h.rejected   ? ev::HANDOFF_STATUS_REJECTED
                     : h.accepted ? ev::HANDOFF_STATUS_ACCEPTED
                                  : ev::HANDOFF_STATUS_PENDING);

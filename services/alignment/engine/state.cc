@@ -65,7 +65,7 @@ size_t CustomerState::ApproxBytes() const {
   n += alias_keys.capacity() * sizeof(std::string);
   for (const auto& k : alias_keys) n += StrBytes(k);
   for (const auto& o : opps) n += StrBytes(o.name) + StrBytes(o.id);
-  if (handoff) n += sizeof(HandoffRec) + handoff->lead_id.HeapBytes() + handoff->handoff_id.HeapBytes();
+  if (handoff) n += sizeof(HandoffRec) + handoff->ids.HeapBytes();
   for (const auto& r : records) n += r.id.HeapBytes() + r.source_lead_id.HeapBytes() + r.ev.record_id.HeapBytes();
   for (const auto& c : claims) n += c.ev.record_id.HeapBytes();
   for (const auto& t : touches) n += t.ev.record_id.HeapBytes();
@@ -128,13 +128,13 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
   if (s.handoff) {
     const auto& h = *s.handoff;
     PutEv(w, h.ev, in);
-    w.S(h.handoff_id);
+    w.S(h.handoff_id());
     w.I(h.accept_due);
     w.I(h.touch_due);
     w.U(h.accepted | h.rejected << 1 | h.touched << 2 | h.accept_fired << 3 | h.touch_fired << 4);
     if (h.accepted) PutEv(w, h.accept_ev, in);
     w.U(h.counted);
-    w.S(h.lead_id);
+    w.S(h.lead_id());
     w.I(h.handed_off_at);
     w.I(h.accepted_at);
     w.I(h.first_touch_at);
@@ -257,7 +257,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   if (r.U()) {
     HandoffRec h;
     GetEv(r, &h.ev, in);
-    h.handoff_id = r.S();
+    std::string handoff_id = r.S(), lead_id;
     h.accept_due = r.I();
     h.touch_due = r.I();
     uint64_t f = r.U();
@@ -269,7 +269,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     if (h.accepted) GetEv(r, &h.accept_ev, in);
     if (v2) {
       h.counted = r.U();
-      h.lead_id = r.S();
+      lead_id = r.S();
       h.handed_off_at = r.I();
       h.accepted_at = r.I();
       h.first_touch_at = r.I();
@@ -281,6 +281,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
       h.handed_off_at = h.ev.at;
       h.accepted_at = h.accepted ? h.accept_ev.at : 0;
     }
+    h.ids = CompactPair(handoff_id, lead_id);
     s->handoff = std::make_unique<HandoffRec>(std::move(h));
   }
   for (uint64_t n = count(64), i = 0; i < n && r.ok(); ++i) {

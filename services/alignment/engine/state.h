@@ -183,21 +183,25 @@ struct RecordRec {
   PackedIdentity id;
 };
 
+// 192 bytes (was 208): both event references first, the ids in one block, the flags last.
 struct HandoffRec {
   EvRef ev;  // LeadHandedOff
-  CompactStr handoff_id;
-  Micros accept_due = 0, touch_due = 0;
-  bool accepted = false, rejected = false, touched = false;
   EvRef accept_ev;
-  bool accept_fired = false, touch_fired = false;
+  CompactPair ids;  // hand-off id, then (format 2) the marketing lead handed off
+  Micros accept_due = 0, touch_due = 0;
   // Format 2 (customer view, scorecard):
-  bool counted = false;       // the accept SLA outcome is in the scorecard counters
-  CompactStr lead_id;         // the marketing lead handed off
   Micros handed_off_at = 0;   // format 1: the hand-off event's time
   Micros accepted_at = 0;     // format 1: accept_ev.at
   Micros first_touch_at = 0;  // first sales touch at or after the hand-off (0 = none)
   uint32_t owner = 0;         // interned actor id: accepting owner, else the suggested owner
+  bool accepted = false, rejected = false, touched = false;
+  bool accept_fired = false, touch_fired = false;
+  bool counted = false;       // the accept SLA outcome is in the scorecard counters
+
+  std::string_view handoff_id() const { return ids.first(); }
+  std::string_view lead_id() const { return ids.second(); }
 };
+static_assert(sizeof(HandoffRec) == 192);
 
 struct OppRec {
   std::string id;

@@ -141,6 +141,71 @@ class CompactStr {
   char* p_ = nullptr;
 };
 
+// Two strings in one pointer: null when both are empty, else one block of their varint lengths
+// and bytes (a hand-off's id and lead id: one small block instead of two).
+class CompactPair {
+ public:
+  CompactPair() = default;
+  CompactPair(std::string_view a, std::string_view b) { Assign(a, b); }
+  CompactPair(const CompactPair& o) { Assign(o.first(), o.second()); }
+  CompactPair(CompactPair&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  CompactPair& operator=(const CompactPair& o) {
+    if (this != &o) Assign(o.first(), o.second());
+    return *this;
+  }
+  CompactPair& operator=(CompactPair&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~CompactPair() { delete[] p_; }
+  std::string_view first() const { return Get(0); }
+  std::string_view second() const { return Get(1); }
+  size_t HeapBytes() const {
+    if (!p_) return 0;
+    const char* q = p_;
+    uint32_t a = Var(q), b = Var(q);
+    return static_cast<size_t>(q - p_) + a + b;
+  }
+
+ private:
+  static uint32_t Var(const char*& q) {
+    uint32_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const auto b = static_cast<uint8_t>(*q++);
+      v |= static_cast<uint32_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+  }
+  std::string_view Get(int i) const {
+    if (!p_) return {};
+    const char* q = p_;
+    uint32_t a = Var(q), b = Var(q);
+    return i == 0 ? std::string_view(q, a) : std::string_view(q + a, b);
+  }
+  void Assign(std::string_view a, std::string_view b) {
+    char* p = nullptr;
+    if (!a.empty() || !b.empty()) {
+      size_t n = a.size() + b.size();
+      for (size_t len : {a.size(), b.size()})
+        for (n += 1; len >= 0x80; len >>= 7) ++n;  // the varints' bytes
+      p = new char[n];
+      char* q = p;
+      for (auto n : {static_cast<uint32_t>(a.size()), static_cast<uint32_t>(b.size())}) {
+        while (n >= 0x80) {
+          *q++ = static_cast<char>(n | 0x80);
+          n >>= 7;
+        }
+        *q++ = static_cast<char>(n);
+      }
+      if (!a.empty()) std::memcpy(q, a.data(), a.size());
+      if (!b.empty()) std::memcpy(q + a.size(), b.data(), b.size());
+    }
+    delete[] p_;
+    p_ = p;
+  }
+  char* p_ = nullptr;
+};
+
 // A vector in 12 bytes and alignment 2 (std::vector: 24 and 8), for the per-customer arrays
 // that nine of live in every customer's state: an unaligned pointer and 16-bit size and
 // capacity (the state's arrays are bounded well below 65535). Same growth as std::vector
