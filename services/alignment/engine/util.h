@@ -290,6 +290,7 @@ class CompactVec {
   }
   template <typename... A>
   T& emplace_back(A&&... a) {
+    if (size_ == kMaxSize) throw std::length_error("CompactVec");  // like std::vector past max_size()
     if (size_ == cap_) reserve(std::min<size_t>(kMaxSize, size_ + std::max<size_t>(size_, 1)));
     T* slot = ::new (static_cast<void*>(data() + size_)) T(std::forward<A>(a)...);
     ++size_;
