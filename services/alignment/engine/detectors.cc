@@ -19,7 +19,7 @@ std::string Show(const StoredClaim& c) {
   ExtractedClaim e;
   e.attr = c.attr;
   e.v = c.v;
-  e.detail = c.detail.str();
+  e.detail = c.text.detail();
   return DisplayValue(e);
 }
 }  // namespace
@@ -167,11 +167,11 @@ std::vector<OffBookProblem> CheckOffBook(const StoredClaim& c, std::string_view 
     }
     default: break;
   }
-  if (!c.offer_code.empty() && c.structured) {
-    const ApprovedOffer* o = pb.Offer(c.offer_code);
+  if (!c.text.offer_code().empty() && c.structured) {
+    const ApprovedOffer* o = pb.Offer(c.text.offer_code());
     if (!o) {
       if (c.index == 0 || c.attr != Attr::kNone)  // reported once per claim of the offer
-        out.push_back({"offer code '" + c.offer_code.str() + "' is not in the approved offers", "approved_offers"});
+        out.push_back({"offer code '" + std::string(c.text.offer_code()) + "' is not in the approved offers", "approved_offers"});
     } else {
       std::string rule = "approved_offers[" + o->code + "]";
       if (c.attr == Attr::kDiscount && o->discount_percent &&

@@ -1,5 +1,7 @@
 #include "services/alignment/engine/engine.h"
 
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
 #include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 
@@ -132,22 +134,22 @@ bool IsOpenStage(int s) { return s != ev::OPPORTUNITY_STAGE_CLOSED_WON && s != e
 
 // Per-customer vectors hold a handful of entries: grow them in small steps instead of
 // doubling (a vector of 5 touches would otherwise reserve 8).
-template <typename T>
-void Grow(std::vector<T>& v, size_t step, size_t max) {
+template <typename Vec>
+void Grow(Vec& v, size_t step, size_t max) {
   if (v.size() == v.capacity()) v.reserve(std::max(v.size() + 1, std::min(max, v.size() + step)));
 }
 
 // Exact fit: touches, claims and records are large and few (a customer's 5 touches in a
 // doubling vector would hold room for 8); the moves on growth are cheap.
-template <typename T>
-void PushBounded(std::vector<T>& v, T x, size_t max) {
+template <typename Vec, typename T>
+void PushBounded(Vec& v, T x, size_t max) {
   if (v.size() >= max) v.erase(v.begin(), v.begin() + static_cast<long>(v.size() - max + 1));
   Grow(v, 1, max);
   v.push_back(std::move(x));
 }
 
-bool RingHas(const std::vector<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
-void RingAdd(std::vector<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
+bool RingHas(const CompactVec<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
+void RingAdd(CompactVec<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
   if (r.size() < cap) {
     Grow(r, 4, cap);
     r.push_back(h);
@@ -229,7 +231,26 @@ struct Engine::Impl {
   std::shared_ptr<const Playbook> pb;
   std::unique_ptr<ClaimExtractor> extractor;
   Interner strings;
-  absl::flat_hash_map<std::string, std::unique_ptr<CustomerState>> customers;
+  // Customer states keyed by their own key (CustomerState::key): an 8-byte slot per customer
+  // instead of a 40-byte (std::string, pointer) pair.
+  struct KeyOf {
+    using is_transparent = void;
+    static std::string_view K(std::string_view k) { return k; }
+    static std::string_view K(const std::unique_ptr<CustomerState>& s) { return s->key.view(); }
+    template <class A>
+    size_t operator()(const A& a) const {
+      return absl::Hash<std::string_view>{}(K(a));
+    }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return K(a) == K(b);
+    }
+  };
+  absl::flat_hash_set<std::unique_ptr<CustomerState>, KeyOf, KeyOf> customers;
+  CustomerState* FindCustomer(std::string_view key) const {
+    auto it = customers.find(key);
+    return it == customers.end() ? nullptr : it->get();
+  }
   // (due, customer key), earliest first. Transparent: a timer is found by a string_view of the
   // key, without copying it, and moved to a new due time by re-keying its node (Reschedule).
   struct TimerLess {
@@ -381,9 +402,9 @@ struct Engine::Impl {
         auto* sp = x->mutable_span();
         sp->set_field(SpanFieldPath(cl.field, r.payload));
         if (!cl.structured) {
-          sp->set_text(cl.span_text.str());
-          sp->set_begin(cl.begin);
-          sp->set_end(cl.end);
+          sp->set_text(std::string(cl.text.span_text()));
+          sp->set_begin(cl.text.begin());
+          sp->set_end(cl.text.end());
         }
       }
       std::string d = e.description;
@@ -410,7 +431,7 @@ struct Engine::Impl {
     ExtractedClaim e;
     e.attr = cl.attr;
     e.v = cl.v;
-    e.detail = cl.detail.str();
+    e.detail = cl.text.detail();
     v->set_display(DisplayValue(e));
     switch (cl.attr) {
       case Attr::kPrice: {
@@ -594,22 +615,22 @@ struct Engine::Impl {
         h.accept_fired = true;
         CountHandoffOutcome(h, false);
         std::string sla = FormatDuration(pb->sla_handoff_accept);
-        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id.str() + ")"}},
+        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + std::string(h.handoff_id()) + ")"}},
              "Hand-off not accepted within " + sla,
              "Marketing handed off this MQL; sales neither accepted it nor touched the customer within the " + sla +
                  " SLA (due " + std::to_string((h.accept_due - h.ev.at) / kHour) + "h after hand-off).",
-             "Sales: accept or reject hand-off " + h.handoff_id.str() + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
-             {{"sla", sla}, {"handoff_id", h.handoff_id.str()}});
+             "Sales: accept or reject hand-off " + std::string(h.handoff_id()) + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
+             {{"sla", sla}, {"handoff_id", std::string(h.handoff_id())}});
       }
       if (!h.rejected && !h.touched && !h.touch_fired && at >= h.touch_due) {
         h.touch_fired = true;
         std::string sla = FormatDuration(pb->sla_first_touch);
-        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + h.handoff_id.str() + ")"}};
+        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + std::string(h.handoff_id()) + ")"}};
         if (h.accepted) evs.push_back({&h.accept_ev, "acceptance", nullptr, "Hand-off accepted by " + Who(h.accept_ev)});
         Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.first_touch", std::move(evs), "No first touch within " + sla + " of hand-off",
              "No sales outreach reached this customer within the " + sla + " first-touch SLA after the hand-off.",
              "Sales: the owning rep should contact the customer today.", ev::TEAM_SALES, h.touch_due,
-             {{"sla", sla}, {"handoff_id", h.handoff_id.str()}});
+             {{"sla", sla}, {"handoff_id", std::string(h.handoff_id())}});
       }
     }
     for (auto& o : st.opps) {
@@ -673,15 +694,17 @@ struct Engine::Impl {
       s.product = strings.Intern(x.product);
       s.feature = strings.Intern(x.feature);
       s.v = x.v;
-      s.detail = x.detail;
+      ClaimText::Fields t;
+      t.detail = x.detail;
       if (!x.structured) {
-        s.begin = x.begin;
-        s.end = x.end;
-        s.span_text = text.substr(x.begin, std::min<size_t>(x.end - x.begin, 160));
+        t.begin = x.begin;
+        t.end = x.end;
+        t.span_text = text.substr(x.begin, std::min<size_t>(x.end - x.begin, 160));
       }
+      t.confidence = x.confidence;
+      t.offer_code = offer_code;
+      s.text = ClaimText(t);
       s.valid_until = valid_until;
-      s.confidence = x.confidence;
-      s.offer_code = offer_code;
       s.new_customers_only = new_only;
       out.push_back(std::move(s));
     }
@@ -831,13 +854,13 @@ struct Engine::Impl {
     ExtractedClaim e;
     e.attr = c.attr;
     e.v = c.v;
-    e.detail = c.detail.str();
+    e.detail = c.text.detail();
     std::string what = std::string(AttrName(c.attr)) + " " + DisplayValue(e);
     if (c.attr == Attr::kFeature) what = "'" + strings.Get(c.feature) + "' " + DisplayValue(e);
     std::string s = Who(c.ev) + " claimed " + what;
     if (c.product) s += " for " + strings.Get(c.product);
-    if (!c.structured) s += ": \"" + c.span_text.str() + "\"";
-    else if (!c.offer_code.empty()) s += " (offer " + c.offer_code.str() + ")";
+    if (!c.structured) s.append(": \"").append(c.text.span_text()).append("\"");
+    else if (!c.text.offer_code().empty()) s.append(" (offer ").append(c.text.offer_code()).append(")");
     return s;
   }
 
@@ -1095,9 +1118,13 @@ struct Engine::Impl {
       ++stats.ignored;
       return out;
     }
-    auto [it, inserted] = customers.try_emplace(key, nullptr);
-    if (inserted) it->second = std::make_unique<CustomerState>();
-    CustomerState& st = *it->second;
+    auto it = customers.find(std::string_view(key));
+    if (it == customers.end()) {
+      auto fresh_state = std::make_unique<CustomerState>();
+      fresh_state->key = key;
+      it = customers.insert(std::move(fresh_state)).first;
+    }
+    CustomerState& st = **it;
     uint64_t h = Hash64(e.id());
     if (RingHas(st.seen, h)) {
       ++stats.duplicates;
@@ -1106,7 +1133,7 @@ struct Engine::Impl {
     RingAdd(st.seen, st.seen_pos, h, pb->dedupe_ids);
     ++stats.events;
     const Micros at = ToMicros(e.occurred_at());
-    Ctx c{it->first, st, now_opt ? *now_opt : at, &out};
+    Ctx c{key, st, now_opt ? *now_opt : at, &out};
     st.last_event_at = std::max(st.last_event_at, at);
     if (st.first_event_at == 0 || at < st.first_event_at) st.first_event_at = at;
     if (!e.customer().account_id().empty()) st.account_id = e.customer().account_id();
@@ -1142,11 +1169,10 @@ struct Engine::Impl {
         EvRef r = Ref(e, pos, l.handoff().handoff_id().empty() ? l.id() : l.handoff().handoff_id());
         HandoffRec hr;
         hr.ev = r;
-        hr.handoff_id = l.handoff().handoff_id();
         Micros base = l.handoff().has_handed_off_at() ? ToMicros(l.handoff().handed_off_at()) : at;
         hr.accept_due = base + pb->sla_handoff_accept;
         hr.touch_due = base + pb->sla_first_touch;
-        hr.lead_id = l.id();
+        hr.ids = CompactPair(l.handoff().handoff_id(), l.id());
         hr.handed_off_at = base;
         if (!l.handoff().suggested_owner().id().empty()) hr.owner = strings.Intern(l.handoff().suggested_owner().id());
         // Sales' acceptance can be read before marketing's hand-off (two topics, two relays):
@@ -1172,7 +1198,7 @@ struct Engine::Impl {
         EvRef r = Ref(e, pos, ho.id());
         const ev::Actor& owner = !ho.owner().id().empty() ? ho.owner() : !ho.decided_by().id().empty() ? ho.decided_by() : e.actor();
         SetOwner(st, owner, ev::TEAM_SALES);
-        if (st.handoff && (st.handoff->handoff_id == ho.id() || ho.id().empty() || st.handoff->handoff_id.empty())) {
+        if (st.handoff && (st.handoff->handoff_id() == ho.id() || ho.id().empty() || st.handoff->handoff_id().empty())) {
           auto& h = *st.handoff;
           bool again = h.accepted;
           h.accepted = true;
@@ -1360,7 +1386,7 @@ struct Engine::Impl {
           if (oa.record_type() == ev::OWNED_RECORD_TYPE_OPPORTUNITY)
             for (auto& o : st.opps)
               if (o.id == oa.record_id()) o.owner = owner;
-          if (oa.record_type() == ev::OWNED_RECORD_TYPE_HANDOFF && st.handoff && st.handoff->handoff_id == oa.record_id())
+          if (oa.record_type() == ev::OWNED_RECORD_TYPE_HANDOFF && st.handoff && st.handoff->handoff_id() == oa.record_id())
             st.handoff->owner = owner;
         }
         break;
@@ -1371,7 +1397,7 @@ struct Engine::Impl {
       Finalize(fresh);
       DetectClaims(c, fresh);
     }
-    Reschedule(it->first, st);
+    Reschedule(key, st);
     return out;
   }
 
@@ -1380,12 +1406,12 @@ struct Engine::Impl {
     while (!timers.empty() && timers.begin()->first <= now) {
       auto [due, key] = *timers.begin();
       timers.erase(timers.begin());
-      auto it = customers.find(key);
-      if (it == customers.end()) continue;
-      it->second->timer_due = 0;
-      Ctx c{it->first, *it->second, now, &out};
+      CustomerState* st = FindCustomer(key);
+      if (!st) continue;
+      st->timer_due = 0;
+      Ctx c{key, *st, now, &out};
       FireTimers(c, now);
-      Reschedule(it->first, *it->second);
+      Reschedule(key, *st);
     }
     return out;
   }
@@ -1476,16 +1502,16 @@ struct Engine::Impl {
   }
 
   std::optional<av::CustomerView> View(std::string_view key, uint32_t max_touches, Micros now) const {
-    auto it = customers.find(absl::string_view(key.data(), key.size()));
-    if (it == customers.end()) return std::nullopt;
-    const CustomerState& st = *it->second;
+    const CustomerState* found = FindCustomer(key);
+    if (!found) return std::nullopt;
+    const CustomerState& st = *found;
     if (now == 0) now = st.last_event_at;
     if (max_touches == 0) max_touches = 20;
     av::CustomerView v;
-    v.set_customer_key(it->first);
+    v.set_customer_key(std::string(key));
     for (const auto& a : st.alias_keys) v.add_alias_keys(a);
     v.set_display_name(st.display_name.str());
-    if (absl::StartsWith(it->first, "domain:")) v.set_domain(it->first.substr(7));
+    if (key.substr(0, 7) == "domain:") v.set_domain(std::string(key.substr(7)));
     for (const auto& r : st.records)
       if (v.domain().empty() && !r.id.view().domain.empty()) v.set_domain(std::string(r.id.view().domain));
     v.set_account_id(st.account_id.str());
@@ -1512,8 +1538,8 @@ struct Engine::Impl {
     if (st.handoff) {
       const auto& h = *st.handoff;
       auto* x = v.mutable_handoff();
-      x->set_handoff_id(h.handoff_id.str());
-      x->set_lead_id(h.lead_id.str());
+      x->set_handoff_id(std::string(h.handoff_id()));
+      x->set_lead_id(std::string(h.lead_id()));
       x->set_status(h.rejected   ? ev::HANDOFF_STATUS_REJECTED
                     : h.accepted ? ev::HANDOFF_STATUS_ACCEPTED
                                  : ev::HANDOFF_STATUS_PENDING);
@@ -1576,7 +1602,7 @@ struct Engine::Impl {
       auto* x = v.add_live_claims();
       const EvRef& r = c.ev;
       x->set_id(r.event_id.str() + "#" + std::to_string(c.index));
-      x->set_customer_key(it->first);
+      x->set_customer_key(std::string(key));
       x->set_product(strings.Get(c.product));
       x->set_feature(strings.Get(c.feature));
       x->set_attribute(static_cast<av::ClaimAttribute>(c.attr));
@@ -1589,13 +1615,13 @@ struct Engine::Impl {
       auto* sp = x->mutable_span();
       sp->set_field(SpanFieldPath(c.field, r.payload));
       if (!c.structured) {
-        sp->set_text(c.span_text.str());
-        sp->set_begin(c.begin);
-        sp->set_end(c.end);
+        sp->set_text(std::string(c.text.span_text()));
+        sp->set_begin(c.text.begin());
+        sp->set_end(c.text.end());
       }
       SetTimestamp(r.at, x->mutable_made_at());
       SetTimestamp(c.valid_until, x->mutable_valid_until());
-      x->set_confidence(c.confidence);
+      x->set_confidence(c.text.confidence());
       if (r.offset >= 0) {
         x->mutable_source()->set_topic(strings.Get(r.topic));
         x->mutable_source()->set_partition(r.partition);
@@ -1679,11 +1705,10 @@ struct Engine::Impl {
       std::set<std::string_view> seen;
       for (const auto& k : seg.customers().customer_keys()) {
         if (!seen.insert(k).second) continue;
-        auto it = customers.find(k);
-        if (it != customers.end()) add(*it->second);
+        if (const CustomerState* st = FindCustomer(k)) add(*st);
       }
     } else if (seg.has_criteria()) {
-      for (const auto& [k, st] : customers)
+      for (const auto& st : customers)
         if (InSegment(*st, seg.criteria())) add(*st);
     }
     if (!samples.empty()) {
@@ -1764,39 +1789,38 @@ std::vector<Finding> Engine::AdvanceTime(Micros now) { return impl_->Advance(now
 Micros Engine::NextTimer() const { return impl_->timers.empty() ? 0 : impl_->timers.begin()->first; }
 
 std::string Engine::SerializeCustomer(std::string_view key) const {
-  auto it = impl_->customers.find(absl::string_view(key.data(), key.size()));
-  if (it == impl_->customers.end()) return {};
-  return EncodeState(*it->second, impl_->strings);
+  const CustomerState* st = impl_->FindCustomer(key);
+  if (!st) return {};
+  return EncodeState(*st, impl_->strings);
 }
 
 bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
   auto st = std::make_unique<CustomerState>();
   if (!DecodeState(bytes, st.get(), &impl_->strings)) return false;
   std::string k(key);
-  auto it = impl_->customers.find(k);
-  if (it != impl_->customers.end()) {
-    if (it->second->timer_due) impl_->EraseTimer(it->second->timer_due, k);
-    it->second = std::move(st);
-  } else {
-    it = impl_->customers.emplace(k, std::move(st)).first;
+  st->key = k;
+  if (auto it = impl_->customers.find(std::string_view(k)); it != impl_->customers.end()) {
+    if ((*it)->timer_due) impl_->EraseTimer((*it)->timer_due, k);
+    impl_->customers.erase(it);
   }
-  it->second->timer_due = 0;
-  impl_->Reschedule(it->first, *it->second);
+  CustomerState& placed = **impl_->customers.insert(std::move(st)).first;
+  placed.timer_due = 0;
+  impl_->Reschedule(k, placed);
   return true;
 }
 
 void Engine::EraseCustomer(std::string_view key) {
   std::string k(key);
-  auto it = impl_->customers.find(k);
+  auto it = impl_->customers.find(std::string_view(k));
   if (it == impl_->customers.end()) return;
-  if (it->second->timer_due) impl_->EraseTimer(it->second->timer_due, k);
+  if ((*it)->timer_due) impl_->EraseTimer((*it)->timer_due, k);
   impl_->customers.erase(it);
 }
 
 std::vector<std::string> Engine::CustomerKeys() const {
   std::vector<std::string> keys;
   keys.reserve(impl_->customers.size());
-  for (const auto& [k, v] : impl_->customers) keys.push_back(k);
+  for (const auto& st : impl_->customers) keys.push_back(st->key.str());
   std::sort(keys.begin(), keys.end());
   return keys;
 }
@@ -1817,7 +1841,8 @@ bool Engine::RestoreActivity(std::string_view bytes) { return impl_->DecodeActiv
 
 size_t Engine::ApproxMemoryBytes() const {
   size_t n = impl_->strings.ApproxBytes() + impl_->timers.size() * 80 + impl_->activity.size() * (sizeof(DayActivities) + 48);
-  for (const auto& [k, v] : impl_->customers) n += sizeof(k) + k.capacity() + 16 + v->ApproxBytes();
+  // Per customer: its slot (pointer + control byte, at ~60% load) and state (the key's block included).
+  for (const auto& st : impl_->customers) n += 16 + st->ApproxBytes();
   return n;
 }
 
@@ -1825,9 +1850,9 @@ void Engine::ReplacePlaybook(Playbook playbook) {
   impl_->SetPlaybook(std::move(playbook));
   // windows / SLAs changed: recompute every timer
   impl_->timers.clear();
-  for (auto& [k, v] : impl_->customers) {
-    v->timer_due = 0;
-    impl_->Reschedule(k, *v);
+  for (auto& st : impl_->customers) {
+    st->timer_due = 0;
+    impl_->Reschedule(st->key.str(), *st);
   }
 }
 const Playbook& Engine::playbook() const { return *impl_->pb; }

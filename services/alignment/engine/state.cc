@@ -56,16 +56,16 @@ void GetId(Reader& r, PackedIdentity* p) {
 }  // namespace
 
 size_t CustomerState::ApproxBytes() const {
-  size_t n = sizeof(CustomerState);
+  size_t n = sizeof(CustomerState) + key.HeapBytes();
   n += touches.capacity() * sizeof(TouchRec);
   n += claims.capacity() * sizeof(StoredClaim);
-  for (const auto& c : claims) n += c.span_text.HeapBytes() + c.detail.HeapBytes() + c.offer_code.HeapBytes();
+  for (const auto& c : claims) n += c.text.HeapBytes();
   n += records.capacity() * sizeof(RecordRec);
   n += score_reasons.capacity() * sizeof(ScoreReasonRec) + display_name.HeapBytes() + account_id.HeapBytes();
   n += alias_keys.capacity() * sizeof(std::string);
   for (const auto& k : alias_keys) n += StrBytes(k);
   for (const auto& o : opps) n += StrBytes(o.name) + StrBytes(o.id);
-  if (handoff) n += sizeof(HandoffRec) + handoff->lead_id.HeapBytes() + handoff->handoff_id.HeapBytes();
+  if (handoff) n += sizeof(HandoffRec) + handoff->ids.HeapBytes();
   for (const auto& r : records) n += r.id.HeapBytes() + r.source_lead_id.HeapBytes() + r.ev.record_id.HeapBytes();
   for (const auto& c : claims) n += c.ev.record_id.HeapBytes();
   for (const auto& t : touches) n += t.ev.record_id.HeapBytes();
@@ -108,13 +108,13 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
     w.I(c.v.ymd);
     w.U(c.v.flag);
     w.U(static_cast<uint8_t>(c.v.avail));
-    w.S(c.detail);
-    w.S(c.span_text);
-    w.U(c.begin);
-    w.U(c.end);
+    w.S(c.text.detail());
+    w.S(c.text.span_text());
+    w.U(c.text.begin());
+    w.U(c.text.end());
     w.I(c.valid_until);
-    w.D(c.confidence);
-    w.S(c.offer_code);
+    w.D(c.text.confidence());
+    w.S(c.text.offer_code());
     w.U(c.new_customers_only);
   }
   w.U(s.records.size());
@@ -128,13 +128,13 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
   if (s.handoff) {
     const auto& h = *s.handoff;
     PutEv(w, h.ev, in);
-    w.S(h.handoff_id);
+    w.S(h.handoff_id());
     w.I(h.accept_due);
     w.I(h.touch_due);
     w.U(h.accepted | h.rejected << 1 | h.touched << 2 | h.accept_fired << 3 | h.touch_fired << 4);
     if (h.accepted) PutEv(w, h.accept_ev, in);
     w.U(h.counted);
-    w.S(h.lead_id);
+    w.S(h.lead_id());
     w.I(h.handed_off_at);
     w.I(h.accepted_at);
     w.I(h.first_touch_at);
@@ -232,13 +232,17 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     c.v.ymd = static_cast<int32_t>(r.I());
     c.v.flag = r.U();
     c.v.avail = static_cast<Avail>(r.U());
-    c.detail = r.S();
-    c.span_text = r.S();
-    c.begin = static_cast<uint32_t>(r.U());
-    c.end = static_cast<uint32_t>(r.U());
+    std::string detail = r.S(), span = r.S();
+    ClaimText::Fields t;
+    t.detail = detail;
+    t.span_text = span;
+    t.begin = static_cast<uint32_t>(r.U());
+    t.end = static_cast<uint32_t>(r.U());
     c.valid_until = r.I();
-    c.confidence = static_cast<float>(r.D());
-    c.offer_code = r.S();
+    t.confidence = static_cast<float>(r.D());
+    std::string offer = r.S();
+    t.offer_code = offer;
+    c.text = ClaimText(t);
     c.new_customers_only = r.U();
     s->claims.push_back(std::move(c));
   }
@@ -253,7 +257,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   if (r.U()) {
     HandoffRec h;
     GetEv(r, &h.ev, in);
-    h.handoff_id = r.S();
+    std::string handoff_id = r.S(), lead_id;
     h.accept_due = r.I();
     h.touch_due = r.I();
     uint64_t f = r.U();
@@ -265,7 +269,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     if (h.accepted) GetEv(r, &h.accept_ev, in);
     if (v2) {
       h.counted = r.U();
-      h.lead_id = r.S();
+      lead_id = r.S();
       h.handed_off_at = r.I();
       h.accepted_at = r.I();
       h.first_touch_at = r.I();
@@ -277,6 +281,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
       h.handed_off_at = h.ev.at;
       h.accepted_at = h.accepted ? h.accept_ev.at : 0;
     }
+    h.ids = CompactPair(handoff_id, lead_id);
     s->handoff = std::make_unique<HandoffRec>(std::move(h));
   }
   for (uint64_t n = count(64), i = 0; i < n && r.ok(); ++i) {
@@ -299,9 +304,9 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     }
     s->opps.push_back(std::move(o));
   }
-  for (uint64_t n = count(65536), i = 0; i < n && r.ok(); ++i) s->seen.push_back(r.U());
+  for (uint64_t n = count(CompactVec<uint64_t>::kMaxSize), i = 0; i < n && r.ok(); ++i) s->seen.push_back(r.U());
   s->seen_pos = static_cast<uint32_t>(r.U());
-  for (uint64_t n = count(65536), i = 0; i < n && r.ok(); ++i) s->emitted.push_back(r.U());
+  for (uint64_t n = count(CompactVec<uint64_t>::kMaxSize), i = 0; i < n && r.ok(); ++i) s->emitted.push_back(r.U());
   if (version >= 3) {
     uint64_t legacy = r.U();
     if (legacy > s->emitted.size() || s->emitted.size() > kMaxEmitted) return false;

@@ -3,9 +3,11 @@
 // Internal to the engine; the wiring only sees the bytes of Engine::SerializeCustomer.
 
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "services/alignment/engine/claims.h"
@@ -35,24 +37,135 @@ enum class SpanField : uint8_t {
   kCommitmentText, kConcessionText, kLineDescription, kStructured
 };
 
-// Field order packs it to 160 bytes; text is in CompactStr (8 bytes, no allocation when empty).
+// A claim's text fields and span in one block, null when all are default (structured claims
+// without an offer code): most claims carry at most one of them, and this keeps StoredClaim at
+// 128 bytes (five claims fit a 640-byte block instead of 896 with three inline CompactStr).
+class ClaimText {
+ public:
+  struct Fields {
+    uint32_t begin = 0, end = 0;  // UTF-8 byte span in the source text
+    float confidence = 1;
+    std::string_view detail, span_text, offer_code;
+  };
+  ClaimText() = default;
+  explicit ClaimText(const Fields& f) { Assign(f); }
+  ClaimText(const ClaimText& o) { Copy(o); }
+  ClaimText(ClaimText&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  ClaimText& operator=(const ClaimText& o) {
+    if (this != &o) Copy(o);
+    return *this;
+  }
+  ClaimText& operator=(ClaimText&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~ClaimText() { delete[] p_; }
+
+  uint32_t begin() const { return Head(0); }
+  uint32_t end() const { return Head(1); }
+  float confidence() const {
+    if (!p_) return 1;
+    float f;
+    std::memcpy(&f, p_ + 2 * 4, 4);
+    return f;
+  }
+  std::string_view detail() const { return Str(0); }
+  std::string_view span_text() const { return Str(1); }
+  std::string_view offer_code() const { return Str(2); }
+  size_t HeapBytes() const {
+    if (!p_) return 0;
+    const char* q = p_ + kFixed;
+    size_t n = 0;
+    for (int k = 0; k < 3; ++k) n += GetVar(q);
+    return static_cast<size_t>(q - p_) + n;
+  }
+
+ private:
+  // [begin][end][confidence] (4 bytes each), the three lengths as varints (one byte each for
+  // short texts: a 16-byte span is a 32-byte block), then detail, span text and offer code.
+  static constexpr size_t kFixed = 3 * 4;
+  uint32_t Head(int i) const {
+    if (!p_) return 0;
+    uint32_t v;
+    std::memcpy(&v, p_ + i * 4, 4);
+    return v;
+  }
+  static uint32_t GetVar(const char*& q) {
+    uint32_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const auto b = static_cast<uint8_t>(*q++);
+      v |= static_cast<uint32_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+  }
+  static char* PutVar(char* q, uint32_t v) {
+    while (v >= 0x80) {
+      *q++ = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    *q++ = static_cast<char>(v);
+    return q;
+  }
+  static size_t VarSize(uint32_t v) {
+    size_t n = 1;
+    while (v >= 0x80) v >>= 7, ++n;
+    return n;
+  }
+  std::string_view Str(int i) const {
+    if (!p_) return {};
+    const char* q = p_ + kFixed;
+    uint32_t len[3];
+    for (uint32_t& l : len) l = GetVar(q);
+    for (int k = 0; k < i; ++k) q += len[k];
+    return {q, len[i]};
+  }
+  void Assign(const Fields& f) {
+    delete[] p_;
+    p_ = nullptr;
+    if (f.begin == 0 && f.end == 0 && f.confidence == 1 && f.detail.empty() && f.span_text.empty() && f.offer_code.empty())
+      return;
+    const std::string_view texts[3] = {f.detail, f.span_text, f.offer_code};
+    size_t n = kFixed;
+    for (std::string_view t : texts) n += VarSize(static_cast<uint32_t>(t.size())) + t.size();
+    char* p = new char[n];
+    std::memcpy(p, &f.begin, 4);
+    std::memcpy(p + 4, &f.end, 4);
+    std::memcpy(p + 8, &f.confidence, 4);
+    char* q = p + kFixed;
+    for (std::string_view t : texts) q = PutVar(q, static_cast<uint32_t>(t.size()));
+    for (std::string_view t : texts) {
+      if (!t.empty()) std::memcpy(q, t.data(), t.size());
+      q += t.size();
+    }
+    p_ = p;
+  }
+  void Copy(const ClaimText& o) {
+    char* p = nullptr;
+    if (o.p_) {
+      p = new char[o.HeapBytes()];
+      std::memcpy(p, o.p_, o.HeapBytes());
+    }
+    delete[] p_;
+    p_ = p;
+  }
+  char* p_ = nullptr;
+};
+
+// 128 bytes: the event reference, the value, and the rarely-set text in one pointer.
 struct StoredClaim {
   EvRef ev;
   ClaimVal v;
   Micros valid_until = 0;
-  CompactStr detail;
-  CompactStr span_text;  // the claimed text (free text), at most 160 bytes
-  CompactStr offer_code;
+  ClaimText text;  // span (free text: the claimed text, at most 160 bytes), detail, offer code
   uint32_t product = 0;  // interned
   uint32_t feature = 0;  // interned
-  uint32_t begin = 0, end = 0;
-  float confidence = 1;
   uint16_t index = 0;  // claim index within the event: claim id = event id + "#" + index
   Attr attr = Attr::kNone;
   bool structured = false;
   SpanField field = SpanField::kNone;
   bool new_customers_only = false;
 };
+static_assert(sizeof(StoredClaim) == 128);
 
 struct TouchRec {
   EvRef ev;
@@ -70,21 +183,25 @@ struct RecordRec {
   PackedIdentity id;
 };
 
+// 192 bytes (was 208): both event references first, the ids in one block, the flags last.
 struct HandoffRec {
   EvRef ev;  // LeadHandedOff
-  CompactStr handoff_id;
-  Micros accept_due = 0, touch_due = 0;
-  bool accepted = false, rejected = false, touched = false;
   EvRef accept_ev;
-  bool accept_fired = false, touch_fired = false;
+  CompactPair ids;  // hand-off id, then (format 2) the marketing lead handed off
+  Micros accept_due = 0, touch_due = 0;
   // Format 2 (customer view, scorecard):
-  bool counted = false;       // the accept SLA outcome is in the scorecard counters
-  CompactStr lead_id;         // the marketing lead handed off
   Micros handed_off_at = 0;   // format 1: the hand-off event's time
   Micros accepted_at = 0;     // format 1: accept_ev.at
   Micros first_touch_at = 0;  // first sales touch at or after the hand-off (0 = none)
   uint32_t owner = 0;         // interned actor id: accepting owner, else the suggested owner
+  bool accepted = false, rejected = false, touched = false;
+  bool accept_fired = false, touch_fired = false;
+  bool counted = false;       // the accept SLA outcome is in the scorecard counters
+
+  std::string_view handoff_id() const { return ids.first(); }
+  std::string_view lead_id() const { return ids.second(); }
 };
+static_assert(sizeof(HandoffRec) == 192);
 
 struct OppRec {
   std::string id;
@@ -118,42 +235,47 @@ struct Suppress {
 };
 
 struct CustomerState {
-  uint8_t stage = 0;  // LifecycleStage
+  CompactStr key;  // the customer key (the engine's set of states is keyed by it)
   EvRef stage_ev;
-  bool has_stage_ev = false;
-  bool ever_customer = false;
   Micros last_event_at = 0;
   Micros last_handoff_accept_at = -1;
-  std::vector<TouchRec> touches;    // oldest first, <= max_touches
-  std::vector<StoredClaim> claims;  // oldest first, <= max_claims
-  std::vector<RecordRec> records;   // <= max_records
   std::unique_ptr<HandoffRec> handoff;  // most customers never have one: no inline space
-  std::vector<OppRec> opps;         // open opportunities, <= 4
-  std::vector<uint64_t> seen;       // ring of event id hashes (dedupe)
+  Micros timer_due = 0;                 // the timer registered in the engine (0 = none)
+  // Format 2: customer view and scorecard.
+  Micros first_event_at = 0;            // format 1: earliest time still in the state
+  Micros scored_at = 0;
+  CompactStr display_name;              // account name, else the company as written (<= 120 bytes)
+  CompactStr account_id;
+  uint32_t owner[2] = {0, 0};           // interned actor ids: [0] marketing owner, [1] sales owner
+  uint32_t industry = 0, region = 0, country = 0;  // interned, as written
+  int32_t touch_day[kActivityScopes] = {-1, -1, -1};  // last UTC day counted in customers_touched
   uint32_t seen_pos = 0;
+
+  // The arrays in CompactVec (12 bytes each, alignment 2), together so they pack.
+  CompactVec<TouchRec> touches;    // oldest first, <= max_touches
+  CompactVec<StoredClaim> claims;  // oldest first, <= max_claims
+  CompactVec<RecordRec> records;   // <= max_records
+  CompactVec<OppRec> opps;         // open opportunities, <= 4
+  CompactVec<uint64_t> seen;       // ring of event id hashes (dedupe)
   // Findings already raised (repeat suppression), oldest first, <= kMaxEmitted: the raise key
   // of each (Engine: FNV-1a of the text the finding id hashes, so SHA-256 runs only for new
   // findings). The first emitted_legacy entries came from a format-1/2 checkpoint and are
   // Hash64 of the finding id instead.
-  std::vector<uint64_t> emitted;
-  uint8_t emitted_legacy = 0;
-  std::vector<Suppress> suppress;   // time-boxed repeat suppression keys
-  Micros timer_due = 0;             // the timer registered in the engine (0 = none)
+  CompactVec<uint64_t> emitted;
+  CompactVec<Suppress> suppress;   // time-boxed repeat suppression keys
+  CompactVec<ScoreReasonRec> score_reasons;  // <= 8 (codes and points; descriptions are not kept)
+  CompactVec<std::string> alias_keys;  // former customer keys merged into this one, <= 8
 
-  // Format 2: customer view and scorecard.
-  Micros first_event_at = 0;            // format 1: earliest time still in the state
-  uint32_t owner[2] = {0, 0};           // interned actor ids: [0] marketing owner, [1] sales owner
+  uint8_t stage = 0;  // LifecycleStage
+  bool has_stage_ev = false;
+  bool ever_customer = false;
+  uint8_t emitted_legacy = 0;
   uint8_t lead_score = 0;               // 0..100, 0 = never scored
-  Micros scored_at = 0;
-  std::vector<ScoreReasonRec> score_reasons;  // <= 8 (codes and points; descriptions are not kept)
-  CompactStr display_name;              // account name, else the company as written (<= 120 bytes)
-  CompactStr account_id;
-  uint32_t industry = 0, region = 0, country = 0;  // interned, as written
-  std::vector<std::string> alias_keys;  // former customer keys merged into this one, <= 8
-  int32_t touch_day[kActivityScopes] = {-1, -1, -1};  // last UTC day counted in customers_touched
 
   size_t ApproxBytes() const;
 };
+// 9 arrays at 12 bytes instead of 24 (and the key inside): a 320-byte block instead of 448.
+static_assert(sizeof(CustomerState) <= 320);
 
 // Encoding: version byte + fields; strings for interned values (topics, actors, products).
 class Interner;

@@ -3,8 +3,12 @@
 // compact binary writer/reader for per-customer checkpoints.
 
 #include <cstdint>
+#include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <memory>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -135,6 +139,207 @@ class CompactStr {
     p_ = p;
   }
   char* p_ = nullptr;
+};
+
+// Two strings in one pointer: null when both are empty, else one block of their varint lengths
+// and bytes (a hand-off's id and lead id: one small block instead of two).
+class CompactPair {
+ public:
+  CompactPair() = default;
+  CompactPair(std::string_view a, std::string_view b) { Assign(a, b); }
+  CompactPair(const CompactPair& o) { Assign(o.first(), o.second()); }
+  CompactPair(CompactPair&& o) noexcept : p_(o.p_) { o.p_ = nullptr; }
+  CompactPair& operator=(const CompactPair& o) {
+    if (this != &o) Assign(o.first(), o.second());
+    return *this;
+  }
+  CompactPair& operator=(CompactPair&& o) noexcept {
+    std::swap(p_, o.p_);
+    return *this;
+  }
+  ~CompactPair() { delete[] p_; }
+  std::string_view first() const { return Get(0); }
+  std::string_view second() const { return Get(1); }
+  size_t HeapBytes() const {
+    if (!p_) return 0;
+    const char* q = p_;
+    uint32_t a = Var(q), b = Var(q);
+    return static_cast<size_t>(q - p_) + a + b;
+  }
+
+ private:
+  static uint32_t Var(const char*& q) {
+    uint32_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const auto b = static_cast<uint8_t>(*q++);
+      v |= static_cast<uint32_t>(b & 0x7f) << shift;
+      if (!(b & 0x80)) return v;
+    }
+  }
+  std::string_view Get(int i) const {
+    if (!p_) return {};
+    const char* q = p_;
+    uint32_t a = Var(q), b = Var(q);
+    return i == 0 ? std::string_view(q, a) : std::string_view(q + a, b);
+  }
+  void Assign(std::string_view a, std::string_view b) {
+    char* p = nullptr;
+    if (!a.empty() || !b.empty()) {
+      size_t n = a.size() + b.size();
+      for (size_t len : {a.size(), b.size()})
+        for (n += 1; len >= 0x80; len >>= 7) ++n;  // the varints' bytes
+      p = new char[n];
+      char* q = p;
+      for (auto n : {static_cast<uint32_t>(a.size()), static_cast<uint32_t>(b.size())}) {
+        while (n >= 0x80) {
+          *q++ = static_cast<char>(n | 0x80);
+          n >>= 7;
+        }
+        *q++ = static_cast<char>(n);
+      }
+      if (!a.empty()) std::memcpy(q, a.data(), a.size());
+      if (!b.empty()) std::memcpy(q + a.size(), b.data(), b.size());
+    }
+    delete[] p_;
+    p_ = p;
+  }
+  char* p_ = nullptr;
+};
+
+// A vector in 12 bytes and alignment 2 (std::vector: 24 and 8), for the per-customer arrays
+// that nine of live in every customer's state: an unaligned pointer and 16-bit size and
+// capacity (the state's arrays are bounded well below 65535). Same growth as std::vector
+// (doubling on push_back, exact on reserve), so capacities and memory match it.
+template <typename T>
+class CompactVec {
+ public:
+  using value_type = T;
+  using iterator = T*;
+  using const_iterator = const T*;
+  using reverse_iterator = std::reverse_iterator<T*>;
+  using const_reverse_iterator = std::reverse_iterator<const T*>;
+  static constexpr size_t kMaxSize = 0xffff;
+
+  CompactVec() = default;
+  CompactVec(const CompactVec& o) {
+    reserve(o.size());
+    std::uninitialized_copy(o.begin(), o.end(), data());
+    size_ = o.size_;
+  }
+  CompactVec(CompactVec&& o) noexcept { Steal(o); }
+  CompactVec& operator=(const CompactVec& o) {
+    if (this != &o) {
+      CompactVec t(o);
+      swap(t);
+    }
+    return *this;
+  }
+  CompactVec& operator=(CompactVec&& o) noexcept {
+    if (this != &o) {
+      Release();
+      Steal(o);
+    }
+    return *this;
+  }
+  ~CompactVec() { Release(); }
+  void swap(CompactVec& o) noexcept {
+    CompactVec t;
+    t.Steal(o);
+    o.Steal(*this);
+    Steal(t);
+  }
+
+  T* data() {
+    T* p;
+    std::memcpy(&p, p_, sizeof p);
+    return p;
+  }
+  const T* data() const {
+    T* p;
+    std::memcpy(&p, p_, sizeof p);
+    return p;
+  }
+  size_t size() const { return size_; }
+  size_t capacity() const { return cap_; }
+  bool empty() const { return size_ == 0; }
+  T* begin() { return data(); }
+  T* end() { return data() + size_; }
+  const T* begin() const { return data(); }
+  const T* end() const { return data() + size_; }
+  reverse_iterator rbegin() { return reverse_iterator(end()); }
+  reverse_iterator rend() { return reverse_iterator(begin()); }
+  const_reverse_iterator rbegin() const { return const_reverse_iterator(end()); }
+  const_reverse_iterator rend() const { return const_reverse_iterator(begin()); }
+  T& operator[](size_t i) { return data()[i]; }
+  const T& operator[](size_t i) const { return data()[i]; }
+  T& front() { return data()[0]; }
+  const T& front() const { return data()[0]; }
+  T& back() { return data()[size_ - 1]; }
+  const T& back() const { return data()[size_ - 1]; }
+
+  void reserve(size_t n) {
+    if (n <= cap_) return;
+    if (n > kMaxSize) throw std::length_error("CompactVec");
+    T* q = static_cast<T*>(::operator new(n * sizeof(T)));
+    T* old = data();
+    std::uninitialized_move(old, old + size_, q);
+    std::destroy(old, old + size_);
+    ::operator delete(old);
+    SetPtr(q);
+    cap_ = static_cast<uint16_t>(n);
+  }
+  template <typename... A>
+  T& emplace_back(A&&... a) {
+    if (size_ == kMaxSize) throw std::length_error("CompactVec");  // like std::vector past max_size()
+    if (size_ == cap_) reserve(std::min<size_t>(kMaxSize, size_ + std::max<size_t>(size_, 1)));
+    T* slot = ::new (static_cast<void*>(data() + size_)) T(std::forward<A>(a)...);
+    ++size_;
+    return *slot;
+  }
+  void push_back(const T& x) { emplace_back(x); }
+  void push_back(T&& x) { emplace_back(std::move(x)); }
+  void pop_back() {
+    --size_;
+    std::destroy_at(data() + size_);
+  }
+  T* erase(const T* first, const T* last) {
+    T* f = begin() + (first - begin());
+    T* l = begin() + (last - begin());
+    if (f == l) return f;
+    T* new_end = std::move(l, end(), f);
+    std::destroy(new_end, end());
+    size_ = static_cast<uint16_t>(new_end - begin());
+    return f;
+  }
+  T* erase(const T* pos) { return erase(pos, pos + 1); }
+  void clear() { erase(begin(), end()); }
+  void resize(size_t n) {
+    if (n < size_) {
+      erase(begin() + n, end());
+      return;
+    }
+    reserve(n);
+    while (size_ < n) emplace_back();
+  }
+
+ private:
+  void SetPtr(T* q) { std::memcpy(p_, &q, sizeof q); }
+  void Steal(CompactVec& o) {
+    std::memcpy(p_, o.p_, sizeof p_);
+    size_ = o.size_;
+    cap_ = o.cap_;
+    o.SetPtr(nullptr);
+    o.size_ = o.cap_ = 0;
+  }
+  void Release() {
+    T* p = data();
+    std::destroy(p, p + size_);
+    ::operator delete(p);
+    SetPtr(nullptr);
+    size_ = cap_ = 0;
+  }
+  unsigned char p_[sizeof(void*)] = {};  // T*, unaligned: keeps the class at 12 bytes
+  uint16_t size_ = 0, cap_ = 0;
 };
 
 // Maps strings to small integers and back (actors, topics, products). Append-only.
