@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BUILD = Path(os.environ.get("CONCORD_BUILD_DIR", ROOT / "build"))
 BIN = BUILD / "bench"
 OUT = BUILD / "bench"
-REDIS_PORT = int(os.environ.get("CONCORD_REDIS_PORT", "6379"))
+REDIS_PORT = 0  # the dedicated Redis's (BenchRedis), set in main
 MKT, SALES = "concord.marketing.events.v1", "concord.sales.events.v1"
 
 
@@ -104,6 +104,7 @@ class BenchKafka:
         subprocess.run([str(ROOT / "scripts/infra"), "stop-kafka"], env=self.env, stdout=sys.stderr, stderr=sys.stderr)
         shutil.rmtree(OUT / "infra", ignore_errors=True)
 
+
     def create(self, *names, partitions=None):
         from confluent_kafka.admin import NewTopic
         fs = self.admin.create_topics([NewTopic(n, num_partitions=partitions or self.partitions, replication_factor=1)
@@ -151,6 +152,24 @@ class BenchKafka:
             c.commit(offsets=offs, asynchronous=False)
         finally:
             c.close()
+
+
+# --- the dedicated Redis -----------------------------------------------------------
+class BenchRedis:
+    """A Redis of its own (same configuration as the local one: AOF, fsync every second), so the
+    figures do not depend on what else is stored: a developer's Redis holding 0.5 GB of old test
+    keys forked for AOF rewrites during a run and stalled it for up to 1.2 s."""
+
+    def __init__(self, port):
+        self.port = port
+        self.env = dict(os.environ, CONCORD_REDIS_PORT=str(port), CONCORD_INFRA_DIR=str(OUT / "infra"))
+
+    def start(self):
+        subprocess.run([str(ROOT / "scripts/infra"), "start-redis"], env=self.env, check=True,
+                       stdout=sys.stderr, stderr=sys.stderr)
+
+    def stop(self):
+        subprocess.run([str(ROOT / "scripts/infra"), "stop-redis"], env=self.env, stdout=sys.stderr, stderr=sys.stderr)
 
 
 def stop_process(proc, perf, log_file, sig, timeout):
@@ -703,7 +722,9 @@ def main():
     ap.add_argument("--rate", type=int, default=10000, help="events/s of the latency runs (the issue: a steady 10k)")
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--engine-min-time", type=float, default=2.0)
-    ap.add_argument("--kafka-port", type=int, default=19092, help="port of the dedicated benchmark broker")
+    ap.add_argument("--kafka-port", type=int, default=19092,
+                    help="port of the dedicated benchmark broker (it also takes the next three)")
+    ap.add_argument("--redis-port", type=int, default=0, help="port of the dedicated benchmark Redis (default kafka port + 4)")
     ap.add_argument("--write-seconds", type=float, default=10, help="measured seconds of each write-path load")
     ap.add_argument("--write-warmup", type=float, default=2, help="unmeasured seconds before each write-path load")
     ap.add_argument("--write-concurrency", type=int, default=64, help="calls in flight at write-path saturation")
@@ -733,10 +754,14 @@ def main():
         bench_engine(a)
     kafka = redis = None
     if only & {"latency", "throughput", "write"}:
+        global REDIS_PORT
+        REDIS_PORT = a.redis_port or a.kafka_port + 4
         kafka = BenchKafka(a.kafka_port, a.partitions)
-        redis = Redis(REDIS_PORT)
+        bench_redis = BenchRedis(REDIS_PORT)
         try:
-            kafka.start()
+            kafka.start()  # first: it starts from an empty state dir
+            bench_redis.start()
+            redis = Redis(REDIS_PORT)
             kafka.create(MKT, SALES)
             if "latency" in only:
                 bench_latency(a, kafka, redis, run, logs)
@@ -746,8 +771,8 @@ def main():
             if "write" in only:
                 bench_write(a, kafka, redis, run, logs)
         finally:
-            n = redis.delete_prefix(f"concord:bench:{run}")
-            log(f"cleanup: {n} Redis keys deleted; stopping the benchmark broker (its topics go with it)")
+            log("cleanup: stopping the benchmark broker and Redis (their data go with them)")
+            bench_redis.stop()
             kafka.stop()
     doc = {"run": run, "mode": "smoke" if a.smoke else "full", "machine": info,
            "settings": {k: v for k, v in vars(a).items()}, "seconds": round(time.monotonic() - t0, 1),
