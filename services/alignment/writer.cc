@@ -59,6 +59,9 @@ Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& pro
                                "From the last evidence event's time to the finding's publication", {},
                                metrics::LatencyBuckets())
                   .With({});
+  already_stored_ = &reg.AddCounter("concord_alignment_findings_already_stored_total",
+                                    "Findings raised again but already stored by an earlier run (not published again)", {})
+                         .With({});
 }
 
 Writer::~Writer() { Stop(); }
@@ -209,7 +212,11 @@ absl::Status Writer::Publish(Epoch& e) {
     auto now = Now();
     for (size_t i = 0; i < e.unchecked.size(); ++i) {
       auto& f = e.unchecked[i];
-      if ((*exists)[i] || pending_id_set_.count(f.id()) || !e.fresh_ids.insert(f.id()).second) continue;
+      if ((*exists)[i]) {
+        already_stored_->Inc();
+        continue;
+      }
+      if (pending_id_set_.count(f.id()) || !e.fresh_ids.insert(f.id()).second) continue;
       *f.mutable_detected_at() = now;
       if (f.has_last_evidence_at()) {
         auto latency = now - f.last_evidence_at();
@@ -269,12 +276,15 @@ void Writer::AwaitDeliveries(Epoch& e) {
 }
 
 void Writer::CheckpointLoop() {
+  // Once an epoch is given up (shutting down with Redis or Kafka unavailable), no later one is
+  // written: each builds on the state and offsets of the ones before it.
+  bool gave_up = false;
   std::unique_lock lock(mu_);
   while (true) {
     cv_.wait(lock, [&] { return (quit_ && work_.empty() && !publishing_) || !sealed_.empty(); });
     if (sealed_.empty()) return;  // quit, and nothing left
     Epoch* e = sealed_.front().get();
-    bool discard = e->discard;
+    bool discard = e->discard || gave_up;
     lock.unlock();
     bool written = false;
     if (discard) AwaitDeliveries(*e);  // callbacks point into it
@@ -282,10 +292,7 @@ void Writer::CheckpointLoop() {
     lock.lock();
     std::unique_ptr<Epoch> done = std::move(sealed_.front());
     sealed_.pop_front();
-    if (!written && !discard) {
-      // Later epochs build on this one's state and offsets: never write them without it.
-      for (auto& later : sealed_) later->discard = true;
-    }
+    if (!written && !discard) gave_up = true;
     checkpointed_seq_ = done->seq;
     cv_.notify_all();
     lock.unlock();

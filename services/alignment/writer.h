@@ -165,6 +165,7 @@ class Writer {
   metrics::Family<metrics::Counter>* findings_metric_;
   metrics::Family<metrics::Counter>* dlq_metric_;
   metrics::Histogram* latency_;
+  metrics::Counter* already_stored_;  // raised again, found by EXISTS: not published twice
 };
 
 }  // namespace concord::alignment
