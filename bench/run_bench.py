@@ -32,10 +32,20 @@ def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
+def free_ports(n):
+    """n different free ports (held together: a probed and released port can come back)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
 
 
 # --- Redis (a minimal RESP client: no dependency) ----------------------------------------
@@ -194,7 +204,7 @@ class Alignment:
         return f"concord-bench-{tag}"
 
     def __init__(self, kafka, tag, prefix, grace_ms, log_dir, findings, dlq):
-        self.grpc, self.admin = free_port(), free_port()
+        self.grpc, self.admin = free_ports(2)
         self.tag, self.prefix, self.findings = tag, prefix, findings
         env = dict(os.environ)
         env.update({
@@ -545,7 +555,7 @@ class WriteService:
 
     def __init__(self, name, kafka, prefix, log_dir, tag):
         self.name, self.prefix = name, prefix
-        self.grpc, self.admin = free_port(), free_port()
+        self.grpc, self.admin = free_ports(2)
         env = dict(os.environ)
         env.update({
             "CONCORD_KAFKA_BROKERS": kafka.brokers,

@@ -46,9 +46,21 @@ def create_topics(*names: str, partitions: int = 3) -> None:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(n: int) -> list:
+    """n different free ports: the sockets are held together, since a port probed and released
+    can be handed out again by the next probe (a service once got the same port for its gRPC and
+    admin listeners and refused to start)."""
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
 
 
 class Service:
@@ -56,8 +68,7 @@ class Service:
 
     def __init__(self, name: str, extra_args=(), extra_env=None, tag: str = ""):
         self.name = name
-        self.grpc_port = free_port()
-        self.admin_port = free_port()
+        self.grpc_port, self.admin_port = free_ports(2)
         self.binary = BINARY_DIR / "bin" / f"concord-{name}"
         env = dict(os.environ)
         env.update({
