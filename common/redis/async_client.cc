@@ -25,9 +25,6 @@ struct ReplyDeleter {
 };
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
-// RESP of one command, formatted on the caller's thread (keeps the I/O thread's turn short).
-void Format(const Args& args, std::string& out) { detail::AppendCommand(args, out); }
-
 // A blocking command on a still-blocking context (AUTH, SELECT while connecting).
 absl::StatusOr<Reply> BlockingCommand(redisContext* ctx, const Args& args) {
   std::vector<const char*> argv;
@@ -76,7 +73,8 @@ uint64_t AsyncClient::connects() const {
 
 void AsyncClient::Send(const std::vector<Args>& commands, RepliesCallback done) {
   Group g;
-  for (const auto& c : commands) Format(c, g.wire);
+  // RESP formatted on the caller's thread (keeps the I/O thread's turn short).
+  for (const auto& c : commands) detail::AppendCommand(c, g.wire);
   g.commands = commands.size();
   g.done = std::move(done);
   Enqueue(std::move(g));
@@ -84,7 +82,7 @@ void AsyncClient::Send(const std::vector<Args>& commands, RepliesCallback done) 
 
 void AsyncClient::SendCommand(const Args& command, RepliesCallback done) {
   Group g;
-  Format(command, g.wire);
+  detail::AppendCommand(command, g.wire);
   g.commands = 1;
   g.done = std::move(done);
   Enqueue(std::move(g));

@@ -85,19 +85,18 @@ void Writer::Stop() {
 
 void Writer::Submit(std::vector<v1::Finding> findings, std::vector<DeadLetter> dead_letters) {
   if (findings.empty() && dead_letters.empty()) return;
-  {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return work_.size() < options_.max_queued; });
-    work_.push_back({.findings = std::move(findings), .dead_letters = std::move(dead_letters)});
-  }
-  cv_.notify_all();
+  Enqueue({.findings = std::move(findings), .dead_letters = std::move(dead_letters)});
 }
 
 void Writer::Seal(std::vector<std::vector<std::string>> state, NextOffsets next_offsets, bool discard) {
+  Enqueue({.seal = true, .discard = discard, .state = std::move(state), .next_offsets = std::move(next_offsets)});
+}
+
+void Writer::Enqueue(Work w) {
   {
     std::unique_lock lock(mu_);
     cv_.wait(lock, [&] { return work_.size() < options_.max_queued; });
-    work_.push_back({.seal = true, .discard = discard, .state = std::move(state), .next_offsets = std::move(next_offsets)});
+    work_.push_back(std::move(w));
   }
   cv_.notify_all();
 }

@@ -123,6 +123,7 @@ class Writer {
     NextOffsets next_offsets;
   };
 
+  void Enqueue(Work w);  // waits while max_queued hand-overs wait
   void PublishLoop();
   void CheckpointLoop();
   absl::Status Publish(Epoch& e);

@@ -76,7 +76,7 @@ class ClaimText {
     if (!p_) return 0;
     const char* q = p_ + kFixed;
     size_t n = 0;
-    for (int k = 0; k < 3; ++k) n += GetVar(q);
+    for (int k = 0; k < 3; ++k) n += GetVar32(q);
     return static_cast<size_t>(q - p_) + n;
   }
 
@@ -90,32 +90,11 @@ class ClaimText {
     std::memcpy(&v, p_ + i * 4, 4);
     return v;
   }
-  static uint32_t GetVar(const char*& q) {
-    uint32_t v = 0;
-    for (int shift = 0;; shift += 7) {
-      const auto b = static_cast<uint8_t>(*q++);
-      v |= static_cast<uint32_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
-    }
-  }
-  static char* PutVar(char* q, uint32_t v) {
-    while (v >= 0x80) {
-      *q++ = static_cast<char>(v | 0x80);
-      v >>= 7;
-    }
-    *q++ = static_cast<char>(v);
-    return q;
-  }
-  static size_t VarSize(uint32_t v) {
-    size_t n = 1;
-    while (v >= 0x80) v >>= 7, ++n;
-    return n;
-  }
   std::string_view Str(int i) const {
     if (!p_) return {};
     const char* q = p_ + kFixed;
     uint32_t len[3];
-    for (uint32_t& l : len) l = GetVar(q);
+    for (uint32_t& l : len) l = GetVar32(q);
     for (int k = 0; k < i; ++k) q += len[k];
     return {q, len[i]};
   }
@@ -126,13 +105,13 @@ class ClaimText {
       return;
     const std::string_view texts[3] = {f.detail, f.span_text, f.offer_code};
     size_t n = kFixed;
-    for (std::string_view t : texts) n += VarSize(static_cast<uint32_t>(t.size())) + t.size();
+    for (std::string_view t : texts) n += VarSize32(static_cast<uint32_t>(t.size())) + t.size();
     char* p = new char[n];
     std::memcpy(p, &f.begin, 4);
     std::memcpy(p + 4, &f.end, 4);
     std::memcpy(p + 8, &f.confidence, 4);
     char* q = p + kFixed;
-    for (std::string_view t : texts) q = PutVar(q, static_cast<uint32_t>(t.size()));
+    for (std::string_view t : texts) q = PutVar32(q, static_cast<uint32_t>(t.size()));
     for (std::string_view t : texts) {
       if (!t.empty()) std::memcpy(q, t.data(), t.size());
       q += t.size();

@@ -141,6 +141,29 @@ class CompactStr {
   char* p_ = nullptr;
 };
 
+// Varint lengths inside the engine's compact blocks (CompactPair, ClaimText): 7 bits a byte.
+inline uint32_t GetVar32(const char*& q) {
+  uint32_t v = 0;
+  for (int shift = 0;; shift += 7) {
+    const auto b = static_cast<uint8_t>(*q++);
+    v |= static_cast<uint32_t>(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+  }
+}
+inline char* PutVar32(char* q, uint32_t v) {
+  while (v >= 0x80) {
+    *q++ = static_cast<char>(v | 0x80);
+    v >>= 7;
+  }
+  *q++ = static_cast<char>(v);
+  return q;
+}
+inline size_t VarSize32(uint32_t v) {
+  size_t n = 1;
+  while (v >= 0x80) v >>= 7, ++n;
+  return n;
+}
+
 // Two strings in one pointer: null when both are empty, else one block of their varint lengths
 // and bytes (a hand-off's id and lead id: one small block instead of two).
 class CompactPair {
@@ -163,40 +186,23 @@ class CompactPair {
   size_t HeapBytes() const {
     if (!p_) return 0;
     const char* q = p_;
-    uint32_t a = Var(q), b = Var(q);
+    uint32_t a = GetVar32(q), b = GetVar32(q);
     return static_cast<size_t>(q - p_) + a + b;
   }
 
  private:
-  static uint32_t Var(const char*& q) {
-    uint32_t v = 0;
-    for (int shift = 0;; shift += 7) {
-      const auto b = static_cast<uint8_t>(*q++);
-      v |= static_cast<uint32_t>(b & 0x7f) << shift;
-      if (!(b & 0x80)) return v;
-    }
-  }
   std::string_view Get(int i) const {
     if (!p_) return {};
     const char* q = p_;
-    uint32_t a = Var(q), b = Var(q);
+    uint32_t a = GetVar32(q), b = GetVar32(q);
     return i == 0 ? std::string_view(q, a) : std::string_view(q + a, b);
   }
   void Assign(std::string_view a, std::string_view b) {
     char* p = nullptr;
     if (!a.empty() || !b.empty()) {
-      size_t n = a.size() + b.size();
-      for (size_t len : {a.size(), b.size()})
-        for (n += 1; len >= 0x80; len >>= 7) ++n;  // the varints' bytes
-      p = new char[n];
-      char* q = p;
-      for (auto n : {static_cast<uint32_t>(a.size()), static_cast<uint32_t>(b.size())}) {
-        while (n >= 0x80) {
-          *q++ = static_cast<char>(n | 0x80);
-          n >>= 7;
-        }
-        *q++ = static_cast<char>(n);
-      }
+      const auto la = static_cast<uint32_t>(a.size()), lb = static_cast<uint32_t>(b.size());
+      p = new char[VarSize32(la) + VarSize32(lb) + la + lb];
+      char* q = PutVar32(PutVar32(p, la), lb);
       if (!a.empty()) std::memcpy(q, a.data(), a.size());
       if (!b.empty()) std::memcpy(q + a.size(), b.data(), b.size());
     }
