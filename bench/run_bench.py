@@ -274,6 +274,17 @@ class Alignment:
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
+    def histogram(self, name):
+        """{upper bound: cumulative count} of an unlabelled histogram, or {} if unreachable."""
+        status, body = self.get("/metrics")
+        out = {}
+        if status == 200:
+            for line in body.splitlines():
+                if line.startswith(name + '_bucket{le="'):
+                    le = line.split('le="', 1)[1].split('"', 1)[0]
+                    out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+        return out
+
     def rss(self):
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
@@ -406,8 +417,16 @@ def bench_engine(a):
                note=f"{int(mem['customers'])} customers")
 
 
+def shares(hist, bounds=(0.005, 0.025, 0.1)):
+    """'a% <= 5 ms, b% <= 25 ms, ...' from cumulative buckets."""
+    total = hist.get(float("inf"), 0)
+    if not total:
+        return "n/a"
+    return ", ".join(f"{100 * hist.get(b, 0) / total:.0f}% <= {b * 1000:g} ms" for b in bounds)
+
+
 def bench_latency(a, kafka, redis, run, logs):
-    res = {}
+    res, splits = {}, {}
     # Plain round trip first (same producer settings, same consumer settings, same rate).
     rt_topic = f"concord.bench.{run}.roundtrip"
     kafka.create(rt_topic)
@@ -427,6 +446,11 @@ def bench_latency(a, kafka, redis, run, logs):
                       "--rate", a.rate, "--seconds", a.latency_seconds, "--group", f"concord-bench-{tag}-tail",
                       "--first-customer", 10_000_000 + grace * 100_000)
             res[grace] = lt
+            # Where the time went, from the service's own histograms: the event's age when the
+            # engine ran it (input side), and last evidence -> publication (whole path).
+            splits[grace] = {label: al.histogram(metric) for label, metric in (
+                ("engine ran the event", "concord_alignment_event_age_seconds"),
+                ("finding published", "concord_alignment_detection_latency_seconds"))}
         finally:
             al.stop()
     for grace, lt in res.items():
@@ -439,8 +463,10 @@ def bench_latency(a, kafka, redis, run, logs):
                 passed = lt[key] <= 2 * rt[rt_key] and lt[key] < 20
             elif q == "p99":
                 target = "(default grace: +100 ms by design)"
-            result(f"{label} {q}", lt[key], "ms", rt[rt_key], f"produce->consume {q}", target, passed,
-                   note=f"{lt['findings']} findings at {lt['rate']:.0f} ev/s")
+            note = f"{lt['findings']} findings at {lt['rate']:.0f} ev/s"
+            if q == "p99":
+                note += "; " + "; ".join(f"{k}: {shares(h)}" for k, h in splits[grace].items())
+            result(f"{label} {q}", lt[key], "ms", rt[rt_key], f"produce->consume {q}", target, passed, note=note)
     return rt
 
 

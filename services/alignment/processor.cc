@@ -120,7 +120,8 @@ void Processor::Run() {
       // otherwise be reported as an SLA breach.
       if (caught_up_) {
         auto timed = engine_.AdvanceTime(std::chrono::system_clock::now());
-        for (auto& f : timed) pending_.findings.push_back(std::move(f));
+        // Restored timers may have fired in an earlier run too: checked.
+        for (auto& f : timed) pending_.findings.push_back({std::move(f), true});
       }
       lag_->Set(static_cast<double>(consumer_->Lag()));
       customers_->Set(static_cast<double>(engine_.customers()));
@@ -167,6 +168,7 @@ void Processor::Handle(const kafka::Message& m) {
   }
   Decoded d;
   d.arrived = std::chrono::steady_clock::now();
+  d.replayed = Replayed(tp, m.offset());
   {
     const auto& t = event->occurred_at();
     auto& seen = seen_us_[tp];
@@ -185,6 +187,16 @@ int64_t EventMicros(const events::v1::Event& e) {
   return e.occurred_at().seconds() * 1000000 + e.occurred_at().nanos() / 1000;
 }
 }  // namespace
+
+bool Processor::Replayed(const TP& tp, int64_t offset) {
+  auto it = assigned_hw_.find(tp);
+  if (it == assigned_hw_.end()) {
+    auto hw = consumer_->HighWatermark(tp.first.data(), tp.second);
+    if (!hw) return true;
+    it = assigned_hw_.emplace(tp, *hw).first;
+  }
+  return offset < it->second;
+}
 
 bool Processor::AllCaughtUp() const {
   if (held_count_ > 0 || !batch_.empty()) return false;
@@ -294,7 +306,7 @@ void Processor::Detect() {
     const auto& key = d.event.customer().customer_key();
     if (!key.empty()) partition_of_[key] = d.position.partition();
     auto found = engine_.Process(d.event, d.position);
-    for (auto& f : found) pending_.findings.push_back(std::move(f));
+    for (auto& f : found) pending_.findings.push_back({std::move(f), d.replayed});
   }
   for (auto& d : batch_.dead_letters) pending_.dead_letters.push_back(std::move(d));
   for (const auto& [tp, next] : batch_.next_offsets) {

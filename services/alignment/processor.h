@@ -6,7 +6,8 @@
 //   2. runs the engine (and its timers),
 //   3. hands the findings to the publisher, which produces the ones not published before (Kafka
 //      acks=all, idempotent) without waiting for the acknowledgements, so a finding's latency is
-//      one engine pass, one Redis round trip and a produce;
+//      one engine pass and a produce (plus one Redis round trip for findings raised while a
+//      replayed tail is read: did an earlier run publish it?);
 // and at most every `checkpoint_interval` (or `checkpoint_max_records`), for everything since
 // the last checkpoint (an "epoch"), it serializes the changed customers' state and seals the
 // epoch; the checkpoint thread then
@@ -112,6 +113,7 @@ class Processor : public kafka::RebalanceListener {
     events::v1::Event event;
     v1::SourcePosition position;
     std::chrono::steady_clock::time_point arrived;
+    bool replayed = true;  // an earlier owner of the partition may have processed it
   };
   // (topic, partition); the topic is a view of the canonical name (options_.input_topics or
   // other_topics_), so that looking up a record's partition allocates nothing.
@@ -127,7 +129,7 @@ class Processor : public kafka::RebalanceListener {
   };
   // Since the last seal: what is not yet handed to the writer, and the epoch's positions.
   struct Pending {
-    std::vector<v1::Finding> findings;
+    std::vector<Raised> findings;
     std::vector<DeadLetter> dead_letters;
     std::map<TP, int64_t> next_offsets;
     size_t records = 0;
@@ -174,6 +176,10 @@ class Processor : public kafka::RebalanceListener {
                   std::chrono::steady_clock::time_point now) const;
   size_t held_count_ = 0;
   std::map<TP, int64_t> assigned_hw_;  // high watermark at assignment
+  // Records below a partition's end at assignment may have been processed (and their findings
+  // published) by its earlier owner; the ones after it can only be ours. Set from the first
+  // fetch's high watermark (later, so still safe) when the query at assignment failed.
+  bool Replayed(const TP& tp, int64_t offset);
   void NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions);
   void ForgetHeld();  // drops events held for ordering (revocation, shutdown) and positions
   void Release(bool all);  // moves held events that may go now into batch_

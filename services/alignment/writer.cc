@@ -83,7 +83,7 @@ void Writer::Stop() {
   checkpointer_.join();
 }
 
-void Writer::Submit(std::vector<v1::Finding> findings, std::vector<DeadLetter> dead_letters) {
+void Writer::Submit(std::vector<Raised> findings, std::vector<DeadLetter> dead_letters) {
   if (findings.empty() && dead_letters.empty()) return;
   Enqueue({.findings = std::move(findings), .dead_letters = std::move(dead_letters)});
 }
@@ -204,14 +204,20 @@ absl::Status Writer::Publish(Epoch& e) {
   // Which findings are new: not published in an earlier run (replays) nor twice.
   if (!e.unchecked.empty()) {
     std::vector<std::string> ids;
-    ids.reserve(e.unchecked.size());
-    for (const auto& f : e.unchecked) ids.push_back(f.id());
-    auto exists = findings_.Exists(publish_redis_, ids);
-    if (!exists.ok()) return exists.status();
+    for (const auto& r : e.unchecked) {
+      if (r.check) ids.push_back(r.finding.id());
+    }
+    std::vector<bool> exists;
+    if (!ids.empty()) {
+      auto stored = findings_.Exists(publish_redis_, ids);
+      if (!stored.ok()) return stored.status();
+      exists = std::move(*stored);
+    }
     auto now = Now();
-    for (size_t i = 0; i < e.unchecked.size(); ++i) {
-      auto& f = e.unchecked[i];
-      if ((*exists)[i]) {
+    size_t checked = 0;
+    for (auto& r : e.unchecked) {
+      auto& f = r.finding;
+      if (r.check && exists[checked++]) {
         already_stored_->Inc();
         continue;
       }

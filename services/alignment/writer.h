@@ -1,10 +1,12 @@
 #pragma once
 // The alignment processor's output side, on two threads of its own so that the read thread
 // never waits for Redis or Kafka (only when too much is queued: backpressure):
-//   * publisher: checks the new findings against Redis (EXISTS: stored by an earlier run?) and
-//     produces the new ones and the dead letters, without waiting for acknowledgements. While
-//     it waits for Redis, the read thread's next findings queue up and go in the next check:
-//     one round trip per batch however fast they come.
+//   * publisher: produces the new findings and the dead letters, without waiting for
+//     acknowledgements. Findings that an earlier owner of the partition may have published
+//     (raised while replaying) are first checked against Redis (EXISTS: stored by an earlier
+//     run?); while it waits for Redis, the read thread's next findings queue up and go in the
+//     next check: one round trip per batch however fast they come. Live findings skip the
+//     check, so Redis is not on their path.
 //   * checkpointer: for each sealed epoch, in order, waits for its acknowledgements (re-sends
 //     what failed), then writes ONE MULTI/EXEC: the changed customers' state, the findings and
 //     the partitions' next offsets; only then it hands the offsets back to be stored in Kafka.
@@ -39,6 +41,15 @@ namespace concord::alignment {
 using TopicPartitionKey = std::pair<std::string, int32_t>;
 using NextOffsets = std::map<TopicPartitionKey, int64_t>;
 
+// A finding from the engine. `check`: it may have been published by an earlier run (raised
+// while replaying records an earlier owner of the partition may have processed, or by a timer
+// restored from a checkpoint), so the store is asked first. The engine's own memory of the ids it
+// raised covers the rest; the store covers what that memory has forgotten.
+struct Raised {
+  v1::Finding finding;
+  bool check = true;
+};
+
 struct DeadLetter {
   std::string key, value, reason;
   kafka::Headers headers;
@@ -72,7 +83,7 @@ class Writer {
   void Stop();  // after Flush: ends the threads
 
   // Read thread. Findings from the engine and records that did not decode, in order.
-  void Submit(std::vector<v1::Finding> findings, std::vector<DeadLetter> dead_letters);
+  void Submit(std::vector<Raised> findings, std::vector<DeadLetter> dead_letters);
   // Ends the epoch: `state` (HSET/HDEL of the changed customers, serialized as of the epoch's
   // last record) and `next_offsets` are written with the epoch's findings. Discard: partitions
   // lost; what was produced is awaited, nothing is written.
@@ -102,7 +113,7 @@ class Writer {
   // delivery callbacks point into it.
   struct Epoch {
     uint64_t seq = 0;
-    std::vector<v1::Finding> unchecked;  // not yet checked against Redis
+    std::vector<Raised> unchecked;  // not yet published (or checked against Redis)
     std::vector<Fresh> fresh;
     absl::flat_hash_set<std::string> fresh_ids;  // one finding is never published twice in an epoch
     std::vector<DeadLetter> dead_letters;
@@ -116,7 +127,7 @@ class Writer {
     bool discard = false;
   };
   struct Work {
-    std::vector<v1::Finding> findings;
+    std::vector<Raised> findings;
     std::vector<DeadLetter> dead_letters;
     bool seal = false, discard = false;
     std::vector<std::vector<std::string>> state;
