@@ -1,4 +1,7 @@
 #include "common/metrics/metrics.h"
+#include "common/metrics/process_metrics.h"
+
+#include <chrono>
 
 #include <httplib.h>
 
@@ -42,6 +45,24 @@ TEST(MetricsTest, CollectHooksRunBeforeEachScrape) {
   r.AddCollectHook([&] { g.Set(++calls); });
   EXPECT_NE(r.Render().find("concord_state_customers 1\n"), std::string::npos);
   EXPECT_NE(r.Render().find("concord_state_customers 2\n"), std::string::npos);
+}
+
+TEST(MetricsTest, ProcessMetricsAreReadAtEachScrape) {
+  Registry r;
+  AddProcessMetrics(r);
+  auto value = [](const std::string& text, const std::string& name) {
+    auto at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size() + 2));
+  };
+  auto first = r.Render();
+  EXPECT_GT(value(first, "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(value(first, "process_threads"), 1);
+  ASSERT_GE(value(first, "process_cpu_seconds_total"), 0);
+  // Burn some CPU (the clock reads themselves): the counter must move.
+  for (auto start = std::chrono::steady_clock::now(); std::chrono::steady_clock::now() - start < std::chrono::milliseconds(200);) {
+  }
+  EXPECT_GT(value(r.Render(), "process_cpu_seconds_total"), value(first, "process_cpu_seconds_total"));
+  EXPECT_NE(first.find("# TYPE process_cpu_seconds_total counter"), std::string::npos);
 }
 
 TEST(AdminServerTest, ServesMetricsAndHealthOverHttp) {

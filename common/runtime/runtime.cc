@@ -9,6 +9,7 @@
 #include "common/grpc/tls.h"
 #include "common/logging/log.h"
 #include "common/metrics/admin_server.h"
+#include "common/metrics/process_metrics.h"
 
 namespace concord::runtime {
 
@@ -112,6 +113,7 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
                                 .credentials = cfg.server.tls() ? grpcserver::MakeTlsServerCredentials(tls) : nullptr});
   rt_.server_->AddReadinessCheck({"redis", [this] { return rt_.redis_->Ping(); }});
   rt_.server_->AddReadinessCheck({"kafka", [this] { return rt_.producer_->Ping(1s); }});
+  metrics::AddProcessMetrics(metrics::Default());
   auto& ready_gauge = metrics::Default().AddGauge("concord_serving", "1 while health is SERVING").With({});
   rt_.server_->OnReadinessChange([&ready_gauge](bool serving, const absl::Status&) { ready_gauge.Set(serving ? 1 : 0); });
 

@@ -53,6 +53,11 @@ def test_serving_reflection_metrics_and_clean_sigterm(name, start_service):
     assert status == 200 and "SERVING" in body
     status, body = svc.admin("/metrics")
     assert status == 200 and "concord_serving 1" in body
+    # The process's own gauges; the service binaries run on jemalloc, so the heap's are there too.
+    values = {l.split(" ")[0]: float(l.split(" ")[1]) for l in body.splitlines() if l and not l.startswith("#")}
+    assert values["process_resident_memory_bytes"] > 1 << 20 and values["process_threads"] > 1
+    assert values["process_cpu_seconds_total"] > 0
+    assert 0 < values["concord_heap_allocated_bytes"] <= values["concord_heap_resident_bytes"]
 
     started = time.time()
     assert svc.terminate(timeout=30) == 0
