@@ -515,6 +515,9 @@ def bench_throughput(a, kafka, redis, run, logs):
             raise RuntimeError("alignment did not consume the fill in time")
         secs = t_last - t_first
         rate = n / secs
+        # CPU the service spent per 100k events (start-up and restore included: small): steadier
+        # than events/s on a shared machine, where the wall clock depends on everyone else's load.
+        cpu = al.metric("process_cpu_seconds_total")
         time.sleep(0.5)
         published = al.metric("concord_alignment_findings_total") or 0
         on_topic = kafka.total(findings)
@@ -536,7 +539,8 @@ def bench_throughput(a, kafka, redis, run, logs):
                note=f"{relay['delivered']} records, {kafka.partitions} partitions x 2 topics")
         result("alignment: throughput, events/s", rate, "events/s", relay["events_per_s"], "relay baseline",
                ">= 50% of relay and >= 150k/s", rate >= 0.5 * relay["events_per_s"] and rate >= 150_000,
-               note=f"{n} records, {customers} customers, {int(on_topic)} findings published")
+               note=f"{n} records, {customers} customers, {int(on_topic)} findings published; service CPU "
+                    f"{cpu * 1e5 / n if cpu else float('nan'):.2f} s per 100k events")
         result("alignment: findings on the topic / findings metric", float(on_topic), "findings", float(published),
                "findings_total metric", "= 1.0 (all published)", on_topic >= published > 0)
         result("alignment: RSS per customer after the run", rss1 / n_customers, "B/customer", target="<= 1024",
@@ -546,6 +550,15 @@ def bench_throughput(a, kafka, redis, run, logs):
         result("alignment: RSS growth per customer during the run", (rss1 - rss0) / n_customers, "B/customer",
                target="<= 1024", passed=(rss1 - rss0) / n_customers <= 1024,
                note=f"idle {rss0 / 2**20:.0f} MiB -> {rss1 / 2**20:.0f} MiB settled ({rss_peak / 2**20:.0f} MiB peak)")
+        # Where the settled RSS is: live heap (the engine's state and everything else the service
+        # allocated), the allocator's slack (freed, not yet returned), and the rest (code,
+        # stacks, mappings outside malloc).
+        heap = al.metric("concord_heap_allocated_bytes")
+        heap_resident = al.metric("concord_heap_resident_bytes")
+        if heap and heap_resident:
+            result("alignment: live heap per customer after the run", heap / n_customers, "B/customer",
+                   note=f"heap {heap / 2**20:.0f} MiB live, {heap_resident / 2**20:.0f} MiB resident; "
+                        f"RSS outside the heap {(rss1 - heap_resident) / 2**20:.0f} MiB")
     finally:
         al.stop()
 

@@ -11,7 +11,10 @@ std::vector<v1::Finding> EngineAdapter::Process(const events::v1::Event& event, 
   engine::SourcePosition pos{position.topic(), position.partition(), position.offset()};
   std::lock_guard lock(mu_);
   auto found = engine_.Process(event, pos, ToMicros(std::chrono::system_clock::now()));
-  if (!event.customer().customer_key().empty()) dirty_.insert(event.customer().customer_key());
+  // Usually dirty already within an epoch: the key is copied only the first time.
+  if (const auto& key = event.customer().customer_key(); !key.empty() && !dirty_.contains(key)) {
+    dirty_.insert(key);
+  }
   return found;
 }
 

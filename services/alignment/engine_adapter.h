@@ -5,7 +5,8 @@
 
 #include <functional>
 #include <mutex>
-#include <unordered_set>
+
+#include <absl/container/flat_hash_set.h>
 
 #include "services/alignment/engine/engine.h"
 #include "services/alignment/engine_port.h"
@@ -39,7 +40,7 @@ class EngineAdapter : public EnginePort {
  private:
   mutable std::mutex mu_;
   engine::Engine engine_;
-  std::unordered_set<std::string> dirty_;
+  absl::flat_hash_set<std::string> dirty_;
 };
 
 }  // namespace concord::alignment

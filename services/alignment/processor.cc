@@ -304,7 +304,11 @@ void Processor::Detect() {
   for (auto& d : batch_.decoded) {
     event_age_->Observe(static_cast<double>(now_us - EventMicros(d.event)) / 1e6);
     const auto& key = d.event.customer().customer_key();
-    if (!key.empty()) partition_of_[key] = d.position.partition();
+    if (!key.empty()) {
+      // Usually known already: the key is copied only for a new customer.
+      if (auto it = partition_of_.find(key); it != partition_of_.end()) it->second = d.position.partition();
+      else partition_of_.emplace(key, d.position.partition());
+    }
     auto found = engine_.Process(d.event, d.position);
     for (auto& f : found) pending_.findings.push_back({std::move(f), d.replayed});
   }
@@ -440,14 +444,11 @@ void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
 void Processor::DropPartitions(const std::vector<kafka::TopicPartition>& partitions) {
   std::set<int32_t> numbers;
   for (const auto& tp : partitions) numbers.insert(tp.partition);
-  for (auto it = partition_of_.begin(); it != partition_of_.end();) {
-    if (numbers.count(it->second)) {
-      engine_.Drop(it->first);
-      it = partition_of_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  absl::erase_if(partition_of_, [&](const auto& kv) {
+    if (!numbers.count(kv.second)) return false;
+    engine_.Drop(kv.first);
+    return true;
+  });
 }
 
 }  // namespace concord::alignment
