@@ -449,6 +449,7 @@ def bench_latency(a, kafka, redis, run, logs):
             # Where the time went, from the service's own histograms: the event's age when the
             # engine ran it (input side), and last evidence -> publication (whole path).
             splits[grace] = {label: al.histogram(metric) for label, metric in (
+                ("read -> engine", "concord_alignment_event_held_seconds"),
                 ("engine ran the event", "concord_alignment_event_age_seconds"),
                 ("finding published", "concord_alignment_detection_latency_seconds"))}
         finally:

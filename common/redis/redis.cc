@@ -167,16 +167,18 @@ absl::Status Connection::WriteAll(std::string_view bytes) {
 }
 
 absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<std::vector<std::string>>& commands) {
+  constexpr size_t kPipelineChunk = 256 * 1024;
   if (auto s = EnsureConnected(); !s.ok()) return s;
-  std::string wire;
-  size_t size = 0;
+  wire_.clear();
   for (const auto& c : commands) {
-    size += 16;
-    for (const auto& a : c) size += a.size() + 16;
+    detail::AppendCommand(c, wire_);
+    if (wire_.size() >= kPipelineChunk) {
+      if (auto s = WriteAll(wire_); !s.ok()) return s;
+      wire_.clear();
+    }
   }
-  wire.reserve(size);
-  for (const auto& c : commands) detail::AppendCommand(c, wire);
-  if (auto s = WriteAll(wire); !s.ok()) return s;
+  if (auto s = WriteAll(wire_); !s.ok()) return s;
+  if (wire_.capacity() > 4 * kPipelineChunk) std::string().swap(wire_);  // one huge command: not kept
   std::vector<Reply> out;
   out.reserve(commands.size());
   for (size_t i = 0; i < commands.size(); ++i) {

@@ -74,6 +74,10 @@ class Connection {
 
   Options options_;
   ContextPtr ctx_;
+  // Pipeline's encoding buffer, written out every kPipelineChunk bytes and kept between calls:
+  // a checkpoint is megabytes, and a fresh buffer that size (above jemalloc's oversize
+  // threshold, returned to the system when freed) was faulted in anew on every call.
+  std::string wire_;
 };
 
 class Pool {

@@ -38,6 +38,10 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
   auto& reg = metrics::Default();
   consumed_ = &reg.AddCounter("concord_alignment_events_consumed_total", "Events consumed", {"topic"});
   for (const auto& topic : options_.input_topics) consumed_by_topic_.push_back(&consumed_->With({topic}));
+  held_for_ = &reg.AddHistogram("concord_alignment_event_held_seconds",
+                                "From reading a record to the engine running it (the cross-team merge, the batch)", {},
+                                metrics::LatencyBuckets())
+                   .With({});
   event_age_ = &reg.AddHistogram("concord_alignment_event_age_seconds",
                                  "From an event's occurred_at to the engine running it (input delay, or a backlog)", {},
                                  metrics::LatencyBuckets())
@@ -301,8 +305,10 @@ void Processor::Detect() {
   // order is the order, even where event times go back).
   const int64_t now_us =
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const auto now = std::chrono::steady_clock::now();
   for (auto& d : batch_.decoded) {
     event_age_->Observe(static_cast<double>(now_us - EventMicros(d.event)) / 1e6);
+    held_for_->Observe(std::chrono::duration<double>(now - d.arrived).count());
     const auto& key = d.event.customer().customer_key();
     if (!key.empty()) {
       // Usually known already: the key is copied only for a new customer.

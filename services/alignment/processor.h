@@ -195,6 +195,7 @@ class Processor : public kafka::RebalanceListener {
 
   metrics::Family<metrics::Counter>* consumed_;
   metrics::Histogram* event_age_;
+  metrics::Histogram* held_for_;
   metrics::Gauge* lag_;
   metrics::Gauge* customers_;
   metrics::Gauge* caught_up_metric_;

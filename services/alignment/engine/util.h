@@ -364,6 +364,7 @@ class Interner {
 // Compact binary encoding: varints, zig-zag signed, length-prefixed strings.
 class Writer {
  public:
+  explicit Writer(size_t reserve = 0) { out_.reserve(reserve); }
   void U(uint64_t v) {
     while (v >= 0x80) {
       out_.push_back(static_cast<char>(v | 0x80));
