@@ -29,7 +29,8 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
                .group_id = options_.group_id,
                .redis_prefix = options_.redis_prefix,
                .offsets_key = OffsetsKey(),
-               .max_pending_checkpoints = options_.max_pending_checkpoints},
+               .max_pending_checkpoints = options_.max_pending_checkpoints,
+               .max_sealed_bytes = options_.max_sealed_bytes},
               std::move(redis), producer,
               [this](const NextOffsets& offsets) {
                 // Checkpointed: the offsets may be committed (the writer's thread; thread-safe).
@@ -48,6 +49,8 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
                     .With({});
   lag_ = &reg.AddGauge("concord_alignment_consumer_lag", "Records behind the end of the assigned partitions").With({});
   customers_ = &reg.AddGauge("concord_alignment_state_customers", "Customers held in memory").With({});
+  held_metric_ = &reg.AddGauge("concord_alignment_events_held",
+                        "Decoded events waiting for the other team's partition (cross-team merge)").With({});
   caught_up_metric_ = &reg.AddGauge("concord_alignment_caught_up",
                                     "1 once the assigned partitions' backlog has been read (timers run)").With({});
 }
@@ -129,6 +132,7 @@ void Processor::Run() {
       }
       lag_->Set(static_cast<double>(consumer_->Lag()));
       customers_->Set(static_cast<double>(engine_.customers()));
+      held_metric_->Set(static_cast<double>(held_count_));
     }
     if (!batch_.empty()) Detect();
     if (pending_.empty()) continue;

@@ -85,17 +85,32 @@ void Writer::Stop() {
 
 void Writer::Submit(std::vector<Raised> findings, std::vector<DeadLetter> dead_letters) {
   if (findings.empty() && dead_letters.empty()) return;
+  // A finding in memory, then serialized for Kafka and for Redis: about 2 KiB.
+  unsealed_bytes_ += findings.size() * 2048;
+  for (const auto& d : dead_letters) unsealed_bytes_ += d.key.size() + d.value.size() + d.reason.size() + 256;
   Enqueue({.findings = std::move(findings), .dead_letters = std::move(dead_letters)});
 }
 
 void Writer::Seal(std::vector<std::vector<std::string>> state, NextOffsets next_offsets, bool discard) {
-  Enqueue({.seal = true, .discard = discard, .state = std::move(state), .next_offsets = std::move(next_offsets)});
+  size_t bytes = std::exchange(unsealed_bytes_, 0);
+  for (const auto& c : state) {
+    for (const auto& a : c) bytes += a.size() + 32;
+  }
+  Enqueue({.seal = true, .discard = discard, .state = std::move(state), .next_offsets = std::move(next_offsets),
+           .bytes = bytes});
 }
 
 void Writer::Enqueue(Work w) {
   {
     std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return work_.size() < options_.max_queued; });
+    // Only a seal waits for bytes: sealed epochs are written without the read thread, so their
+    // bytes always come back (an unsealed epoch needs the read thread's next seal, so waiting on
+    // it could never end). With nothing sealed in flight, one epoch larger than the bound goes.
+    cv_.wait(lock, [&] {
+      return work_.size() < options_.max_queued &&
+             (!w.seal || sealed_bytes_ == 0 || sealed_bytes_ + w.bytes <= options_.max_sealed_bytes);
+    });
+    sealed_bytes_ += w.bytes;
     work_.push_back(std::move(w));
   }
   cv_.notify_all();
@@ -134,6 +149,7 @@ void Writer::PublishLoop() {
     cv_.notify_all();  // room in the queue
     Epoch& e = *current_;
     for (auto& w : taken) {
+      e.bytes += w.bytes;  // only a seal has bytes: the whole epoch's
       std::move(w.findings.begin(), w.findings.end(), std::back_inserter(e.unchecked));
       std::move(w.dead_letters.begin(), w.dead_letters.end(), std::back_inserter(e.dead_letters));
     }
@@ -299,6 +315,7 @@ void Writer::CheckpointLoop() {
     sealed_.pop_front();
     if (!written && !discard) gave_up = true;
     checkpointed_seq_ = done->seq;
+    sealed_bytes_ -= done->bytes;
     cv_.notify_all();
     lock.unlock();
     done.reset();  // a large epoch is freed outside the lock

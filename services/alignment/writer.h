@@ -65,6 +65,11 @@ struct WriterOptions {
   std::string offsets_key;   // Redis hash of the partitions' next offsets
   size_t max_pending_checkpoints = 2;  // sealed epochs waiting for the checkpointer
   size_t max_queued = 1024;            // hand-overs waiting for the publisher
+  // Sealed epochs not yet checkpointed (findings, dead letters, serialized state), estimated:
+  // past this the read thread waits before sealing another. A replay reads faster than Redis
+  // takes checkpoints; with only a count bound its epochs piled up to ~400 MB on top of the
+  // state of 100k customers.
+  size_t max_sealed_bytes = 128u << 20;
 };
 
 class Writer {
@@ -125,6 +130,7 @@ class Writer {
     std::vector<std::vector<std::string>> commands;  // MULTI ... EXEC, built once when sealed
     NextOffsets next_offsets;
     bool discard = false;
+    size_t bytes = 0;  // the estimate of what its hand-overs brought (sealed_bytes_)
   };
   struct Work {
     std::vector<Raised> findings;
@@ -132,9 +138,10 @@ class Writer {
     bool seal = false, discard = false;
     std::vector<std::vector<std::string>> state;
     NextOffsets next_offsets;
+    size_t bytes = 0;  // a seal: the estimate for its whole epoch
   };
 
-  void Enqueue(Work w);  // waits while max_queued hand-overs wait
+  void Enqueue(Work w);  // waits while max_queued hand-overs wait (a seal: or max_sealed_bytes)
   void PublishLoop();
   void CheckpointLoop();
   absl::Status Publish(Epoch& e);
@@ -156,6 +163,8 @@ class Writer {
   std::mutex mu_;  // work_, sealed_, busy_, quit_
   std::condition_variable cv_;
   std::deque<Work> work_;
+  size_t sealed_bytes_ = 0;  // of sealed epochs (queued or in sealed_) not yet checkpointed
+  size_t unsealed_bytes_ = 0;  // read thread: handed over since the last seal
   bool publishing_ = false;  // the publisher holds work taken from work_
   std::deque<std::unique_ptr<Epoch>> sealed_;  // the front one is being written
   bool quit_ = false;
