@@ -70,10 +70,7 @@ absl::Status Processor::Start() {
       log::Warn("output topic not ready; records to it wait until it is", {{"topic", topic}, {"error", s.ToString()}});
     }
   }
-  // Prefetch: 16 MiB (librdkafka's default 64 MiB) is still half a second of records at full
-  // speed, and a replay's peak memory is smaller by the difference. --kafka-property overrides.
-  kafka::Properties props = {{"queued.max.messages.kbytes", "16384"}};
-  props.insert(props.end(), options_.kafka_properties.begin(), options_.kafka_properties.end());
+  kafka::Properties props = options_.kafka_properties;
   props.emplace_back("partition.assignment.strategy", "range");  // co-partitioning, see header
   kafka::ConsumerOptions co{.brokers = options_.brokers,
                             .group_id = options_.group_id,
