@@ -430,6 +430,10 @@ def bench_latency(a, kafka, redis, run, logs):
     # Plain round trip first (same producer settings, same consumer settings, same rate).
     rt_topic = f"concord.bench.{run}.roundtrip"
     kafka.create(rt_topic)
+    # Warm-up, not measured: a freshly started broker's JVM compiles its hot paths during the
+    # first tens of seconds, which would otherwise land on whichever run comes first.
+    tool("roundtrip", "--brokers", kafka.brokers, "--topic", rt_topic, "--rate", a.rate, "--seconds",
+         min(10, a.latency_seconds), "--group", f"concord-bench-{run}-warmup")
     rt = tool("roundtrip", "--brokers", kafka.brokers, "--topic", rt_topic, "--rate", a.rate, "--seconds",
               a.latency_seconds, "--group", f"concord-bench-{run}-rt")
     for grace in (0, 100):
