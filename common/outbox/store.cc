@@ -1,5 +1,6 @@
 #include "common/outbox/store.h"
 
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 
@@ -170,9 +171,13 @@ std::string Fingerprint(std::string_view bytes) {
     a = (a ^ c) * 1099511628211ULL;
     b = (b ^ c) * 0x100000001b3ULL + 0x7f4a7c15;
   }
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(32, '0');  // a, b: 16 hex digits each
+  for (int i = 15; i >= 0; --i, a >>= 4, b >>= 4) {
+    out[i] = kHex[a & 0xf];
+    out[16 + i] = kHex[b & 0xf];
+  }
+  return out;
 }
 
 Store::Store(redis::Pool& pool, std::string prefix) : prefix_(std::move(prefix)), client_(pool.options()) {}
@@ -309,9 +314,7 @@ void Store::CommitAsync(const CommitRequest& r, Done<CommitResult> done) {
   }
   for (const auto& ev : r.events) args->push_back(EncodeRecord(ev));
   for (const auto& x : r.index) {
-    char score[64];
-    std::snprintf(score, sizeof score, "%.0f", x.score);
-    args->push_back(score);
+    args->push_back(absl::StrCat(std::llround(x.score)));  // scores are whole milliseconds
     args->push_back(x.member);
   }
   RunCommitScript(std::move(args), [done = std::move(done)](absl::StatusOr<redis::Reply> reply) {

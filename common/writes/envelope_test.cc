@@ -152,6 +152,12 @@ TEST(FingerprintTest, IgnoresRequestIdAndSeparatesMethodsAndContent) {
   EXPECT_NE(RequestFingerprint(a), RequestFingerprint(c));
 }
 
+TEST(FingerprintTest, StableAcrossVersions) {
+  // Stored idempotency records hold these: the format must never change.
+  EXPECT_EQ(outbox::Fingerprint(""), "14650fb0739d03839e3778b97f4a7da6");
+  EXPECT_EQ(outbox::Fingerprint("concord"), "82a00d587d28e38533850cdd0de07e8f");
+}
+
 TEST(ChangedFieldsTest, TopLevelAndExpandedNestedFieldsSorted) {
   ev::Lead a;
   a.set_id("lead-1");
