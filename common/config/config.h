@@ -79,8 +79,6 @@ struct CommonConfig {
 struct Defaults {
   std::string grpc_listen;
   std::string admin_listen;
-  // The producer's linger.ms (--kafka-property linger.ms=N overrides it).
-  int kafka_linger_ms = 5;
 };
 
 // Environment variable for a flag: "--redis-port" -> "CONCORD_REDIS_PORT".

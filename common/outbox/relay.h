@@ -26,9 +26,10 @@ struct RelayOptions {
   int batch = 500;
   std::chrono::milliseconds block{100};  // XREAD BLOCK when idle
   // After a read shorter than `batch`, wait this long before the next one, so a steady trickle
-  // of commits is relayed in groups (fewer Redis round trips and wake-ups per record) rather
-  // than one XREAD per commit. Small next to the producer's linger.ms (the services' 20 ms).
-  std::chrono::milliseconds gather{5};
+  // of commits is relayed in groups rather than one XREAD per commit: fewer Redis round trips
+  // and wake-ups per record, and above all fewer, larger produce requests (librdkafka sends one
+  // per partition; the broker's CPU goes per request). Bounds the delay it adds to an event.
+  std::chrono::milliseconds gather{20};
   // How often the concord_outbox_pending gauge is refreshed (XLEN).
   std::chrono::milliseconds pending_interval{1000};
   bool enabled = true;                   // false: never relay (tests simulate a crash before relaying)

@@ -17,9 +17,7 @@ using namespace std::chrono_literals;
 void Runtime::RequestShutdown() { ::kill(::getpid(), SIGTERM); }
 
 Main::Main(std::string service, std::string description, config::Defaults defaults)
-    : service_(std::move(service)),
-      kafka_linger_ms_(defaults.kafka_linger_ms),
-      parser_("concord-" + service_, std::move(description)) {
+    : service_(std::move(service)), parser_("concord-" + service_, std::move(description)) {
   rt_.cfg_.service = service_;
   parser_.AddCommon(&rt_.cfg_, defaults);
 }
@@ -85,8 +83,7 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
 
   auto producer = kafka::Producer::Create({.brokers = cfg.kafka.brokers,
                                            .client_id = "concord-" + service_ + "-" + cfg.instance_id,
-                                           .properties = cfg.kafka.Properties(),
-                                           .linger_ms = kafka_linger_ms_});
+                                           .properties = cfg.kafka.Properties()});
   if (!producer.ok()) {
     // librdkafka refused the configuration (an unknown property, a PEM file it cannot load, a
     // key that does not match its certificate): name the setting, as Validate() does.

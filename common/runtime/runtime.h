@@ -64,7 +64,6 @@ class Main {
 
  private:
   std::string service_;
-  int kafka_linger_ms_;
   config::Parser parser_;
   Runtime rt_;
   std::vector<std::function<std::vector<std::string>()>> validators_;

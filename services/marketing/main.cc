@@ -16,10 +16,7 @@
 int main(int argc, char** argv) {
   using namespace concord;
   runtime::Main app("marketing", "Concord marketing service: campaigns, leads, hand-offs and outbound messages",
-                    {.grpc_listen = "0.0.0.0:50051", .admin_listen = "0.0.0.0:9101",
-                     // The producer only carries the outbox relay: fewer, larger produce requests
-                     // (the broker's CPU goes per request) for up to 20 ms more event latency.
-                     .kafka_linger_ms = 20});
+                    {.grpc_listen = "0.0.0.0:50051", .admin_listen = "0.0.0.0:9101"});
   bool relay_enabled = true;
   std::string store_prefix = marketing::kStorePrefix;
   app.parser().Add("--store-prefix", &store_prefix, "Prefix of this deployment's Redis keys (records, outbox, relay lease)");

@@ -9,10 +9,7 @@ int main(int argc, char** argv) {
   runtime::Main app("sales",
                     "Concord sales service: accounts, contacts, hand-offs, activities, quotes, commitments and "
                     "opportunities",
-                    {.grpc_listen = "0.0.0.0:50052", .admin_listen = "0.0.0.0:9102",
-                     // The producer only carries the outbox relay: fewer, larger produce requests
-                     // (the broker's CPU goes per request) for up to 20 ms more event latency.
-                     .kafka_linger_ms = 20});
+                    {.grpc_listen = "0.0.0.0:50052", .admin_listen = "0.0.0.0:9102"});
   std::string store_prefix = "concord:sales";
   app.parser().Add("--store-prefix", &store_prefix,
                    "Prefix of every Redis key of the service (entities, indexes, idempotency records, outbox, "
