@@ -16,7 +16,7 @@ using google::protobuf::util::MessageDifferencer;
 // only `f` would say (a field with presence set to its default differs from one not set), but
 // without copying the messages: singular scalars and strings are compared directly (most
 // fields), the rest by the differencer restricted to `f`.
-bool SameField(const Message& a, const Message& b, const FieldDescriptor* f) {
+bool SameField(MessageDifferencer& differ, const Message& a, const Message& b, const FieldDescriptor* f) {
   const Reflection* ra = a.GetReflection();
   const Reflection* rb = b.GetReflection();
   if (!f->is_repeated() && f->has_presence()) {  // (every singular message field has presence)
@@ -25,7 +25,7 @@ bool SameField(const Message& a, const Message& b, const FieldDescriptor* f) {
     if (!ha) return true;
   }
   if (f->is_repeated() || f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-    return MessageDifferencer().CompareWithFields(a, b, {f}, {f});
+    return differ.CompareWithFields(a, b, {f}, {f});
   }
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_INT32: return ra->GetInt32(a, f) == rb->GetInt32(b, f);
@@ -42,10 +42,10 @@ bool SameField(const Message& a, const Message& b, const FieldDescriptor* f) {
     }
     case FieldDescriptor::CPPTYPE_MESSAGE: break;  // above
   }
-  return MessageDifferencer().CompareWithFields(a, b, {f}, {f});
+  return differ.CompareWithFields(a, b, {f}, {f});
 }
 
-void Collect(const Message& before, const Message& after, const std::string& prefix,
+void Collect(MessageDifferencer& differ, const Message& before, const Message& after, const std::string& prefix,
              const std::set<std::string>& ignore, const std::set<std::string>& expand, std::vector<std::string>* out) {
   const auto* d = before.GetDescriptor();
   for (int i = 0; i < d->field_count(); ++i) {
@@ -55,10 +55,10 @@ void Collect(const Message& before, const Message& after, const std::string& pre
     if (expand.count(name) && f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE && !f->is_repeated()) {
       const auto* rb = before.GetReflection();
       const auto* ra = after.GetReflection();
-      Collect(rb->GetMessage(before, f), ra->GetMessage(after, f), name, ignore, expand, out);
+      Collect(differ, rb->GetMessage(before, f), ra->GetMessage(after, f), name, ignore, expand, out);
       continue;
     }
-    if (!SameField(before, after, f)) out->push_back(std::move(name));
+    if (!SameField(differ, before, after, f)) out->push_back(std::move(name));
   }
 }
 
@@ -67,7 +67,8 @@ void Collect(const Message& before, const Message& after, const std::string& pre
 std::vector<std::string> ChangedFields(const Message& before, const Message& after, const std::set<std::string>& ignore,
                                        const std::set<std::string>& expand) {
   std::vector<std::string> out;
-  Collect(before, after, "", ignore, expand, &out);
+  MessageDifferencer differ;
+  Collect(differ, before, after, "", ignore, expand, &out);
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
