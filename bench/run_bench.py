@@ -723,7 +723,7 @@ def bench_write(a, kafka, redis, run, logs):
         # The no-op again right after: on a shared machine the load drifts, so the baseline is
         # the mean of the runs just before and just after the measured one.
         base_sat2 = write_load(a, noops[0].address, noops[1].address, "saturate", f"{run}-noop-sat2")
-        rate = max(1.0, sat["req_per_s"] / 2)
+        rate = a.write_rate or max(1.0, sat["req_per_s"] / 2)
         forks0 = redis_stats(redis)
         fixed = write_load(a, *addr, "rate", f"{run}-rate", ids=ids, rate=rate)
         forks1 = redis_stats(redis)
@@ -751,7 +751,10 @@ def bench_write(a, kafka, redis, run, logs):
            "no-op p99 at its saturation", note=f"p50 {sat['p50_ms']:.2f} ms, p99.9 {sat['p999_ms']:.2f} ms")
     for q, key in (("p50", "p50_ms"), ("p99", "p99_ms"), ("p99.9", "p999_ms")):
         target, passed = ("< 5 ms", fixed[key] < 5 and fixed["errors"] == 0) if q == "p99" else ("", None)
-        result(f"write: {q} at half the saturation rate", fixed[key], "ms", base_fixed[key],
+        if a.write_rate:
+            passed = None  # the target is at half the saturation rate
+        at = f"{rate:,.0f} req/s (--write-rate)" if a.write_rate else "half the saturation rate"
+        result(f"write: {q} at {at}", fixed[key], "ms", base_fixed[key],
                f"no-op {q} at the same rate", target, passed,
                note=f"open loop {rate:,.0f} req/s, latency from the intended send time; {errs(fixed)}; Redis forks "
                     f"(AOF rewrites) meanwhile: {int(forks1.get('total_forks', 0)) - int(forks0.get('total_forks', 0))}"
@@ -783,6 +786,9 @@ def main():
     ap.add_argument("--write-warmup", type=float, default=2, help="unmeasured seconds before each write-path load")
     ap.add_argument("--write-concurrency", type=int, default=64, help="calls in flight at write-path saturation")
     ap.add_argument("--write-seed", type=int, default=500, help="leads and accounts created before the write loads")
+    ap.add_argument("--write-rate", type=float, default=0,
+                    help="req/s of the fixed-rate write run (default 0: half the saturation rate); to compare two "
+                         "builds' tails at the same load")
     ap.add_argument("--only", default="engine,latency,throughput,write", help="comma-separated subset")
     ap.add_argument("--timeout", type=int, default=600)
     a = ap.parse_args()

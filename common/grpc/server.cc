@@ -3,6 +3,8 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <absl/synchronization/mutex.h>
+
 #include "common/logging/log.h"
 
 namespace concord::grpcserver {
@@ -16,6 +18,11 @@ void Server::AddReadinessCheck(ReadinessCheck check) { checks_.push_back(std::mo
 void Server::OnReadinessChange(std::function<void(bool, const absl::Status&)> cb) { on_change_ = std::move(cb); }
 
 absl::Status Server::Start() {
+  // Debian builds Abseil without NDEBUG, so absl::Mutex (every lock inside gRPC) keeps a
+  // process-wide lock-order graph to detect deadlocks: bookkeeping under a global lock on each
+  // acquisition and on each mutex destroyed (gRPC makes several per call). A debugging aid
+  // that costs every call; off for the whole process.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;

@@ -104,6 +104,34 @@ TEST_F(OutboxTest, AsyncCommitsOfManyCallsShareThePipelineAndBlockingOnItsThread
   EXPECT_FALSE(Store::BlockingRefused());
 }
 
+TEST_F(OutboxTest, AnOutboxRecordIsOneFieldThatDecodesToTheEvent) {
+  auto w = Write("req-rec", "LR", 0, "v1");
+  w.events[0].headers.push_back({"ce_type", std::string("binary\0\xff", 8)});
+  ASSERT_TRUE(store_.Commit(w).ok());
+  redis::Connection conn(RedisOptions());
+  auto r = conn.CommandOk({"XRANGE", store_.OutboxKey(), "-", "+"});
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->elements.size(), 1u);
+  const auto& fields = r->elements[0].elements[1].elements;
+  ASSERT_EQ(fields.size(), 2u);
+  EXPECT_EQ(fields[0].str, "r");
+  OutboxEvent got;
+  ASSERT_TRUE(DecodeRecord(fields, &got));
+  const auto& want = w.events[0];
+  EXPECT_EQ(got.topic, want.topic);
+  EXPECT_EQ(got.key, want.key);
+  EXPECT_EQ(got.value, want.value);
+  EXPECT_EQ(got.event_id, want.event_id);
+  EXPECT_EQ(got.headers, want.headers);
+
+  // Truncated or unknown bytes are refused, not misread.
+  auto bytes = fields[1];
+  bytes.str.resize(bytes.str.size() - 3);
+  EXPECT_FALSE(DecodeRecord({fields[0], bytes}, &got));
+  bytes.str = "\x07junk";
+  EXPECT_FALSE(DecodeRecord({fields[0], bytes}, &got));
+}
+
 TEST_F(OutboxTest, StaleVersionIsAConflictAndChangesNothing) {
   ASSERT_EQ(store_.Commit(Write("a", "L1", 0, "v1"))->outcome, CommitResult::Outcome::kCommitted);
   ASSERT_EQ(store_.Commit(Write("b", "L1", 1, "v2"))->outcome, CommitResult::Outcome::kCommitted);
@@ -249,6 +277,22 @@ TEST_F(RelayTest, EveryCommittedRecordReachesKafkaOnceInOrder) {
   auto values = ConsumeAll(50);
   ASSERT_EQ(values.size(), 50u);
   for (int i = 0; i < 50; ++i) EXPECT_EQ(values[i], "event:" + std::to_string(i)) << "one key: commit order kept";
+}
+
+TEST_F(RelayTest, RecordsInTheFormatOfOlderVersionsAreRelayedToo) {
+  // Written before an upgrade: five fields, JSON headers.
+  ASSERT_TRUE(admin_->CreateTopic(topic_, 1).ok());
+  redis::Connection conn(RedisOptions());
+  ASSERT_TRUE(conn.CommandOk({"XADD", store_.OutboxKey(), "*", "t", topic_, "k", "domain:acme.com", "v", "event:old",
+                              "h", R"([["ce_id","ev-old"]])", "id", "ev-old"})
+                  .ok());
+  ASSERT_TRUE(store_.Commit(Write("r-new", "Lnew", 0, "new", topic_)).ok());
+  auto producer = MakeProducer();
+  Relay relay(RedisOptions(), *producer, Options("relay-a"));
+  relay.Start();
+  ASSERT_TRUE(WaitOutboxEmpty());
+  relay.Stop(5s);
+  EXPECT_EQ(ConsumeAll(2), (std::vector<std::string>{"event:old", "event:new"}));
 }
 
 TEST_F(RelayTest, RecordsWaitOutAnOutageAndAreDeliveredOnceAfterIt) {

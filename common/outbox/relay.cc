@@ -3,9 +3,9 @@
 #include <algorithm>
 
 #include <absl/strings/numbers.h>
-#include <nlohmann/json.hpp>
 
 #include "common/logging/log.h"
+#include "common/outbox/store.h"
 
 namespace concord::outbox {
 namespace {
@@ -21,16 +21,6 @@ constexpr const char* kReleaseScript = R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 )lua";
-
-kafka::Headers DecodeHeaders(const std::string& s) {
-  kafka::Headers out;
-  auto j = nlohmann::json::parse(s, nullptr, false);
-  if (!j.is_array()) return out;
-  for (const auto& pair : j) {
-    if (pair.is_array() && pair.size() == 2) out.push_back({pair[0].get<std::string>(), pair[1].get<std::string>()});
-  }
-  return out;
-}
 
 // The stream id just before `id`, so that XREAD (exclusive) returns `id` again.
 std::string Before(const std::string& id) {
@@ -121,33 +111,52 @@ void Relay::ReleaseLease() {
   leader_ = false;
 }
 
-bool Relay::Reap() {
-  std::vector<std::string> acked, failed;
+std::vector<std::string> Relay::TakeAcked() {
+  std::lock_guard lock(mu_);
+  std::vector<std::string> acked;
+  acked.swap(acked_);
+  return acked;
+}
+
+void Relay::Deleted(std::vector<std::string> acked, const absl::StatusOr<redis::Reply>& r) {
+  if (r.ok() && !r->is_error()) return;
+  // Not deleted: they will be produced again later (consumers dedupe by event id).
+  log::Warn("outbox delete failed", {{"error", r.ok() ? r->str : r.status().ToString()}});
+  std::lock_guard lock(mu_);
+  acked_.insert(acked_.end(), acked.begin(), acked.end());
+}
+
+std::vector<std::string> Relay::DeleteCommand(const std::vector<std::string>& acked) const {
+  std::vector<std::string> cmd;
+  cmd.reserve(2 + acked.size());
+  cmd.push_back("XDEL");
+  cmd.push_back(options_.prefix + ":outbox");
+  cmd.insert(cmd.end(), acked.begin(), acked.end());
+  return cmd;
+}
+
+bool Relay::Rewind() {
+  std::vector<std::string> failed;
   {
     std::lock_guard lock(mu_);
-    acked.swap(acked_);
     // Rewind only once nothing is in flight: records after the failed one that are still
     // on their way would otherwise be read and produced a second time.
     if (in_flight_.load() == 0) failed.swap(failed_);
   }
+  if (failed.empty()) return false;
+  auto first = *std::min_element(failed.begin(), failed.end(), IdLess);
+  std::string rewind = Before(first);
+  if (IdLess(rewind, last_id_)) last_id_ = rewind;
+  return true;
+}
+
+void Relay::Reap() {
+  auto acked = TakeAcked();
   if (!acked.empty()) {
-    std::vector<std::string> cmd = {"XDEL", options_.prefix + ":outbox"};
-    cmd.insert(cmd.end(), acked.begin(), acked.end());
-    auto r = conn_.Command(cmd);
-    if (!r.ok() || r->is_error()) {
-      // Not deleted: they will be produced again later (consumers dedupe by event id).
-      log::Warn("outbox delete failed", {{"error", r.ok() ? r->str : r.status().ToString()}});
-      std::lock_guard lock(mu_);
-      acked_.insert(acked_.end(), acked.begin(), acked.end());
-    }
+    auto r = conn_.Command(DeleteCommand(acked));
+    Deleted(std::move(acked), r);
   }
-  if (!failed.empty()) {
-    auto first = *std::min_element(failed.begin(), failed.end(), IdLess);
-    std::string rewind = Before(first);
-    if (IdLess(rewind, last_id_)) last_id_ = rewind;
-    return true;
-  }
-  return false;
+  Rewind();
 }
 
 bool Relay::HasFailures() {
@@ -159,8 +168,8 @@ void Relay::Run() {
   const std::string stream = options_.prefix + ":outbox";
   int backoff_ms = 0;
   while (!stop_) {
-    if (Reap()) backoff_ms = 500;  // a delivery failed: the broker is likely down, slow down
-    if (HasFailures()) {           // wait for in-flight reports before rewinding
+    if (Rewind()) backoff_ms = 500;  // a delivery failed: the broker is likely down, slow down
+    if (HasFailures()) {             // wait for in-flight reports before rewinding
       std::this_thread::sleep_for(10ms);
       continue;
     }
@@ -169,6 +178,7 @@ void Relay::Run() {
       backoff_ms = 0;
     }
     if (!HoldLease()) {
+      Reap();  // what the last lease delivered
       std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(options_.lease / 5, 500ms));
       continue;
     }
@@ -180,50 +190,66 @@ void Relay::Run() {
     }
     // Keep the producer queue bounded: a down broker must not pull the whole outbox into memory.
     if (in_flight_.load() >= options_.batch * 4) {
+      Reap();
       std::this_thread::sleep_for(20ms);
       continue;
     }
-    auto reply = conn_.Command({"XREAD", "COUNT", std::to_string(options_.batch), "BLOCK",
-                                std::to_string(options_.block.count()), "STREAMS", stream, last_id_});
-    if (!reply.ok()) {
-      log::Warn("outbox read failed", {{"error", reply.status().ToString()}});
+    // The records Kafka acknowledged since the last read are deleted in the same round trip
+    // as the next read.
+    auto acked = TakeAcked();
+    std::vector<std::vector<std::string>> cmds;
+    if (!acked.empty()) cmds.push_back(DeleteCommand(acked));
+    cmds.push_back({"XREAD", "COUNT", std::to_string(options_.batch), "BLOCK", std::to_string(options_.block.count()),
+                    "STREAMS", stream, last_id_});
+    auto replies = conn_.Pipeline(cmds);
+    if (!acked.empty()) {
+      Deleted(std::move(acked), replies.ok() ? absl::StatusOr<redis::Reply>(replies->front())
+                                             : absl::StatusOr<redis::Reply>(replies.status()));
+    }
+    if (!replies.ok()) {
+      log::Warn("outbox read failed", {{"error", replies.status().ToString()}});
       backoff_ms = 500;
       continue;
     }
-    if (reply->is_nil() || reply->elements.empty()) continue;  // idle
-    const auto& entries = reply->elements[0].elements.size() == 2 ? reply->elements[0].elements[1].elements
-                                                                   : std::vector<redis::Reply>{};
+    const redis::Reply& reply = replies->back();
+    if (reply.is_error()) {
+      log::Warn("outbox read failed", {{"error", reply.str}});
+      backoff_ms = 500;
+      continue;
+    }
+    if (reply.is_nil() || reply.elements.empty()) continue;  // idle
+    static const std::vector<redis::Reply> kNone;
+    const auto& entries = reply.elements[0].elements.size() == 2 ? reply.elements[0].elements[1].elements : kNone;
     for (const auto& entry : entries) {
       if (entry.elements.size() != 2) continue;
-      std::string id = entry.elements[0].str;
-      std::string topic, key, value, headers, event_id;
-      const auto& f = entry.elements[1].elements;
-      for (size_t i = 0; i + 1 < f.size(); i += 2) {
-        const auto& name = f[i].str;
-        if (name == "t") topic = f[i + 1].str;
-        else if (name == "k") key = f[i + 1].str;
-        else if (name == "v") value = f[i + 1].str;
-        else if (name == "h") headers = f[i + 1].str;
-        else if (name == "id") event_id = f[i + 1].str;
+      const std::string& id = entry.elements[0].str;
+      OutboxEvent record;
+      if (!DecodeRecord(entry.elements[1].elements, &record)) {
+        // Cannot be produced: skipped, loudly, and left in the outbox for an operator.
+        log::Error("outbox record unreadable; skipped", {{"prefix", options_.prefix}, {"stream_id", id}});
+        last_id_ = id;
+        continue;
       }
       in_flight_++;
-      auto s = producer_.Produce(topic, key, value, DecodeHeaders(headers), [this, id, event_id](const kafka::DeliveryResult& r) {
-        std::lock_guard lock(mu_);
-        if (r.ok()) {
-          acked_.push_back(id);
-          relayed_++;
-          relayed_metric_->Inc();
-        } else {
-          failed_.push_back(id);
-          failed_metric_->Inc();
-          log::Warn("outbox delivery failed; will retry",
-                    {{"event_id", event_id}, {"error", r.error_text}, {"retryable", r.retryable}});
-        }
-        in_flight_--;
-      });
+      auto s = producer_.Produce(record.topic, record.key, record.value, record.headers,
+                                 [this, id, event_id = record.event_id](const kafka::DeliveryResult& r) {
+                                   std::lock_guard lock(mu_);
+                                   if (r.ok()) {
+                                     acked_.push_back(id);
+                                     relayed_++;
+                                     relayed_metric_->Inc();
+                                   } else {
+                                     failed_.push_back(id);
+                                     failed_metric_->Inc();
+                                     log::Warn("outbox delivery failed; will retry", {{"event_id", event_id},
+                                                                                       {"error", r.error_text},
+                                                                                       {"retryable", r.retryable}});
+                                   }
+                                   in_flight_--;
+                                 });
       if (!s.ok()) {
         in_flight_--;
-        log::Warn("outbox produce refused; will retry", {{"event_id", event_id}, {"error", s.ToString()}});
+        log::Warn("outbox produce refused; will retry", {{"event_id", record.event_id}, {"error", s.ToString()}});
         backoff_ms = 200;
         break;  // last_id_ stays before this record
       }

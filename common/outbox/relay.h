@@ -26,9 +26,10 @@ struct RelayOptions {
   int batch = 500;
   std::chrono::milliseconds block{100};  // XREAD BLOCK when idle
   // After a read shorter than `batch`, wait this long before the next one, so a steady trickle
-  // of commits is relayed in groups (fewer Redis round trips and wake-ups per record) rather
-  // than one XREAD per commit. Small next to the producer's linger.ms (5 ms).
-  std::chrono::milliseconds gather{2};
+  // of commits is relayed in groups rather than one XREAD per commit: fewer Redis round trips
+  // and wake-ups per record, and above all fewer, larger produce requests (librdkafka sends one
+  // per partition; the broker's CPU goes per request). Bounds the delay it adds to an event.
+  std::chrono::milliseconds gather{20};
   // How often the concord_outbox_pending gauge is refreshed (XLEN).
   std::chrono::milliseconds pending_interval{1000};
   bool enabled = true;                   // false: never relay (tests simulate a crash before relaying)
@@ -50,8 +51,13 @@ class Relay {
   void Run();
   bool HoldLease();
   void ReleaseLease();
-  bool Reap();  // deletes acknowledged records; rewinds after failures (then returns true)
+  void Reap();    // deletes acknowledged records, then Rewind()
+  bool Rewind();  // after failures, once nothing is in flight: reads again from the first failed (true)
   bool HasFailures();
+  std::vector<std::string> TakeAcked();
+  std::vector<std::string> DeleteCommand(const std::vector<std::string>& acked) const;
+  // Puts `acked` back when their XDEL failed (`r`), to be deleted later.
+  void Deleted(std::vector<std::string> acked, const absl::StatusOr<redis::Reply>& r);
 
   redis::Connection conn_;
   kafka::Producer& producer_;

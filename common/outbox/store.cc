@@ -1,5 +1,6 @@
 #include "common/outbox/store.h"
 
+#include <cmath>
 #include <condition_variable>
 #include <cstdio>
 
@@ -14,7 +15,7 @@ namespace {
 // KEYS: [1] request key ("" = none), [2] outbox stream, then the entity keys, then the index keys.
 // ARGV: fingerprint, response, ttl, n_entities, n_events, n_index,
 //       per entity: expected_version, data
-//       per event: topic, key, value, headers, event_id
+//       per event: EncodeRecord(event)
 //       per index: score, member
 // Returns {"ok"} | {"replay", response} | {"reused"} | {"conflict", key, current_version}.
 constexpr const char* kCommitScript = R"lua(
@@ -40,8 +41,8 @@ for e = 1, ne do
   a = a + 2
 end
 for e = 1, nv do
-  redis.call('XADD', KEYS[2], '*', 't', ARGV[a], 'k', ARGV[a + 1], 'v', ARGV[a + 2], 'h', ARGV[a + 3], 'id', ARGV[a + 4])
-  a = a + 5
+  redis.call('XADD', KEYS[2], '*', 'r', ARGV[a])
+  a = a + 1
 end
 for e = 1, nx do
   redis.call('ZADD', KEYS[2 + ne + e], ARGV[a], ARGV[a + 1])
@@ -54,10 +55,51 @@ end
 return {'ok'}
 )lua";
 
-std::string EncodeHeaders(const kafka::Headers& headers) {
-  nlohmann::json j = nlohmann::json::array();
-  for (const auto& h : headers) j.push_back({h.key, h.value});
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+constexpr char kRecordFormat = 1;
+
+void PutVarint(uint64_t v, std::string& out) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+
+void PutString(std::string_view s, std::string& out) {
+  PutVarint(s.size(), out);
+  out.append(s);
+}
+
+bool GetVarint(std::string_view& in, uint64_t* v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
+    auto byte = static_cast<unsigned char>(in.front());
+    in.remove_prefix(1);
+    *v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if (!(byte & 0x80)) return true;
+  }
+  return false;
+}
+
+bool GetString(std::string_view& in, std::string* out) {
+  uint64_t n = 0;
+  if (!GetVarint(in, &n) || n > in.size()) return false;
+  out->assign(in.data(), n);
+  in.remove_prefix(n);
+  return true;
+}
+
+// The JSON header list of the records older versions wrote: [[key, value], ...].
+kafka::Headers DecodeJsonHeaders(const std::string& s) {
+  kafka::Headers out;
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (!j.is_array()) return out;
+  for (const auto& pair : j) {
+    if (pair.is_array() && pair.size() == 2 && pair[0].is_string() && pair[1].is_string()) {
+      out.push_back({pair[0].get<std::string>(), pair[1].get<std::string>()});
+    }
+  }
+  return out;
 }
 
 // Page tokens: "<score>:<id>" of the last item returned, so the next page starts after it even
@@ -70,6 +112,58 @@ std::string EncodeToken(double score, const std::string& id) {
 
 }  // namespace
 
+std::string EncodeRecord(const OutboxEvent& e) {
+  std::string out;
+  size_t size = 16 + e.topic.size() + e.key.size() + e.value.size() + e.event_id.size();
+  for (const auto& h : e.headers) size += 4 + h.key.size() + h.value.size();
+  out.reserve(size);
+  out.push_back(kRecordFormat);
+  PutString(e.topic, out);
+  PutString(e.key, out);
+  PutString(e.value, out);
+  PutString(e.event_id, out);
+  PutVarint(e.headers.size(), out);
+  for (const auto& h : e.headers) {
+    PutString(h.key, out);
+    PutString(h.value, out);
+  }
+  return out;
+}
+
+bool DecodeRecord(const std::vector<redis::Reply>& fields, OutboxEvent* out) {
+  const std::string* record = nullptr;
+  const std::string* json_headers = nullptr;
+  bool legacy = false;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) {
+    const auto& name = fields[i].str;
+    const auto& value = fields[i + 1].str;
+    if (name == "r") record = &value;
+    else if (name == "t") out->topic = value, legacy = true;
+    else if (name == "k") out->key = value;
+    else if (name == "v") out->value = value;
+    else if (name == "h") json_headers = &value;
+    else if (name == "id") out->event_id = value;
+  }
+  if (record) {
+    std::string_view in = *record;
+    uint64_t n = 0;
+    if (in.empty() || in.front() != kRecordFormat) return false;
+    in.remove_prefix(1);
+    if (!GetString(in, &out->topic) || !GetString(in, &out->key) || !GetString(in, &out->value) ||
+        !GetString(in, &out->event_id) || !GetVarint(in, &n) || n > in.size()) {
+      return false;
+    }
+    out->headers.resize(n);
+    for (auto& h : out->headers) {
+      if (!GetString(in, &h.key) || !GetString(in, &h.value)) return false;
+    }
+    return true;
+  }
+  if (!legacy) return false;
+  out->headers = json_headers ? DecodeJsonHeaders(*json_headers) : kafka::Headers{};
+  return true;
+}
+
 std::string Fingerprint(std::string_view bytes) {
   // FNV-1a 64 twice with different offsets: cheap and stable across builds and platforms.
   uint64_t a = 1469598103934665603ULL, b = 1099511628211ULL ^ 0x9e3779b97f4a7c15ULL;
@@ -77,9 +171,13 @@ std::string Fingerprint(std::string_view bytes) {
     a = (a ^ c) * 1099511628211ULL;
     b = (b ^ c) * 0x100000001b3ULL + 0x7f4a7c15;
   }
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(a), static_cast<unsigned long long>(b));
-  return buf;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(32, '0');  // a, b: 16 hex digits each
+  for (int i = 15; i >= 0; --i, a >>= 4, b >>= 4) {
+    out[i] = kHex[a & 0xf];
+    out[16 + i] = kHex[b & 0xf];
+  }
+  return out;
 }
 
 Store::Store(redis::Pool& pool, std::string prefix) : prefix_(std::move(prefix)), client_(pool.options()) {}
@@ -197,7 +295,7 @@ absl::StatusOr<CommitResult> Store::Commit(const CommitRequest& r) {
 void Store::CommitAsync(const CommitRequest& r, Done<CommitResult> done) {
   // args[0..1] are "EVALSHA", <sha>: RunCommitScript fills them (or falls back to EVAL).
   auto args = std::make_shared<std::vector<std::string>>();
-  args->reserve(9 + 2 * r.entities.size() + 5 * r.events.size() + 3 * r.index.size());
+  args->reserve(9 + 2 * r.entities.size() + r.events.size() + 3 * r.index.size());
   args->insert(args->end(), {"EVALSHA", "", ""});
   args->push_back(r.request_id.empty() ? "" : RequestKey(r.request_id));
   args->push_back(OutboxKey());
@@ -214,17 +312,9 @@ void Store::CommitAsync(const CommitRequest& r, Done<CommitResult> done) {
     args->push_back(std::to_string(e.expected_version));
     args->push_back(e.data);
   }
-  for (const auto& ev : r.events) {
-    args->push_back(ev.topic);
-    args->push_back(ev.key);
-    args->push_back(ev.value);
-    args->push_back(EncodeHeaders(ev.headers));
-    args->push_back(ev.event_id);
-  }
+  for (const auto& ev : r.events) args->push_back(EncodeRecord(ev));
   for (const auto& x : r.index) {
-    char score[64];
-    std::snprintf(score, sizeof score, "%.0f", x.score);
-    args->push_back(score);
+    args->push_back(absl::StrCat(std::llround(x.score)));  // scores are whole milliseconds
     args->push_back(x.member);
   }
   RunCommitScript(std::move(args), [done = std::move(done)](absl::StatusOr<redis::Reply> reply) {

@@ -9,7 +9,8 @@
 //   P:e:<type>:<id>   hash {v: version, d: serialized entity}
 //   P:req:<id>        hash {fp: request fingerprint, resp: serialized response}, expires
 //   P:ix:<name>       sorted set of ids (score = creation time in ms) for listing
-//   P:outbox          stream of events waiting for Kafka: {t: topic, k: key, v: value, h: headers, id}
+//   P:outbox          stream of events waiting for Kafka: {r: EncodeRecord(event)}
+//                     (records of older versions: {t: topic, k: key, v: value, h: JSON headers, id})
 
 #include <chrono>
 #include <functional>
@@ -151,5 +152,13 @@ class Store {
 
 // Stable fingerprint of a request's bytes (for CommitRequest::fingerprint).
 std::string Fingerprint(std::string_view bytes);
+
+// An outbox record as one stream field value: a format byte, then topic, key, value, event id
+// and the headers as varint-length-prefixed strings. One field instead of five and no JSON:
+// less work for Redis (XADD, XREAD) and for both ends.
+std::string EncodeRecord(const OutboxEvent& event);
+// The record of a stream entry's fields (field, value, field, value...): the "r" field, or the
+// five fields an older version wrote. False when neither is there or the bytes are corrupt.
+bool DecodeRecord(const std::vector<redis::Reply>& fields, OutboxEvent* out);
 
 }  // namespace concord::outbox

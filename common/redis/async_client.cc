@@ -106,10 +106,11 @@ void AsyncClient::Enqueue(Group g) {
     if (ctx_ && queued_.empty() && !broken_) {
       // Connected: written on the caller's thread, at once (no hand-over to the I/O thread,
       // which only reads). The I/O thread is woken only when it must change what it waits for:
-      // a first group in flight (its timeout), bytes the socket did not take, a broken socket.
-      const bool was_idle = in_flight_.empty();
+      // bytes the socket did not take, a broken socket. Not for a first group in flight: the
+      // reply wakes it, and an idle I/O thread sleeps at most command_timeout, so it still
+      // sees this group's deadline (one wake-up less per call at low load).
       if (auto s = AppendAndFlushLocked(std::move(g)); !s.ok()) broken_ = true;
-      wake = was_idle || broken_ || ctx_->obuf[0] != '\0';
+      wake = broken_ || ctx_->obuf[0] != '\0';
     } else {
       queued_.push_back(std::move(g));  // the I/O thread connects first
       wake = true;
@@ -252,6 +253,10 @@ void AsyncClient::Run() {
           auto left = std::chrono::duration_cast<std::chrono::milliseconds>(in_flight_.front().deadline -
                                                                             std::chrono::steady_clock::now());
           timeout_ms = static_cast<int>(std::max<int64_t>(0, left.count() + 1));
+        } else if (ctx_) {
+          // A group written while we sleep does not wake us (Enqueue): its deadline is at
+          // least command_timeout away, so waking by then is soon enough to check it.
+          timeout_ms = static_cast<int>(options_.command_timeout.count());
         }
         sleeping_ = true;  // from here a caller that needs us writes the eventfd
       }

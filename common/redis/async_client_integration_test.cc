@@ -125,6 +125,20 @@ TEST(AsyncClientTest, NoReplyInTimeIsDeadlineExceeded) {
   EXPECT_TRUE(c.Command({"PING"}).ok()) << "reconnects for the next group";
 }
 
+TEST(AsyncClientTest, AnIdleClientStillTimesOutItsNextCallOnTime) {
+  // A first group in flight does not wake the idle I/O thread (only its reply does): the idle
+  // wait is bounded by command_timeout, so the deadline is still seen in time.
+  AsyncClient c({.port = RedisPort(), .command_timeout = 300ms});
+  ASSERT_TRUE(c.Command({"PING"}).ok());
+  std::this_thread::sleep_for(450ms);  // the I/O thread is half-way through an idle wait
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Call({{"BLPOP", UniqueKey("async-idle-never"), "2"}});
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_GE(took, 290ms);
+  EXPECT_LT(took, 1000ms) << "not the 2 s of the BLPOP";
+}
+
 TEST(AsyncClientTest, UnreachableRedisIsUnavailableQuickly) {
   AsyncClient c({.port = 1, .connect_timeout = 200ms});
   auto start = std::chrono::steady_clock::now();

@@ -17,11 +17,20 @@ std::string NewUuid() {
   uint64_t lo = absl::Uniform<uint64_t>(gen);
   hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;  // version 4
   lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;  // variant 10xx
-  char buf[37];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
-                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xffff),
-                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xffffffffffffULL));
-  return buf;
+  // 8-4-4-4-12 lower-case hex digits (by hand: snprintf is a measurable part of a write).
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  int pos = 0;
+  auto put = [&](uint64_t v, int digits) {
+    for (int i = digits - 1; i >= 0; --i) out[pos + i] = kHex[v & 0xf], v >>= 4;
+    pos += digits + 1;
+  };
+  put(hi >> 32, 8);
+  put((hi >> 16) & 0xffff, 4);
+  put(hi & 0xffff, 4);
+  put(lo >> 48, 4);
+  put(lo & 0xffffffffffffULL, 12);
+  return out;
 }
 
 std::string NewId(std::string_view prefix) { return Cat(prefix, "-", NewUuid()); }

@@ -1,7 +1,7 @@
 #pragma once
 // VersionedWrite without a blocked thread: the same steps as write.h (idempotency lookup and
 // first read in one round trip, expected_version, mutation, one atomic commit, re-read and
-// retry on conflicts), each Redis step sent through outbox::Store's pipelining client and the
+// retry on conflicts; a create skips the lookup, see Start), each Redis step sent through outbox::Store's pipelining client and the
 // next step run from its reply callback on the Store's I/O thread. The mutation runs on that
 // thread too, so it must not block: when it tries a blocking Store call anyway (a rule that
 // reads another record), the call is refused there, the mutation's result is dropped and the
@@ -90,10 +90,10 @@ class AsyncWrite : public std::enable_shared_from_this<AsyncWrite<Entity, Respon
   void Start() {
     auto self = this->shared_from_this();
     if (t_.create) {
-      store_.LookupRequestAsync(t_.request_id, t_.fingerprint, [self](absl::StatusOr<std::optional<outbox::CommitResult>> r) {
-        if (!r.ok()) return self->Finish(StorageError(r.status()));
-        self->OnLookup(std::move(*r), std::nullopt);
-      });
+      // No lookup first: the commit script answers a replay (or a reused id) before it writes
+      // anything, so a create takes one round trip. Only a refused mutation looks the request
+      // up (RefusedCreate), so that a replay still gets its stored answer.
+      Attempt(std::nullopt, true);
     } else {
       store_.LookupRequestAndGetAsync(t_.request_id, t_.fingerprint, key_,
                                       [self](absl::StatusOr<outbox::RequestAndEntity> r) {
@@ -145,7 +145,7 @@ class AsyncWrite : public std::enable_shared_from_this<AsyncWrite<Entity, Respon
     outbox::Store::ResetBlockingRefusals();
     absl::Status s = mutate_(entity, current, changes);
     if (outbox::Store::BlockingRefused()) return OffloadAll();
-    if (!s.ok()) return Finish(s);
+    if (!s.ok()) return t_.create && attempt_ == 1 ? RefusedCreate(std::move(s)) : Finish(s);
 
     auto req = CommitOf(t_, key_, current, entity, changes);
     auto self = this->shared_from_this();
@@ -181,6 +181,18 @@ class AsyncWrite : public std::enable_shared_from_this<AsyncWrite<Entity, Respon
                                            last_conflict_version_, "); retry with the same request_id")));
     }
     Attempt(std::nullopt, false);
+  }
+
+  // A create's mutation refused before its request record was looked up: a replay of a
+  // request that was applied before gets that answer, anything else the refusal.
+  void RefusedCreate(absl::Status refusal) {
+    auto self = this->shared_from_this();
+    store_.LookupRequestAsync(t_.request_id, t_.fingerprint,
+                              [self, refusal = std::move(refusal)](absl::StatusOr<std::optional<outbox::CommitResult>> r) {
+                                if (!r.ok()) return self->Finish(StorageError(r.status()));
+                                if (!*r) return self->Finish(refusal);
+                                self->OnLookup(std::move(*r), std::nullopt);
+                              });
   }
 
   // The mutation needs to block: the blocking write, from the start, on a worker. Nothing was

@@ -179,7 +179,9 @@ class MarketingServiceTest : public testing::Test {
 
   // Every outbox record of this test's prefix: (key, value, headers, event id).
   struct Record {
-    std::string key, value, headers, id;
+    std::string key, value;
+    kafka::Headers headers;
+    std::string id;
   };
   std::vector<Record> Outbox() {
     std::vector<Record> out;
@@ -188,16 +190,9 @@ class MarketingServiceTest : public testing::Test {
     auto r = (*lease)->Command({"XRANGE", store_->OutboxKey(), "-", "+"});
     EXPECT_TRUE(r.ok());
     for (const auto& entry : r->elements) {
-      Record rec;
-      const auto& fields = entry.elements[1].elements;
-      for (size_t i = 0; i + 1 < fields.size(); i += 2) {
-        const auto& k = fields[i].str;
-        if (k == "k") rec.key = fields[i + 1].str;
-        if (k == "v") rec.value = fields[i + 1].str;
-        if (k == "h") rec.headers = fields[i + 1].str;
-        if (k == "id") rec.id = fields[i + 1].str;
-      }
-      out.push_back(std::move(rec));
+      outbox::OutboxEvent e;
+      EXPECT_TRUE(outbox::DecodeRecord(entry.elements[1].elements, &e));
+      out.push_back({std::move(e.key), std::move(e.value), std::move(e.headers), std::move(e.event_id)});
     }
     return out;
   }

@@ -21,10 +21,15 @@ int main(int argc, char** argv) {
   int relay_drain_ms = 5000;
   app.parser().Add("--outbox-relay-drain-ms", &relay_drain_ms,
                    "At shutdown, how long the relay waits for in-flight records to be acknowledged");
+  int relay_gather_ms = static_cast<int>(outbox::RelayOptions{}.gather.count());
+  app.parser().Add("--outbox-relay-gather-ms", &relay_gather_ms,
+                   "Under a steady trickle, the relay reads the outbox at most this often: longer = fewer, larger "
+                   "produce requests (less broker CPU), shorter = lower event latency");
   app.AddValidator([&] {
     std::vector<std::string> problems;
     if (store_prefix.empty()) problems.push_back(config::Problem("--store-prefix", "must not be empty"));
     if (relay_drain_ms < 0) problems.push_back(config::Problem("--outbox-relay-drain-ms", "must be >= 0"));
+    if (relay_gather_ms < 0) problems.push_back(config::Problem("--outbox-relay-gather-ms", "must be >= 0"));
     return problems;
   });
 
@@ -42,7 +47,10 @@ int main(int argc, char** argv) {
     rt.server().AddService(service.get(), sales::v1::SalesService::service_full_name());
     relay = std::make_unique<outbox::Relay>(
         rt.redis().options(), rt.producer(),
-        outbox::RelayOptions{.prefix = store_prefix, .instance = rt.config().instance_id, .enabled = relay_enabled});
+        outbox::RelayOptions{.prefix = store_prefix,
+                             .instance = rt.config().instance_id,
+                             .gather = std::chrono::milliseconds(relay_gather_ms),
+                             .enabled = relay_enabled});
     relay->Start();
     rt.OnShutdown([&relay, relay_drain_ms] { relay->Stop(std::chrono::milliseconds(relay_drain_ms)); });
     return absl::OkStatus();
