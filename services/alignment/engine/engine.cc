@@ -407,9 +407,8 @@ struct Engine::Impl {
           sp->set_end(cl.text.end());
         }
       }
-      std::string d = e.description;
-      if (d.size() > 1024) d.resize(1024);
-      x->set_description(std::move(d));
+      if (e.description.size() > 1024) e.description.resize(1024);
+      x->set_description(std::move(e.description));
     }
     SetTimestamp(c.now, f.mutable_detected_at());
     SetTimestamp(first, f.mutable_first_evidence_at());
@@ -649,6 +648,8 @@ struct Engine::Impl {
   }
 
   // ------------------------------------------------------------------ event helpers
+  std::string last_topic;  // the last topic Ref interned, and its id
+  uint32_t last_topic_id = 0;
   EvRef Ref(const Event& e, const SourcePosition& pos, std::string_view record_id) {
     EvRef r;
     r.event_id.Set(e.id());
@@ -656,7 +657,12 @@ struct Engine::Impl {
     r.at = ToMicros(e.occurred_at());
     r.offset = pos.offset;
     r.partition = pos.partition;
-    r.topic = strings.Intern(pos.topic);
+    // A partition's events all name the same topic: skip the interner's hash lookup for it.
+    if (pos.topic != last_topic) {
+      last_topic = pos.topic;
+      last_topic_id = strings.Intern(pos.topic);
+    }
+    r.topic = last_topic_id;
     r.actor = strings.Intern(e.actor().id());
     uint8_t team = static_cast<uint8_t>(e.actor().team());
     if (!team) team = static_cast<uint8_t>(e.producer().team());

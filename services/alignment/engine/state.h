@@ -214,7 +214,7 @@ struct Suppress {
 };
 
 struct CustomerState {
-  CompactStr key;  // the customer key (the engine's set of states is keyed by it)
+  InlineStr key;  // the customer key (the engine's set of states is keyed by it), inline up to 31 bytes
   EvRef stage_ev;
   Micros last_event_at = 0;
   Micros last_handoff_accept_at = -1;
@@ -253,7 +253,7 @@ struct CustomerState {
 
   size_t ApproxBytes() const;
 };
-// 9 arrays at 12 bytes instead of 24 (and the key inside): a 320-byte block instead of 448.
+// 9 arrays at 12 bytes instead of 24 and the key inline: a 320-byte block instead of 448 + 32.
 static_assert(sizeof(CustomerState) <= 320);
 
 // Encoding: version byte + fields; strings for interned values (topics, actors, products).

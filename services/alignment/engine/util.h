@@ -141,6 +141,57 @@ class CompactStr {
   char* p_ = nullptr;
 };
 
+// A string of up to 31 bytes kept inline (32 bytes, alignment 1), longer ones in one exact-size
+// block. For the customer key: most keys fit, so the key needs no block of its own and the
+// customer lookup compares it without a second pointer chase.
+class InlineStr {
+ public:
+  InlineStr() { b_[kTag] = 0; }
+  InlineStr(const InlineStr&) = delete;
+  InlineStr& operator=(const InlineStr&) = delete;
+  ~InlineStr() { Clear(); }
+  InlineStr& operator=(std::string_view s) {
+    Clear();
+    if (s.size() < kTag) {
+      std::memcpy(b_, s.data(), s.size());
+      b_[kTag] = static_cast<char>(s.size());
+    } else {
+      char* p = new char[s.size()];
+      std::memcpy(p, s.data(), s.size());
+      const auto n = static_cast<uint32_t>(s.size());
+      std::memcpy(b_, &p, sizeof p);
+      std::memcpy(b_ + sizeof p, &n, sizeof n);
+      b_[kTag] = kHeap;
+    }
+    return *this;
+  }
+  std::string_view view() const {
+    if (b_[kTag] != kHeap) return {b_, static_cast<size_t>(static_cast<uint8_t>(b_[kTag]))};
+    return {HeapPtr(), HeapLen()};
+  }
+  std::string str() const { return std::string(view()); }
+  size_t HeapBytes() const { return b_[kTag] == kHeap ? HeapLen() : 0; }
+
+ private:
+  static constexpr size_t kTag = 31;  // last byte: the inline length, or kHeap
+  static constexpr char kHeap = static_cast<char>(0xff);
+  char* HeapPtr() const {
+    char* p;
+    std::memcpy(&p, b_, sizeof p);
+    return p;
+  }
+  uint32_t HeapLen() const {
+    uint32_t n;
+    std::memcpy(&n, b_ + sizeof(char*), sizeof n);
+    return n;
+  }
+  void Clear() {
+    if (b_[kTag] == kHeap) delete[] HeapPtr();
+    b_[kTag] = 0;
+  }
+  char b_[32];
+};
+
 // Varint lengths inside the engine's compact blocks (CompactPair, ClaimText): 7 bits a byte.
 inline uint32_t GetVar32(const char*& q) {
   uint32_t v = 0;
