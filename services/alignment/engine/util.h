@@ -141,7 +141,7 @@ class CompactStr {
   char* p_ = nullptr;
 };
 
-// A string of up to 31 bytes kept inline (32 bytes, alignment 1), longer ones in one exact-size
+// A string of up to 29 bytes kept inline (30 bytes, alignment 1), longer ones in one exact-size
 // block. For the customer key: most keys fit, so the key needs no block of its own and the
 // customer lookup compares it without a second pointer chase.
 class InlineStr {
@@ -173,7 +173,7 @@ class InlineStr {
   size_t HeapBytes() const { return b_[kTag] == kHeap ? HeapLen() : 0; }
 
  private:
-  static constexpr size_t kTag = 31;  // last byte: the inline length, or kHeap
+  static constexpr size_t kTag = 29;  // last byte: the inline length, or kHeap
   static constexpr char kHeap = static_cast<char>(0xff);
   char* HeapPtr() const {
     char* p;
@@ -189,7 +189,7 @@ class InlineStr {
     if (b_[kTag] == kHeap) delete[] HeapPtr();
     b_[kTag] = 0;
   }
-  char b_[32];
+  char b_[kTag + 1];
 };
 
 // Varint lengths inside the engine's compact blocks (CompactPair, ClaimText): 7 bits a byte.
