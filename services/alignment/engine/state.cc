@@ -117,7 +117,9 @@ EvIx CustomerState::AddEv(EvRef r) {
 }
 
 EvIx CustomerState::AddDecodedEv(EvRef r) {
-  for (size_t i = 0; i < events.size(); ++i)
+  // Sharing only saves memory: look back a bounded window (a claim's event is among the last
+  // touches), so that a checkpoint with thousands of entries does not decode in quadratic time.
+  for (size_t i = events.size(), stop = events.size() > 256 ? events.size() - 256 : 0; i-- > stop;)
     if (SameEv(events[i], r)) return static_cast<EvIx>(i);
   if (events.size() >= CompactVec<EvRef>::kMaxSize - 1) throw std::length_error("event table");
   if (events.size() == events.capacity()) events.reserve(events.size() + 2);
