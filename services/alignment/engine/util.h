@@ -2,6 +2,8 @@
 // Small building blocks of the alignment engine: time, compact ids, interning, hashing and a
 // compact binary writer/reader for per-customer checkpoints.
 
+#include <malloc.h>
+
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
@@ -266,7 +268,9 @@ class CompactPair {
 // A vector in 12 bytes and alignment 2 (std::vector: 24 and 8), for the per-customer arrays
 // that nine of live in every customer's state: an unaligned pointer and 16-bit size and
 // capacity (the state's arrays are bounded well below 65535). Same growth as std::vector
-// (doubling on push_back, exact on reserve), so capacities and memory match it.
+// (doubling on push_back, exact on reserve), except that the capacity is all the block holds:
+// the allocator rounds a request up to its size class (jemalloc: 9 64-byte entries get a
+// 640-byte block), and that room is used before the array moves again.
 template <typename T>
 class CompactVec {
  public:
@@ -343,7 +347,7 @@ class CompactVec {
     std::destroy(old, old + size_);
     ::operator delete(old);
     SetPtr(q);
-    cap_ = static_cast<uint16_t>(n);
+    cap_ = static_cast<uint16_t>(std::clamp(malloc_usable_size(q) / sizeof(T), n, kMaxSize));
   }
   template <typename... A>
   T& emplace_back(A&&... a) {
