@@ -3,7 +3,8 @@
 // must be equal. Covered: every finding (deterministic serialization) of Process and
 // AdvanceTime, every customer's checkpoint bytes and view, restore-and-reserialize round trips,
 // the scorecard counters, and findings of a restored engine fed more events (for the restored
-// customers and new ones).
+// customers and new ones). Also: every finding of Process / AdvanceTime against the bytes of
+// ProcessEncoded / AdvanceTimeEncoded on a twin engine fed the same events.
 //   engine_digest [seed...]   (default seeds 1 2 3; 3,000 customers each)
 #include <openssl/evp.h>
 
@@ -72,6 +73,8 @@ const char* kCodes[] = {"", "SPRING20", "WELCOME14", "ENT-ANNUAL", "BOGUS-1",
 
 uint64_t g_next_id = 0;  // event ids, reset per seed
 size_t g_problems = 0;    // failed restores and round trips that differ
+size_t g_encoded = 0;     // findings compared with their ProcessEncoded twin
+size_t g_encoded_bad = 0; // ... whose bytes, id, key or type differ
 
 struct Mix {
   std::vector<ev::Event> events;
@@ -188,18 +191,57 @@ Mix Build(std::mt19937_64& rng, size_t customers, const std::string& prefix) {
   return m;
 }
 
-void Feed(Engine& engine, const Mix& m, Digest& d, std::mt19937_64& rng) {
+std::string Deterministic(const google::protobuf::MessageLite& m) {
+  std::string out;
+  google::protobuf::io::StringOutputStream so(&out);
+  google::protobuf::io::CodedOutputStream co(&so);
+  co.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&co);
+  return out;
+}
+
+// The findings of Process / AdvanceTime against those of the twin engine's ProcessEncoded /
+// AdvanceTimeEncoded for the same input.
+void Compare(const std::vector<Finding>& found, std::vector<EncodedFinding>& encoded) {
+  g_encoded += found.size();
+  if (found.size() != encoded.size()) g_encoded_bad += std::max(found.size(), encoded.size());
+  for (size_t k = 0; k < std::min(found.size(), encoded.size()); ++k) {
+    const auto& f = found[k];
+    const auto& x = encoded[k];
+    if (x.bytes != Deterministic(f) || x.id != f.id() || x.customer_key != f.customer_key() || x.type != f.type()) ++g_encoded_bad;
+  }
+  encoded.clear();
+}
+
+void Feed(Engine& engine, const Mix& m, Digest& d, std::mt19937_64& rng, Engine* twin = nullptr) {
   Micros clock = 0;
+  std::vector<EncodedFinding> encoded;
   for (size_t i = 0; i < m.events.size(); ++i) {
     const auto& e = m.events[i];
     Micros at = ToMicros(e.occurred_at());
     clock = std::max(clock, at);
-    auto found = (rng() % 3 == 0) ? engine.Process(e, m.pos[i], at + 5 * kSecond) : engine.Process(e, m.pos[i]);
+    const bool late = rng() % 3 == 0;
+    auto found = late ? engine.Process(e, m.pos[i], at + 5 * kSecond) : engine.Process(e, m.pos[i]);
     for (const auto& f : found) d.Add(f);
-    if (i % 500 == 499)
-      for (const auto& f : engine.AdvanceTime(clock)) d.Add(f);
+    if (twin) {
+      twin->ProcessEncoded(e, m.pos[i], late ? at + 5 * kSecond : at, &encoded);
+      Compare(found, encoded);
+    }
+    if (i % 500 == 499) {
+      auto timed = engine.AdvanceTime(clock);
+      for (const auto& f : timed) d.Add(f);
+      if (twin) {
+        twin->AdvanceTimeEncoded(clock, &encoded);
+        Compare(timed, encoded);
+      }
+    }
   }
-  for (const auto& f : engine.AdvanceTime(clock + 40 * kDay)) d.Add(f);
+  auto timed = engine.AdvanceTime(clock + 40 * kDay);
+  for (const auto& f : timed) d.Add(f);
+  if (twin) {
+    twin->AdvanceTimeEncoded(clock + 40 * kDay, &encoded);
+    Compare(timed, encoded);
+  }
 }
 
 // Checkpoints, views, round trips, counters; restores every customer into `restored`.
@@ -227,16 +269,16 @@ std::string Run(uint64_t seed, size_t customers, size_t* findings) {
   g_next_id = 0;
   Digest d;
   Mix m = Build(rng, customers, "c" + std::to_string(seed) + "-");
-  Engine engine(ExamplePlaybook());
-  Feed(engine, m, d, rng);
+  Engine engine(ExamplePlaybook()), twin(ExamplePlaybook());
+  Feed(engine, m, d, rng, &twin);
   Engine restored(ExamplePlaybook());
   State(engine, restored, d);
   // The restored engine goes on: more events for the same customers (new ids) and new ones.
   std::mt19937_64 rng2(seed * 7919);
   Mix more = Build(rng2, customers, "c" + std::to_string(seed) + "-");
   Mix fresh = Build(rng2, customers, "n" + std::to_string(seed) + "-");
-  Feed(restored, more, d, rng2);
-  Feed(restored, fresh, d, rng2);
+  Feed(restored, more, d, rng2, &twin);
+  Feed(restored, fresh, d, rng2, &twin);
   Engine again(ExamplePlaybook());
   State(restored, again, d);
   *findings += restored.stats().findings + engine.stats().findings;
@@ -254,5 +296,6 @@ int main(int argc, char** argv) {
   size_t findings = 0;
   for (uint64_t s : seeds) std::printf("seed %llu: %s\n", static_cast<unsigned long long>(s), Run(s, 3000, &findings).c_str());
   std::printf("findings: %zu, round-trip problems: %zu\n", findings, g_problems);
-  return g_problems ? 1 : 0;
+  std::printf("encoded findings compared: %zu, differing: %zu\n", g_encoded, g_encoded_bad);
+  return g_problems || g_encoded_bad ? 1 : 0;
 }

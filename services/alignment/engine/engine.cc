@@ -217,6 +217,68 @@ const char* TouchKindName(uint8_t k) {
   return k < 8 ? n[k] : "touch";
 }
 
+// Protobuf wire format, written directly (EncodedFinding): the fields the generated serializer
+// would write, in field-number order, with proto3's rules (scalars and strings only when not
+// the default, sub-messages whenever present, map entries sorted by key as in deterministic
+// serialization). Sub-messages are built in per-depth scratch buffers, then length-prefixed.
+class Wire {
+ public:
+  explicit Wire(std::string* out) : out_(out) {}
+  void Var(uint64_t v) {
+    char b[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+      b[n++] = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    b[n++] = static_cast<char>(v);
+    out_->append(b, n);
+  }
+  void Tag(uint32_t field, uint32_t type) { Var(field << 3 | type); }
+  // uint32/uint64/int32/int64/enum/bool: negative values are sign-extended to 64 bits.
+  void Int(uint32_t field, int64_t v) {
+    if (v == 0) return;
+    Tag(field, 0);
+    Var(static_cast<uint64_t>(v));
+  }
+  void Str(uint32_t field, std::string_view s) {
+    if (s.empty()) return;
+    Bytes(field, s);
+  }
+  void Bytes(uint32_t field, std::string_view s) {  // also a present sub-message
+    Tag(field, 2);
+    Var(s.size());
+    out_->append(s);
+  }
+  void Double(uint32_t field, double d) {
+    uint64_t bits;
+    std::memcpy(&bits, &d, 8);
+    if (bits == 0) return;  // +0.0 only: -0.0 is written, as protobuf does
+    Tag(field, 1);
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(bits >> (8 * i));
+    out_->append(b, 8);
+  }
+  std::string* out() { return out_; }
+
+ private:
+  std::string* out_;
+};
+
+// google.protobuf.Timestamp of SetTimestamp(m) into w (field `field`), built in `scratch`.
+void WireTimestamp(Wire& w, uint32_t field, Micros m, std::string* scratch) {
+  int64_t s = m / kSecond, us = m % kSecond;
+  if (us < 0) {
+    us += kSecond;
+    --s;
+  }
+  scratch->clear();
+  Wire t(scratch);
+  t.Int(1, s);
+  t.Int(2, static_cast<int32_t>(us * 1000));
+  w.Bytes(field, *scratch);
+}
+
 // One piece of evidence to render.
 struct Ev {
   const EvRef* ref;
@@ -330,6 +392,7 @@ struct Engine::Impl {
     CustomerState& st;
     Micros now;
     std::vector<Finding>* out;
+    std::vector<EncodedFinding>* encoded = nullptr;  // when set, findings go here as wire bytes
   };
 
   void Emit(Ctx& c, av::FindingType type, const std::string& rule, std::vector<Ev> evs, std::string title,
@@ -361,6 +424,13 @@ struct Engine::Impl {
     // stable, by time (insertion sort: a handful of entries, and no temporary buffer)
     for (size_t i = 1; i < evs.size(); ++i)
       for (size_t j = i; j > 0 && evs[j].ref->at < evs[j - 1].ref->at; --j) std::swap(evs[j], evs[j - 1]);
+    ++stats.findings;
+    ++stats.findings_by_type[type & 7];
+    if (title.size() > 200) title.resize(200);
+    if (c.encoded) {
+      EncodeFinding(c, type, rule, evs, std::move(id), title, summary, action, action_team, deadline, details);
+      return;
+    }
     Finding f;
     f.set_id(id);
     f.set_version(1);
@@ -369,7 +439,6 @@ struct Engine::Impl {
     f.set_status(av::FINDING_STATUS_OPEN);
     f.set_customer_key(c.key);
     f.mutable_customer()->set_customer_key(c.key);
-    if (title.size() > 200) title.resize(200);
     f.set_title(std::move(title));
     f.set_summary(std::move(summary));
     f.set_recommended_action(std::move(action));
@@ -421,9 +490,165 @@ struct Engine::Impl {
     f.set_playbook_rule(rule);
     SetTimestamp(c.now, f.mutable_updated_at());
     for (auto& [k, v] : details) (*f.mutable_details())[k] = v;
-    ++stats.findings;
-    ++stats.findings_by_type[type & 7];
     c.out->push_back(std::move(f));
+  }
+
+  // The same finding as Emit builds, as its wire bytes (what Finding::SerializeAsString gives
+  // with deterministic map order), without building the proto.
+  std::string wire_scratch[4];  // per nesting depth
+  std::vector<const std::pair<std::string, std::string>*> wire_details;
+
+  void EncodeFinding(Ctx& c, av::FindingType type, const std::string& rule, std::vector<Ev>& evs, std::string id,
+                     const std::string& title, const std::string& summary, const std::string& action, uint8_t action_team,
+                     std::optional<Micros> deadline, const std::vector<std::pair<std::string, std::string>>& details) {
+    EncodedFinding out;
+    out.type = type;
+    out.customer_key = c.key;
+    std::string& b = out.bytes;
+    b.reserve(1024);
+    Wire w(&b);
+    std::string* s = wire_scratch;
+    w.Str(1, id);
+    w.Int(2, 1);  // version
+    w.Int(3, type);
+    w.Int(4, pb->SeverityOf(type));
+    w.Int(5, av::FINDING_STATUS_OPEN);
+    w.Str(6, c.key);
+    s[1].clear();
+    Wire(&s[1]).Str(1, c.key);  // customer: CustomerRef.customer_key
+    w.Bytes(7, s[1]);
+    w.Str(8, title);
+    w.Str(9, summary);
+    for (auto& e : evs) {
+      const EvRef& r = *e.ref;
+      s[1].clear();
+      Wire x(&s[1]);
+      if (!r.event_id.empty()) {
+        s[2].clear();
+        r.event_id.AppendTo(&s[2]);
+        x.Str(1, s[2]);
+      }
+      x.Str(2, EventType(r.team, r.payload));
+      x.Int(3, r.team);
+      s[2].clear();
+      Wire actor(&s[2]);
+      actor.Int(1, r.team);
+      actor.Str(2, strings.Get(r.actor));
+      x.Bytes(4, s[2]);
+      WireTimestamp(x, 5, r.at, &s[2]);
+      x.Str(6, e.role);
+      if (!r.record_id.empty()) {
+        s[2].clear();
+        r.record_id.AppendTo(&s[2]);
+        x.Str(7, s[2]);
+      }
+      if (e.claim) {
+        const StoredClaim& cl = *e.claim;
+        s[2].clear();
+        r.event_id.AppendTo(&s[2]);
+        absl::StrAppend(&s[2], "#", cl.index);
+        x.Str(8, s[2]);
+        x.Str(9, strings.Get(cl.product));
+        x.Int(10, static_cast<int>(cl.attr));
+        s[2].clear();
+        WireValue(cl, Wire(&s[2]), &s[3]);
+        x.Bytes(11, s[2]);
+        s[2].clear();
+        Wire span(&s[2]);
+        span.Str(1, SpanFieldPath(cl.field, r.payload));
+        if (!cl.structured) {
+          span.Str(2, cl.text.span_text());
+          span.Int(3, cl.text.begin());
+          span.Int(4, cl.text.end());
+        }
+        x.Bytes(12, s[2]);
+      }
+      if (r.offset >= 0) {
+        s[2].clear();
+        Wire src(&s[2]);
+        src.Str(1, strings.Get(r.topic));
+        src.Int(2, r.partition);
+        src.Int(3, r.offset);
+        x.Bytes(13, s[2]);
+      }
+      x.Str(14, std::string_view(e.description).substr(0, 1024));
+      w.Bytes(10, s[1]);
+    }
+    w.Str(11, action);
+    w.Int(12, action_team);
+    Micros first = evs.empty() ? c.now : evs.front().ref->at, last = evs.empty() ? c.now : evs.back().ref->at;
+    WireTimestamp(w, 13, c.now, &s[1]);
+    WireTimestamp(w, 14, first, &s[1]);
+    WireTimestamp(w, 15, last, &s[1]);
+    Micros complete = deadline ? *deadline : last;
+    Micros lat = std::max<Micros>(0, c.now - complete);
+    s[1].clear();
+    Wire dur(&s[1]);
+    dur.Int(1, lat / kSecond);
+    dur.Int(2, static_cast<int32_t>((lat % kSecond) * 1000));
+    w.Bytes(16, s[1]);
+    w.Int(17, static_cast<int64_t>(pb->version));
+    w.Str(18, rule);
+    WireTimestamp(w, 20, c.now, &s[1]);
+    // details: a map (the last value of a repeated key wins), entries sorted by key; an entry
+    // writes its key and value even when empty.
+    wire_details.clear();
+    for (const auto& d : details) {
+      auto it = std::find_if(wire_details.begin(), wire_details.end(), [&](const auto* x) { return x->first == d.first; });
+      if (it != wire_details.end()) *it = &d;
+      else wire_details.push_back(&d);
+    }
+    std::sort(wire_details.begin(), wire_details.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* d : wire_details) {
+      s[1].clear();
+      Wire entry(&s[1]);
+      entry.Bytes(1, d->first);
+      entry.Bytes(2, d->second);
+      w.Bytes(21, s[1]);
+    }
+    out.id = std::move(id);
+    c.encoded->push_back(std::move(out));
+  }
+
+  // ClaimValue of FillValue, into w; sub-messages built in *scratch.
+  void WireValue(const StoredClaim& cl, Wire w, std::string* scratch) const {
+    ExtractedClaim e;
+    e.attr = cl.attr;
+    e.v = cl.v;
+    e.detail = cl.text.detail();
+    scratch->clear();
+    Wire m(scratch);
+    switch (cl.attr) {
+      case Attr::kPrice:
+        m.Str(1, std::string_view(cl.v.currency, strnlen(cl.v.currency, sizeof cl.v.currency)));
+        m.Int(2, cl.v.micros / 1'000'000);
+        m.Int(3, static_cast<int32_t>((cl.v.micros % 1'000'000) * 1000));
+        w.Bytes(1, *scratch);
+        break;
+      case Attr::kDiscount:
+      case Attr::kTrial:
+      case Attr::kContractTerm:
+        m.Double(1, cl.v.qty);
+        m.Int(2, cl.attr == Attr::kDiscount ? av::QUANTITY_UNIT_PERCENT
+                 : cl.attr == Attr::kTrial  ? av::QUANTITY_UNIT_DAYS
+                                            : av::QUANTITY_UNIT_MONTHS);
+        w.Bytes(2, *scratch);
+        break;
+      case Attr::kDeliveryDate:
+        m.Int(1, cl.v.ymd / 10000);
+        m.Int(2, (cl.v.ymd / 100) % 100);
+        m.Int(3, cl.v.ymd % 100);
+        w.Bytes(3, *scratch);
+        break;
+      case Attr::kFreeShipping:
+      case Attr::kFeature:
+        w.Tag(4, 0);  // a oneof member is written even when false
+        w.Var(cl.v.flag ? 1 : 0);
+        break;
+      default: break;
+    }
+    if (cl.attr == Attr::kPrice) w.Int(6, cl.v.period);
+    w.Str(7, DisplayValue(e));
   }
 
   void FillValue(const StoredClaim& cl, av::ClaimValue* v) const {
@@ -1129,10 +1354,17 @@ struct Engine::Impl {
   // ------------------------------------------------------------------ main entry
   std::vector<Finding> Process(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt) {
     std::vector<Finding> out;
+    Process(e, pos, now_opt, &out, nullptr);
+    return out;
+  }
+
+  // Findings into *out as protos, or into *encoded as wire bytes when that is set.
+  void Process(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt, std::vector<Finding>* out,
+               std::vector<EncodedFinding>* encoded) {
     const std::string& key = e.customer().customer_key();
     if (key.empty()) {
       ++stats.ignored;
-      return out;
+      return;
     }
     auto it = customers.find(std::string_view(key));
     if (it == customers.end()) {
@@ -1144,12 +1376,12 @@ struct Engine::Impl {
     uint64_t h = Hash64(e.id());
     if (RingHas(st.seen, h)) {
       ++stats.duplicates;
-      return out;
+      return;
     }
     RingAdd(st.seen, st.seen_pos, h, pb->dedupe_ids);
     ++stats.events;
     const Micros at = ToMicros(e.occurred_at());
-    Ctx c{key, st, now_opt ? *now_opt : at, &out};
+    Ctx c{key, st, now_opt ? *now_opt : at, out, encoded};
     st.last_event_at = std::max(st.last_event_at, at);
     if (st.first_event_at == 0 || at < st.first_event_at) st.first_event_at = at;
     if (!e.customer().account_id().empty()) st.account_id = e.customer().account_id();
@@ -1415,22 +1647,19 @@ struct Engine::Impl {
       DetectClaims(c, fresh);
     }
     Reschedule(key, st);
-    return out;
   }
 
-  std::vector<Finding> Advance(Micros now) {
-    std::vector<Finding> out;
+  void Advance(Micros now, std::vector<Finding>* out, std::vector<EncodedFinding>* encoded) {
     while (!timers.empty() && timers.begin()->first <= now) {
       auto [due, key] = *timers.begin();
       timers.erase(timers.begin());
       CustomerState* st = FindCustomer(key);
       if (!st) continue;
       st->timer_due = 0;
-      Ctx c{key, *st, now, &out};
+      Ctx c{key, *st, now, out, encoded};
       FireTimers(c, now);
       Reschedule(key, *st);
     }
-    return out;
   }
 
   // ------------------------------------------------------------------ customer view
@@ -1807,7 +2036,15 @@ std::vector<Finding> Engine::Process(const Event& event, const SourcePosition& p
 std::vector<Finding> Engine::Process(const Event& event, const concord::alignment::v1::SourcePosition& pos) {
   return impl_->Process(event, SourcePosition{pos.topic(), pos.partition(), pos.offset()}, std::nullopt);
 }
-std::vector<Finding> Engine::AdvanceTime(Micros now) { return impl_->Advance(now); }
+std::vector<Finding> Engine::AdvanceTime(Micros now) {
+  std::vector<Finding> out;
+  impl_->Advance(now, &out, nullptr);
+  return out;
+}
+void Engine::ProcessEncoded(const Event& event, const SourcePosition& pos, Micros now, std::vector<EncodedFinding>* out) {
+  impl_->Process(event, pos, now, nullptr, out);
+}
+void Engine::AdvanceTimeEncoded(Micros now, std::vector<EncodedFinding>* out) { impl_->Advance(now, nullptr, out); }
 Micros Engine::NextTimer() const { return impl_->timers.empty() ? 0 : impl_->timers.begin()->first; }
 
 std::string Engine::SerializeCustomer(std::string_view key) const {
