@@ -66,7 +66,10 @@ bool SameEv(const EvRef& a, const EvRef& b) {
 }  // namespace
 
 EvIx CustomerState::AddEv(EvRef r) {
-  if (events.size() == events.capacity() && !events.empty()) {
+  // A small table just grows: collecting it would chase every record's block for at most a
+  // few dead 64-byte entries (a customer's first events are all still referred to).
+  constexpr size_t kCollectFrom = 8;
+  if (events.size() == events.capacity() && events.size() >= kCollectFrom) {
     // Full: keep the events something refers to, in order, and renumber the references.
     absl::InlinedVector<EvIx, 64> map(events.size(), kNoEv);
     auto mark = [&](EvIx i) {
@@ -108,9 +111,9 @@ EvIx CustomerState::AddEv(EvRef r) {
         remap(handoff->accept_ev);
       }
     }
-    // Room for two more (a 64-byte entry: two fill a jemalloc size step above 512 bytes).
-    if (events.size() == events.capacity()) events.reserve(std::min(events.size() + 2, CompactVec<EvRef>::kMaxSize - 1));
   }
+  // Room for two more (a 64-byte entry: two fill a jemalloc size step above 512 bytes).
+  if (events.size() == events.capacity()) events.reserve(std::min(events.size() + 2, CompactVec<EvRef>::kMaxSize - 1));
   if (events.size() >= CompactVec<EvRef>::kMaxSize - 1) throw std::length_error("event table");
   events.push_back(std::move(r));
   return static_cast<EvIx>(events.size() - 1);
