@@ -263,9 +263,10 @@ struct CustomerState {
   // arrived first) has no acceptance event, and its evidence and checkpoint show an empty one.
   const EvRef& ev(EvIx i) const { return i == kNoEv ? kEmptyEv : events[i]; }
   EvRef& mutable_ev(EvIx i) { return events[i]; }  // i != kNoEv
-  // Adds an event to the table and returns its index. When the table is full, first drops the
-  // events nothing refers to any more and renumbers the rest (so every index held outside the
-  // state is invalid afterwards: call it before building records that refer to the event).
+  // Adds an event to the table and returns its index. When the table is full (from 8 entries
+  // on), first drops the events nothing refers to any more and renumbers the rest, so every
+  // index held outside the state is invalid afterwards: call it before building records that
+  // refer to the event (Engine: once per event, in Ref).
   EvIx AddEv(EvRef r);
   // For decoding: reuses an identical entry (a touch and its claims), never renumbers.
   EvIx AddDecodedEv(EvRef r);
