@@ -153,18 +153,21 @@ class InlineStr {
   InlineStr& operator=(const InlineStr&) = delete;
   ~InlineStr() { Clear(); }
   InlineStr& operator=(std::string_view s) {
-    Clear();
+    // Built aside first: s may point into this string's own bytes.
+    char nb[kTag + 1];
     if (s.size() < kTag) {
-      std::memcpy(b_, s.data(), s.size());
-      b_[kTag] = static_cast<char>(s.size());
+      if (!s.empty()) std::memcpy(nb, s.data(), s.size());
+      nb[kTag] = static_cast<char>(s.size());
     } else {
       char* p = new char[s.size()];
       std::memcpy(p, s.data(), s.size());
       const auto n = static_cast<uint32_t>(s.size());
-      std::memcpy(b_, &p, sizeof p);
-      std::memcpy(b_ + sizeof p, &n, sizeof n);
-      b_[kTag] = kHeap;
+      std::memcpy(nb, &p, sizeof p);
+      std::memcpy(nb + sizeof p, &n, sizeof n);
+      nb[kTag] = kHeap;
     }
+    Clear();
+    std::memcpy(b_, nb, sizeof b_);
     return *this;
   }
   std::string_view view() const {
