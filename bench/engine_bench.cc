@@ -165,6 +165,31 @@ void BM_EngineProcess(benchmark::State& state) {
 }
 BENCHMARK(BM_EngineProcess)->Unit(benchmark::kMillisecond);  // scripts/bench passes --benchmark_min_time
 
+// The same events through ProcessEncoded: findings as wire bytes (what the writer publishes)
+// instead of Finding protos. Each event's findings are dropped after it, as above.
+void BM_EngineProcessEncoded(benchmark::State& state) {
+  const auto& w = Shared();
+  size_t findings = 0;
+  std::vector<EncodedFinding> out;
+  for (auto _ : state) {
+    state.PauseTiming();
+    auto engine = std::make_unique<Engine>(ExamplePlaybook());
+    state.ResumeTiming();
+    for (const auto& e : w.events) {
+      engine->ProcessEncoded(e, kPos, ToMicros(e.occurred_at()), &out);
+      findings += out.size();
+      out.clear();
+    }
+    benchmark::DoNotOptimize(findings);
+    state.PauseTiming();
+    engine.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * w.events.size()));
+  state.counters["findings_per_run"] = static_cast<double>(findings) / state.iterations();
+}
+BENCHMARK(BM_EngineProcessEncoded)->Unit(benchmark::kMillisecond);
+
 void BM_CheckpointCustomer(benchmark::State& state) {
   const auto& w = Shared();
   Engine engine(ExamplePlaybook());

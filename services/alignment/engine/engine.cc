@@ -149,7 +149,7 @@ void PushBounded(Vec& v, T x, size_t max) {
 }
 
 bool RingHas(const CompactVec<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
-void RingAdd(CompactVec<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
+void RingAdd(CompactVec<uint64_t>& r, uint16_t& pos, uint64_t h, size_t cap) {
   if (r.size() < cap) {
     Grow(r, 4, cap);
     r.push_back(h);
@@ -159,7 +159,7 @@ void RingAdd(CompactVec<uint64_t>& r, uint32_t& pos, uint64_t h, size_t cap) {
   pos %= cap;
   if (r.size() > cap) r.resize(cap);
   r[pos] = h;
-  pos = (pos + 1) % static_cast<uint32_t>(cap);
+  pos = static_cast<uint16_t>((pos + 1) % cap);
 }
 
 // ---- scorecard activity counters (per UTC day, per scope: overall, marketing, sales) -------
@@ -215,6 +215,68 @@ std::optional<Micros> HistMedian(const std::map<uint16_t, uint64_t>& h) {
 const char* TouchKindName(uint8_t k) {
   static const char* n[] = {"touch", "message", "call", "email", "meeting", "task", "quote", "commitment"};
   return k < 8 ? n[k] : "touch";
+}
+
+// Protobuf wire format, written directly (EncodedFinding): the fields the generated serializer
+// would write, in field-number order, with proto3's rules (scalars and strings only when not
+// the default, sub-messages whenever present, map entries sorted by key as in deterministic
+// serialization). Sub-messages are built in per-depth scratch buffers, then length-prefixed.
+class Wire {
+ public:
+  explicit Wire(std::string* out) : out_(out) {}
+  void Var(uint64_t v) {
+    char b[10];
+    size_t n = 0;
+    while (v >= 0x80) {
+      b[n++] = static_cast<char>(v | 0x80);
+      v >>= 7;
+    }
+    b[n++] = static_cast<char>(v);
+    out_->append(b, n);
+  }
+  void Tag(uint32_t field, uint32_t type) { Var(field << 3 | type); }
+  // uint32/uint64/int32/int64/enum/bool: negative values are sign-extended to 64 bits.
+  void Int(uint32_t field, int64_t v) {
+    if (v == 0) return;
+    Tag(field, 0);
+    Var(static_cast<uint64_t>(v));
+  }
+  void Str(uint32_t field, std::string_view s) {
+    if (s.empty()) return;
+    Bytes(field, s);
+  }
+  void Bytes(uint32_t field, std::string_view s) {  // also a present sub-message
+    Tag(field, 2);
+    Var(s.size());
+    out_->append(s);
+  }
+  void Double(uint32_t field, double d) {
+    uint64_t bits;
+    std::memcpy(&bits, &d, 8);
+    if (bits == 0) return;  // +0.0 only: -0.0 is written, as protobuf does
+    Tag(field, 1);
+    char b[8];
+    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(bits >> (8 * i));
+    out_->append(b, 8);
+  }
+  std::string* out() { return out_; }
+
+ private:
+  std::string* out_;
+};
+
+// google.protobuf.Timestamp of SetTimestamp(m) into w (field `field`), built in `scratch`.
+void WireTimestamp(Wire& w, uint32_t field, Micros m, std::string* scratch) {
+  int64_t s = m / kSecond, us = m % kSecond;
+  if (us < 0) {
+    us += kSecond;
+    --s;
+  }
+  scratch->clear();
+  Wire t(scratch);
+  t.Int(1, s);
+  t.Int(2, static_cast<int32_t>(us * 1000));
+  w.Bytes(field, *scratch);
 }
 
 // One piece of evidence to render.
@@ -330,6 +392,7 @@ struct Engine::Impl {
     CustomerState& st;
     Micros now;
     std::vector<Finding>* out;
+    std::vector<EncodedFinding>* encoded = nullptr;  // when set, findings go here as wire bytes
   };
 
   void Emit(Ctx& c, av::FindingType type, const std::string& rule, std::vector<Ev> evs, std::string title,
@@ -361,6 +424,13 @@ struct Engine::Impl {
     // stable, by time (insertion sort: a handful of entries, and no temporary buffer)
     for (size_t i = 1; i < evs.size(); ++i)
       for (size_t j = i; j > 0 && evs[j].ref->at < evs[j - 1].ref->at; --j) std::swap(evs[j], evs[j - 1]);
+    ++stats.findings;
+    ++stats.findings_by_type[type & 7];
+    if (title.size() > 200) title.resize(200);
+    if (c.encoded) {
+      EncodeFinding(c, type, rule, evs, std::move(id), title, summary, action, action_team, deadline, details);
+      return;
+    }
     Finding f;
     f.set_id(id);
     f.set_version(1);
@@ -369,7 +439,6 @@ struct Engine::Impl {
     f.set_status(av::FINDING_STATUS_OPEN);
     f.set_customer_key(c.key);
     f.mutable_customer()->set_customer_key(c.key);
-    if (title.size() > 200) title.resize(200);
     f.set_title(std::move(title));
     f.set_summary(std::move(summary));
     f.set_recommended_action(std::move(action));
@@ -407,9 +476,8 @@ struct Engine::Impl {
           sp->set_end(cl.text.end());
         }
       }
-      std::string d = e.description;
-      if (d.size() > 1024) d.resize(1024);
-      x->set_description(std::move(d));
+      if (e.description.size() > 1024) e.description.resize(1024);
+      x->set_description(std::move(e.description));
     }
     SetTimestamp(c.now, f.mutable_detected_at());
     SetTimestamp(first, f.mutable_first_evidence_at());
@@ -422,9 +490,165 @@ struct Engine::Impl {
     f.set_playbook_rule(rule);
     SetTimestamp(c.now, f.mutable_updated_at());
     for (auto& [k, v] : details) (*f.mutable_details())[k] = v;
-    ++stats.findings;
-    ++stats.findings_by_type[type & 7];
     c.out->push_back(std::move(f));
+  }
+
+  // The same finding as Emit builds, as its wire bytes (what Finding::SerializeAsString gives
+  // with deterministic map order), without building the proto.
+  std::string wire_scratch[4];  // per nesting depth
+  std::vector<const std::pair<std::string, std::string>*> wire_details;
+
+  void EncodeFinding(Ctx& c, av::FindingType type, const std::string& rule, std::vector<Ev>& evs, std::string id,
+                     const std::string& title, const std::string& summary, const std::string& action, uint8_t action_team,
+                     std::optional<Micros> deadline, const std::vector<std::pair<std::string, std::string>>& details) {
+    EncodedFinding out;
+    out.type = type;
+    out.customer_key = c.key;
+    std::string& b = out.bytes;
+    b.reserve(1024);
+    Wire w(&b);
+    std::string* s = wire_scratch;
+    w.Str(1, id);
+    w.Int(2, 1);  // version
+    w.Int(3, type);
+    w.Int(4, pb->SeverityOf(type));
+    w.Int(5, av::FINDING_STATUS_OPEN);
+    w.Str(6, c.key);
+    s[1].clear();
+    Wire(&s[1]).Str(1, c.key);  // customer: CustomerRef.customer_key
+    w.Bytes(7, s[1]);
+    w.Str(8, title);
+    w.Str(9, summary);
+    for (auto& e : evs) {
+      const EvRef& r = *e.ref;
+      s[1].clear();
+      Wire x(&s[1]);
+      if (!r.event_id.empty()) {
+        s[2].clear();
+        r.event_id.AppendTo(&s[2]);
+        x.Str(1, s[2]);
+      }
+      x.Str(2, EventType(r.team, r.payload));
+      x.Int(3, r.team);
+      s[2].clear();
+      Wire actor(&s[2]);
+      actor.Int(1, r.team);
+      actor.Str(2, strings.Get(r.actor));
+      x.Bytes(4, s[2]);
+      WireTimestamp(x, 5, r.at, &s[2]);
+      x.Str(6, e.role);
+      if (!r.record_id.empty()) {
+        s[2].clear();
+        r.record_id.AppendTo(&s[2]);
+        x.Str(7, s[2]);
+      }
+      if (e.claim) {
+        const StoredClaim& cl = *e.claim;
+        s[2].clear();
+        r.event_id.AppendTo(&s[2]);
+        absl::StrAppend(&s[2], "#", cl.index);
+        x.Str(8, s[2]);
+        x.Str(9, strings.Get(cl.product));
+        x.Int(10, static_cast<int>(cl.attr));
+        s[2].clear();
+        WireValue(cl, Wire(&s[2]), &s[3]);
+        x.Bytes(11, s[2]);
+        s[2].clear();
+        Wire span(&s[2]);
+        span.Str(1, SpanFieldPath(cl.field, r.payload));
+        if (!cl.structured) {
+          span.Str(2, cl.text.span_text());
+          span.Int(3, cl.text.begin());
+          span.Int(4, cl.text.end());
+        }
+        x.Bytes(12, s[2]);
+      }
+      if (r.offset >= 0) {
+        s[2].clear();
+        Wire src(&s[2]);
+        src.Str(1, strings.Get(r.topic));
+        src.Int(2, r.partition);
+        src.Int(3, r.offset);
+        x.Bytes(13, s[2]);
+      }
+      x.Str(14, std::string_view(e.description).substr(0, 1024));
+      w.Bytes(10, s[1]);
+    }
+    w.Str(11, action);
+    w.Int(12, action_team);
+    Micros first = evs.empty() ? c.now : evs.front().ref->at, last = evs.empty() ? c.now : evs.back().ref->at;
+    WireTimestamp(w, 13, c.now, &s[1]);
+    WireTimestamp(w, 14, first, &s[1]);
+    WireTimestamp(w, 15, last, &s[1]);
+    Micros complete = deadline ? *deadline : last;
+    Micros lat = std::max<Micros>(0, c.now - complete);
+    s[1].clear();
+    Wire dur(&s[1]);
+    dur.Int(1, lat / kSecond);
+    dur.Int(2, static_cast<int32_t>((lat % kSecond) * 1000));
+    w.Bytes(16, s[1]);
+    w.Int(17, static_cast<int64_t>(pb->version));
+    w.Str(18, rule);
+    WireTimestamp(w, 20, c.now, &s[1]);
+    // details: a map (the last value of a repeated key wins), entries sorted by key; an entry
+    // writes its key and value even when empty.
+    wire_details.clear();
+    for (const auto& d : details) {
+      auto it = std::find_if(wire_details.begin(), wire_details.end(), [&](const auto* x) { return x->first == d.first; });
+      if (it != wire_details.end()) *it = &d;
+      else wire_details.push_back(&d);
+    }
+    std::sort(wire_details.begin(), wire_details.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
+    for (const auto* d : wire_details) {
+      s[1].clear();
+      Wire entry(&s[1]);
+      entry.Bytes(1, d->first);
+      entry.Bytes(2, d->second);
+      w.Bytes(21, s[1]);
+    }
+    out.id = std::move(id);
+    c.encoded->push_back(std::move(out));
+  }
+
+  // ClaimValue of FillValue, into w; sub-messages built in *scratch.
+  void WireValue(const StoredClaim& cl, Wire w, std::string* scratch) const {
+    ExtractedClaim e;
+    e.attr = cl.attr;
+    e.v = cl.v;
+    e.detail = cl.text.detail();
+    scratch->clear();
+    Wire m(scratch);
+    switch (cl.attr) {
+      case Attr::kPrice:
+        m.Str(1, std::string_view(cl.v.currency, strnlen(cl.v.currency, sizeof cl.v.currency)));
+        m.Int(2, cl.v.micros / 1'000'000);
+        m.Int(3, static_cast<int32_t>((cl.v.micros % 1'000'000) * 1000));
+        w.Bytes(1, *scratch);
+        break;
+      case Attr::kDiscount:
+      case Attr::kTrial:
+      case Attr::kContractTerm:
+        m.Double(1, cl.v.qty);
+        m.Int(2, cl.attr == Attr::kDiscount ? av::QUANTITY_UNIT_PERCENT
+                 : cl.attr == Attr::kTrial  ? av::QUANTITY_UNIT_DAYS
+                                            : av::QUANTITY_UNIT_MONTHS);
+        w.Bytes(2, *scratch);
+        break;
+      case Attr::kDeliveryDate:
+        m.Int(1, cl.v.ymd / 10000);
+        m.Int(2, (cl.v.ymd / 100) % 100);
+        m.Int(3, cl.v.ymd % 100);
+        w.Bytes(3, *scratch);
+        break;
+      case Attr::kFreeShipping:
+      case Attr::kFeature:
+        w.Tag(4, 0);  // a oneof member is written even when false
+        w.Var(cl.v.flag ? 1 : 0);
+        break;
+      default: break;
+    }
+    if (cl.attr == Attr::kPrice) w.Int(6, cl.v.period);
+    w.Str(7, DisplayValue(e));
   }
 
   void FillValue(const StoredClaim& cl, av::ClaimValue* v) const {
@@ -615,18 +839,18 @@ struct Engine::Impl {
         h.accept_fired = true;
         CountHandoffOutcome(h, false);
         std::string sla = FormatDuration(pb->sla_handoff_accept);
-        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + std::string(h.handoff_id()) + ")"}},
+        Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.handoff_accept", {{&st.ev(h.ev), "handoff", nullptr, "MQL handed off to sales (hand-off " + std::string(h.handoff_id()) + ")"}},
              "Hand-off not accepted within " + sla,
              "Marketing handed off this MQL; sales neither accepted it nor touched the customer within the " + sla +
-                 " SLA (due " + std::to_string((h.accept_due - h.ev.at) / kHour) + "h after hand-off).",
+                 " SLA (due " + std::to_string((h.accept_due - st.ev(h.ev).at) / kHour) + "h after hand-off).",
              "Sales: accept or reject hand-off " + std::string(h.handoff_id()) + " now and assign an owner.", ev::TEAM_SALES, h.accept_due,
              {{"sla", sla}, {"handoff_id", std::string(h.handoff_id())}});
       }
       if (!h.rejected && !h.touched && !h.touch_fired && at >= h.touch_due) {
         h.touch_fired = true;
         std::string sla = FormatDuration(pb->sla_first_touch);
-        std::vector<Ev> evs{{&h.ev, "handoff", nullptr, "MQL handed off to sales (hand-off " + std::string(h.handoff_id()) + ")"}};
-        if (h.accepted) evs.push_back({&h.accept_ev, "acceptance", nullptr, "Hand-off accepted by " + Who(h.accept_ev)});
+        std::vector<Ev> evs{{&st.ev(h.ev), "handoff", nullptr, "MQL handed off to sales (hand-off " + std::string(h.handoff_id()) + ")"}};
+        if (h.accepted) evs.push_back({&st.ev(h.accept_ev), "acceptance", nullptr, "Hand-off accepted by " + Who(st.ev(h.accept_ev))});
         Emit(c, av::FINDING_TYPE_HANDOFF_SLA_BREACH, "sla.first_touch", std::move(evs), "No first touch within " + sla + " of hand-off",
              "No sales outreach reached this customer within the " + sla + " first-touch SLA after the hand-off.",
              "Sales: the owning rep should contact the customer today.", ev::TEAM_SALES, h.touch_due,
@@ -637,8 +861,8 @@ struct Engine::Impl {
       Micros due = o.last_touch + pb->stalled_opportunity_days * kDay;
       if (o.stalled_fired || at < due) continue;
       o.stalled_fired = true;
-      std::vector<Ev> evs{{&o.ev, "open_opportunity", nullptr, "Opportunity " + o.id + " open"}};
-      if (o.has_touch_ev) evs.push_back({&o.last_touch_ev, "last_touch", nullptr, "Last touch by " + Who(o.last_touch_ev)});
+      std::vector<Ev> evs{{&st.ev(o.ev), "open_opportunity", nullptr, "Opportunity " + o.id + " open"}};
+      if (o.has_touch_ev) evs.push_back({&st.ev(o.last_touch_ev), "last_touch", nullptr, "Last touch by " + Who(st.ev(o.last_touch_ev))});
       std::string days = std::to_string(pb->stalled_opportunity_days);
       Emit(c, av::FINDING_TYPE_CONTRADICTORY_JOURNEY, "journey.stalled_opportunity_days", std::move(evs),
            "Open opportunity with no touch for " + days + " days",
@@ -649,23 +873,31 @@ struct Engine::Impl {
   }
 
   // ------------------------------------------------------------------ event helpers
-  EvRef Ref(const Event& e, const SourcePosition& pos, std::string_view record_id) {
+  std::string last_topic;  // the last topic Ref interned, and its id
+  uint32_t last_topic_id = 0;
+  // The event's entry in the customer's event table (may renumber the table: see AddEv).
+  EvIx Ref(CustomerState& st, const Event& e, const SourcePosition& pos, std::string_view record_id) {
     EvRef r;
     r.event_id.Set(e.id());
     r.record_id.Set(record_id);
     r.at = ToMicros(e.occurred_at());
     r.offset = pos.offset;
     r.partition = pos.partition;
-    r.topic = strings.Intern(pos.topic);
+    // A partition's events all name the same topic: skip the interner's hash lookup for it.
+    if (pos.topic != last_topic) {
+      last_topic = pos.topic;
+      last_topic_id = strings.Intern(pos.topic);
+    }
+    r.topic = last_topic_id;
     r.actor = strings.Intern(e.actor().id());
     uint8_t team = static_cast<uint8_t>(e.actor().team());
     if (!team) team = static_cast<uint8_t>(e.producer().team());
     r.team = team;
     r.payload = static_cast<uint8_t>(e.payload_case());
-    return r;
+    return st.AddEv(std::move(r));
   }
 
-  void AdvanceStage(CustomerState& st, int stage, const EvRef& r) {
+  void AdvanceStage(CustomerState& st, int stage, EvIx r) {
     if (stage <= 0 || stage > 8) return;
     if (stage == ev::LIFECYCLE_STAGE_CUSTOMER || stage == ev::LIFECYCLE_STAGE_EVANGELIST) st.ever_customer = true;
     bool forward = stage > st.stage && !(st.stage == ev::LIFECYCLE_STAGE_FORMER_CUSTOMER && stage < ev::LIFECYCLE_STAGE_CUSTOMER);
@@ -675,7 +907,7 @@ struct Engine::Impl {
       st.has_stage_ev = true;
     }
   }
-  void SetStage(CustomerState& st, int stage, const EvRef& r) {
+  void SetStage(CustomerState& st, int stage, EvIx r) {
     st.stage = static_cast<uint8_t>(stage);
     st.stage_ev = r;
     st.has_stage_ev = true;
@@ -683,7 +915,7 @@ struct Engine::Impl {
   }
 
   // Builds stored claims from extracted ones.
-  void AddClaims(std::vector<StoredClaim>& out, std::vector<ExtractedClaim>& ex, const EvRef& r, SpanField field,
+  void AddClaims(std::vector<StoredClaim>& out, std::vector<ExtractedClaim>& ex, EvIx r, SpanField field,
                  std::string_view text, Micros valid_until, const std::string& offer_code, bool new_only) {
     for (auto& x : ex) {
       StoredClaim s;
@@ -713,15 +945,15 @@ struct Engine::Impl {
 
   int32_t RefYmd(Micros at) const { return DaysToYmd(at >= 0 ? at / kDay : (at - kDay + 1) / kDay); }
 
-  void ClaimsFromText(std::vector<StoredClaim>& out, std::string_view text, std::string_view product, const EvRef& r,
+  void ClaimsFromText(std::vector<StoredClaim>& out, std::string_view text, std::string_view product, EvIx r, Micros at,
                       SpanField field, Micros valid_until) {
     if (text.empty()) return;
     std::vector<ExtractedClaim> ex;
-    Extract(text, product, RefYmd(r.at), &ex);
+    Extract(text, product, RefYmd(at), &ex);
     AddClaims(out, ex, r, field, text, valid_until, "", false);
   }
 
-  void ClaimsFromOffer(std::vector<StoredClaim>& out, const ev::Offer& o, const EvRef& r, Micros default_valid,
+  void ClaimsFromOffer(std::vector<StoredClaim>& out, const ev::Offer& o, EvIx r, Micros at, Micros default_valid,
                        SpanField text_field) {
     Micros vu = o.has_valid_until() ? ToMicros(o.valid_until()) : default_valid;
     std::vector<ExtractedClaim> ex;
@@ -756,13 +988,13 @@ struct Engine::Impl {
     }
     AddClaims(out, ex, r, SpanField::kStructured, {}, vu, o.offer_code(), o.new_customers_only());
     if (!o.text().empty()) {
-      Extract(o.text(), o.product(), RefYmd(r.at), &ex);
+      Extract(o.text(), o.product(), RefYmd(at), &ex);
       AddClaims(out, ex, r, text_field, o.text(), vu, "", false);
     }
   }
 
-  void ClaimsFromQuote(std::vector<StoredClaim>& out, const ev::Quote& q, const EvRef& r) {
-    Micros vu = q.has_valid_until() ? ToMicros(q.valid_until()) : r.at + pb->claim_validity;
+  void ClaimsFromQuote(std::vector<StoredClaim>& out, const ev::Quote& q, EvIx r, Micros at) {
+    Micros vu = q.has_valid_until() ? ToMicros(q.valid_until()) : at + pb->claim_validity;
     std::vector<ExtractedClaim> ex;
     std::string single = q.line_items_size() == 1 ? q.line_items(0).product() : "";
     for (const auto& li : q.line_items()) {
@@ -817,15 +1049,15 @@ struct Engine::Impl {
     AddClaims(out, ex, r, SpanField::kStructured, {}, vu, "", false);
     for (const auto& li : q.line_items())
       if (!li.description().empty()) {
-        Extract(li.description(), li.product(), RefYmd(r.at), &ex);
+        Extract(li.description(), li.product(), RefYmd(at), &ex);
         AddClaims(out, ex, r, SpanField::kLineDescription, li.description(), vu, "", false);
       }
     if (!t.text().empty()) {
-      Extract(t.text(), single, RefYmd(r.at), &ex);
+      Extract(t.text(), single, RefYmd(at), &ex);
       AddClaims(out, ex, r, SpanField::kQuoteTermsText, t.text(), vu, "", false);
     }
     if (!q.notes().empty()) {
-      Extract(q.notes(), single, RefYmd(r.at), &ex);
+      Extract(q.notes(), single, RefYmd(at), &ex);
       AddClaims(out, ex, r, SpanField::kQuoteNotes, q.notes(), vu, "", false);
     }
   }
@@ -850,14 +1082,14 @@ struct Engine::Impl {
     cl = std::move(out);
   }
 
-  std::string Describe(const StoredClaim& c) {
+  std::string Describe(const CustomerState& st, const StoredClaim& c) {
     ExtractedClaim e;
     e.attr = c.attr;
     e.v = c.v;
     e.detail = c.text.detail();
     std::string what = std::string(AttrName(c.attr)) + " " + DisplayValue(e);
     if (c.attr == Attr::kFeature) what = "'" + strings.Get(c.feature) + "' " + DisplayValue(e);
-    std::string s = Who(c.ev) + " claimed " + what;
+    std::string s = Who(st.ev(c.ev)) + " claimed " + what;
     if (c.product) s += " for " + strings.Get(c.product);
     if (!c.structured) s.append(": \"").append(c.text.span_text()).append("\"");
     else if (!c.text.offer_code().empty()) s.append(" (offer ").append(c.text.offer_code()).append(")");
@@ -866,31 +1098,33 @@ struct Engine::Impl {
 
   void DetectClaims(Ctx& c, std::vector<StoredClaim>& fresh) {
     CustomerState& st = c.st;
-    Micros t = fresh.empty() ? 0 : fresh.front().ev.at;
+    Micros t = fresh.empty() ? 0 : st.ev(fresh.front().ev).at;
     // expire
     st.claims.erase(std::remove_if(st.claims.begin(), st.claims.end(), [&](const StoredClaim& s) { return s.valid_until < t; }),
                     st.claims.end());
     for (const auto& nc : fresh) {
+      const EvRef& ne = st.ev(nc.ev);
       ++stats.claims;
-      CountClaim(nc.ev);
+      CountClaim(ne);
       // off-book
-      auto problems = CheckOffBook(nc, strings.Get(nc.product), strings.Get(nc.feature), *pb, RefYmd(nc.ev.at));
+      auto problems = CheckOffBook(nc, strings.Get(nc.product), strings.Get(nc.feature), *pb, RefYmd(ne.at));
       if (!problems.empty()) {
         std::string summary, rule = problems.front().rule;
         for (const auto& p : problems) summary += (summary.empty() ? "" : "; ") + p.problem;
-        Emit(c, av::FINDING_TYPE_OFF_BOOK_CLAIM, rule, {{&nc.ev, "claim", &nc, Describe(nc)}},
+        Emit(c, av::FINDING_TYPE_OFF_BOOK_CLAIM, rule, {{&ne, "claim", &nc, Describe(st, nc)}},
              "Off-book claim: " + problems.front().problem, summary + ".",
-             std::string(TeamTitle(nc.ev.team)) + ": correct the claim with the customer and stay within " + rule + ".",
-             nc.ev.team, std::nullopt, {{"rule", rule}});
+             std::string(TeamTitle(ne.team)) + ": correct the claim with the customer and stay within " + rule + ".",
+             ne.team, std::nullopt, {{"rule", rule}});
       }
       // conflicting
       std::vector<const StoredClaim*> conflicts;
       std::string why;
       for (const auto& s : st.claims) {
-        if (s.ev.event_id == nc.ev.event_id) continue;
-        if (s.valid_until < nc.ev.at) continue;
+        const EvRef& se = st.ev(s.ev);
+        if (se.event_id == ne.event_id) continue;
+        if (s.valid_until < ne.at) continue;
         if (!SameSubject(s, nc)) continue;
-        if (s.ev.team == nc.ev.team && s.ev.actor == nc.ev.actor) continue;
+        if (se.team == ne.team && se.actor == ne.actor) continue;
         std::string w;
         if (!Disagree(s, nc, *pb, &w)) continue;
         if (why.empty()) why = w;
@@ -901,19 +1135,19 @@ struct Engine::Impl {
         std::vector<Ev> evs;
         bool cross_team = false;
         for (auto* s : conflicts) {
-          evs.push_back({&s->ev, "claim", s, Describe(*s)});
-          cross_team |= s->ev.team != nc.ev.team;
+          evs.push_back({&st.ev(s->ev), "claim", s, Describe(st, *s)});
+          cross_team |= st.ev(s->ev).team != ne.team;
         }
-        evs.push_back({&nc.ev, "claim", &nc, Describe(nc)});
+        evs.push_back({&ne, "claim", &nc, Describe(st, nc)});
         std::string subject = nc.attr == Attr::kFeature ? "'" + strings.Get(nc.feature) + "'"
                                                         : std::string(AttrName(nc.attr)) +
                                                               (nc.product ? " of " + strings.Get(nc.product) : "");
         const StoredClaim& first = *conflicts.back();
         Emit(c, av::FINDING_TYPE_CONFLICTING_CLAIM, "tolerances", std::move(evs), "Conflicting " + subject + " claims",
              (cross_team ? "Marketing and sales" : "Two people") + std::string(" told the customer different things: ") + why +
-                 ". " + Describe(first) + "; " + Describe(nc) + ".",
+                 ". " + Describe(st, first) + "; " + Describe(st, nc) + ".",
              "Agree on one " + subject + " per the price book and send the customer a single corrected message.",
-             nc.ev.team == ev::TEAM_MARKETING ? ev::TEAM_MARKETING : ev::TEAM_SALES, std::nullopt,
+             ne.team == ev::TEAM_MARKETING ? ev::TEAM_MARKETING : ev::TEAM_SALES, std::nullopt,
              {{"window", FormatDuration(pb->claim_validity)}, {"difference", why}});
       }
     }
@@ -923,23 +1157,24 @@ struct Engine::Impl {
 
   void RemoveClaimsOf(CustomerState& st, const std::string& record_id) {
     CompactId rid(record_id);
-    st.claims.erase(std::remove_if(st.claims.begin(), st.claims.end(), [&](const StoredClaim& s) { return s.ev.record_id == rid; }),
+    st.claims.erase(std::remove_if(st.claims.begin(), st.claims.end(), [&](const StoredClaim& s) { return st.ev(s.ev).record_id == rid; }),
                     st.claims.end());
   }
 
   void OnTouch(Ctx& c, TouchRec t) {
     CustomerState& st = c.st;
-    const Micros at = t.ev.at;
-    CountTouch(st, t.ev);
-    if (st.handoff && t.ev.team == ev::TEAM_SALES) {
+    const EvRef& te = st.ev(t.ev);
+    const Micros at = te.at;
+    CountTouch(st, te);
+    if (st.handoff && te.team == ev::TEAM_SALES) {
       auto& h = *st.handoff;
       if (at >= h.handed_off_at && (h.first_touch_at == 0 || at < h.first_touch_at)) h.first_touch_at = at;
       // a sales touch before the accept deadline meets the hand-off SLA
       if (!h.rejected && !h.accepted && !h.accept_fired && at < h.accept_due) CountHandoffOutcome(h, true);
     }
     // first touch for the hand-off SLA: any sales touch
-    if (st.handoff && t.ev.team == ev::TEAM_SALES && !st.handoff->touched && at < st.handoff->touch_due) st.handoff->touched = true;
-    if (st.handoff && t.ev.team == ev::TEAM_SALES && !st.handoff->touched && !st.handoff->accept_fired && at < st.handoff->accept_due)
+    if (st.handoff && te.team == ev::TEAM_SALES && !st.handoff->touched && at < st.handoff->touch_due) st.handoff->touched = true;
+    if (st.handoff && te.team == ev::TEAM_SALES && !st.handoff->touched && !st.handoff->accept_fired && at < st.handoff->accept_due)
       st.handoff->touched = true;
     for (auto& o : st.opps)
       if (at >= o.last_touch) {
@@ -958,14 +1193,16 @@ struct Engine::Impl {
   void DetectDuplicateOutreach(Ctx& c, const TouchRec& t) {
     CustomerState& st = c.st;
     if (t.purpose == ev::MESSAGE_PURPOSE_NEWSLETTER || t.purpose == ev::MESSAGE_PURPOSE_TRANSACTIONAL) return;
+    const EvRef& te = st.ev(t.ev);
     for (auto it = st.touches.rbegin(); it != st.touches.rend(); ++it) {
       const TouchRec& s = *it;
       if (!s.outreach || s.purpose == ev::MESSAGE_PURPOSE_NEWSLETTER || s.purpose == ev::MESSAGE_PURPOSE_TRANSACTIONAL) continue;
-      if (t.ev.at - s.ev.at > pb->duplicate_outreach_window || t.ev.at < s.ev.at) continue;
-      bool two_teams = s.ev.team != t.ev.team && s.ev.team && t.ev.team;
-      bool two_reps = s.ev.team == ev::TEAM_SALES && t.ev.team == ev::TEAM_SALES && s.ev.actor != t.ev.actor;
+      const EvRef& se = st.ev(s.ev);
+      if (te.at - se.at > pb->duplicate_outreach_window || te.at < se.at) continue;
+      bool two_teams = se.team != te.team && se.team && te.team;
+      bool two_reps = se.team == ev::TEAM_SALES && te.team == ev::TEAM_SALES && se.actor != te.actor;
       if (!two_teams && !two_reps) continue;
-      if (st.last_handoff_accept_at >= s.ev.at && st.last_handoff_accept_at <= t.ev.at) continue;  // ownership moved
+      if (st.last_handoff_accept_at >= se.at && st.last_handoff_accept_at <= te.at) continue;  // ownership moved
       // Hash64(team + ":" + actor), without building the string.
       auto who = [&](const EvRef& r) {
         char team[4];
@@ -973,21 +1210,21 @@ struct Engine::Impl {
         return Hash64Append(Hash64(std::string_view(team, static_cast<size_t>(n))), strings.Get(r.actor));
       };
       static const uint64_t kDupOutreach = Hash64("dup-outreach");
-      uint64_t a = who(s.ev), b = who(t.ev);
+      uint64_t a = who(se), b = who(te);
       uint64_t key = kDupOutreach ^ (std::min(a, b) * 31 + std::max(a, b));
-      if (Suppressed(st, key, t.ev.at)) return;
-      Suppress(st, key, t.ev.at + pb->duplicate_outreach_window, t.ev.at);
+      if (Suppressed(st, key, te.at)) return;
+      Suppress(st, key, te.at + pb->duplicate_outreach_window, te.at);
       std::string w = FormatDuration(pb->duplicate_outreach_window);
       std::string summary = two_teams ? "Both marketing and sales reached out to this customer within " + w + ": "
                                       : "Two sales reps reached out to this customer within " + w + ": ";
-      summary += Who(s.ev) + " then " + Who(t.ev) + ".";
+      summary += Who(se) + " then " + Who(te) + ".";
       uint8_t owner = static_cast<uint8_t>(pb->OwnerOf(static_cast<LifecycleStage>(st.stage)));
       Emit(c, av::FINDING_TYPE_DUPLICATE_OUTREACH, "windows.duplicate_outreach",
-           {{&s.ev, "first_outreach", nullptr, "Outreach by " + Who(s.ev)}, {&t.ev, "second_outreach", nullptr, "Outreach by " + Who(t.ev)}},
+           {{&se, "first_outreach", nullptr, "Outreach by " + Who(se)}, {&te, "second_outreach", nullptr, "Outreach by " + Who(te)}},
            two_teams ? "Marketing and sales both reached out within " + w : "Two sales reps reached out within " + w, summary,
            std::string("Agree on a single owner for this customer (playbook owner at stage ") + StageName(st.stage) + ": " +
                (owner ? TeamName(owner) : "shared") + ") and pause the other sequence.",
-           owner ? owner : t.ev.team, std::nullopt, {{"window", w}, {"stage", StageName(st.stage)}});
+           owner ? owner : te.team, std::nullopt, {{"window", w}, {"stage", StageName(st.stage)}});
       return;
     }
   }
@@ -995,31 +1232,33 @@ struct Engine::Impl {
   void DetectOwnership(Ctx& c, const TouchRec& t) {
     CustomerState& st = c.st;
     if (!st.stage) return;
+    const EvRef& te = st.ev(t.ev);
     Team owner = pb->OwnerOf(static_cast<LifecycleStage>(st.stage));
-    if (owner == ev::TEAM_UNSPECIFIED || t.ev.team == owner) return;
-    if (t.ev.team != ev::TEAM_MARKETING && t.ev.team != ev::TEAM_SALES) return;
+    if (owner == ev::TEAM_UNSPECIFIED || te.team == owner) return;
+    if (te.team != ev::TEAM_MARKETING && te.team != ev::TEAM_SALES) return;
     for (int p : pb->non_owner_allowed_purposes)
       if (p == t.purpose && t.purpose) return;
-    if (t.ev.team == ev::TEAM_SALES && st.handoff && !st.handoff->rejected) return;  // the hand-off gives sales the lead
+    if (te.team == ev::TEAM_SALES && st.handoff && !st.handoff->rejected) return;  // the hand-off gives sales the lead
     static const uint64_t kOwnership = Hash64("ownership");
-    uint64_t key = kOwnership ^ (static_cast<uint64_t>(t.ev.team) << 8 | st.stage);
-    if (Suppressed(st, key, t.ev.at)) return;
-    Suppress(st, key, t.ev.at + pb->ownership_repeat_window, t.ev.at);
+    uint64_t key = kOwnership ^ (static_cast<uint64_t>(te.team) << 8 | st.stage);
+    if (Suppressed(st, key, te.at)) return;
+    Suppress(st, key, te.at + pb->ownership_repeat_window, te.at);
     std::vector<Ev> evs;
-    if (st.has_stage_ev) evs.push_back({&st.stage_ev, "stage", nullptr, std::string("Customer entered stage ") + StageName(st.stage)});
-    evs.push_back({&t.ev, "action", nullptr, "Outreach by " + Who(t.ev) + (t.purpose ? std::string(" (") + PurposeName(t.purpose) + ")" : "")});
+    if (st.has_stage_ev) evs.push_back({&st.ev(st.stage_ev), "stage", nullptr, std::string("Customer entered stage ") + StageName(st.stage)});
+    evs.push_back({&te, "action", nullptr, "Outreach by " + Who(te) + (t.purpose ? std::string(" (") + PurposeName(t.purpose) + ")" : "")});
     std::string rule = std::string("ownership.stages.") + StageName(st.stage);
     Emit(c, av::FINDING_TYPE_OWNERSHIP_VIOLATION, rule, std::move(evs),
-         std::string(TeamTitle(t.ev.team)) + " acted on a customer owned by " + TeamName(owner) + " (" + StageName(st.stage) + ")",
+         std::string(TeamTitle(te.team)) + " acted on a customer owned by " + TeamName(owner) + " (" + StageName(st.stage) + ")",
          std::string("The playbook gives ") + TeamName(owner) + " the customer at stage " + StageName(st.stage) + ", but " +
-             Who(t.ev) + " reached out" + (t.purpose ? std::string(" with a ") + PurposeName(t.purpose) + " message" : "") + ".",
-         std::string(TeamTitle(t.ev.team)) + ": stop this sequence and route the contact through the owning team (" +
+             Who(te) + " reached out" + (t.purpose ? std::string(" with a ") + PurposeName(t.purpose) + " message" : "") + ".",
+         std::string(TeamTitle(te.team)) + ": stop this sequence and route the contact through the owning team (" +
              TeamName(owner) + ").",
-         t.ev.team, std::nullopt, {{"stage", StageName(st.stage)}, {"owner", TeamName(owner)}});
+         te.team, std::nullopt, {{"stage", StageName(st.stage)}, {"owner", TeamName(owner)}});
   }
 
   void DetectJourney(Ctx& c, const TouchRec& t, const ev::OutboundMessage& m) {
     CustomerState& st = c.st;
+    const EvRef& te = st.ev(t.ev);
     const OppRec* open = st.opps.empty() ? nullptr : &st.opps.back();
     bool customer = st.stage == ev::LIFECYCLE_STAGE_CUSTOMER || st.stage == ev::LIFECYCLE_STAGE_EVANGELIST;
     bool existing = customer || st.ever_customer || st.stage == ev::LIFECYCLE_STAGE_FORMER_CUSTOMER;
@@ -1031,7 +1270,7 @@ struct Engine::Impl {
     uint8_t p = t.purpose;
     if ((p == ev::MESSAGE_PURPOSE_WIN_BACK || p == ev::MESSAGE_PURPOSE_WELCOME || p == ev::MESSAGE_PURPOSE_NEW_CUSTOMER_OFFER) && open) {
       problem = std::string("a ") + PurposeName(p) + " message was sent while opportunity " + open->id + " is open";
-      state_ev = &open->ev;
+      state_ev = &st.ev(open->ev);
       role = "open_opportunity";
     } else if (p == ev::MESSAGE_PURPOSE_WIN_BACK && customer) {
       problem = "a win_back message was sent to a current customer";
@@ -1040,25 +1279,26 @@ struct Engine::Impl {
     }
     if (problem.empty()) return;
     if (!state_ev && st.has_stage_ev) {
-      state_ev = &st.stage_ev;
+      state_ev = &st.ev(st.stage_ev);
       role = "customer_state";
     }
-    std::vector<Ev> evs{{&t.ev, "message", nullptr, "Message by " + Who(t.ev) + " (" + PurposeName(p) + "): " + m.subject().substr(0, 200)}};
+    std::vector<Ev> evs{{&te, "message", nullptr, "Message by " + Who(te) + " (" + PurposeName(p) + "): " + m.subject().substr(0, 200)}};
     if (state_ev) evs.push_back({state_ev, role, nullptr, std::string("Customer stage ") + StageName(st.stage)});
     Emit(c, av::FINDING_TYPE_CONTRADICTORY_JOURNEY, "journey.message_purpose", std::move(evs),
          "Message contradicts the customer's state", "The customer is at stage " + std::string(StageName(st.stage)) + " and " + problem + ".",
-         std::string(TeamTitle(t.ev.team)) + ": exclude customers with open opportunities or existing contracts from this send; "
+         std::string(TeamTitle(te.team)) + ": exclude customers with open opportunities or existing contracts from this send; "
                                              "the account owner should follow up.",
-         t.ev.team, std::nullopt, {{"purpose", PurposeName(p)}, {"stage", StageName(st.stage)}});
+         te.team, std::nullopt, {{"purpose", PurposeName(p)}, {"stage", StageName(st.stage)}});
   }
 
   void OnRecord(Ctx& c, RecordRec r, bool created) {
     CustomerState& st = c.st;
     MatchOptions opt{pb->name_jaro_winkler_threshold, pb->default_country_code};
-    std::string rid = r.ev.record_id.str();
+    const EvRef& re = st.ev(r.ev);
+    std::string rid = re.record_id.str();
     // update in place
     for (auto& x : st.records)
-      if (x.type == r.type && x.ev.record_id == r.ev.record_id) {
+      if (x.type == r.type && st.ev(x.ev).record_id == re.record_id) {
         x.id = r.id;
         return;
       }
@@ -1070,13 +1310,14 @@ struct Engine::Impl {
       for (const auto& x : st.records) {
         bool person = r.type != 3, xperson = x.type != 3;
         if (person != xperson) continue;
-        if (r.type == 2 && x.type == 1 && r.source_lead_id == x.ev.record_id.str()) continue;  // contact from that lead
+        const EvRef& xe = st.ev(x.ev);
+        if (r.type == 2 && x.type == 1 && r.source_lead_id == xe.record_id.str()) continue;  // contact from that lead
         if (r.type == 1 && x.type == 2 && x.source_lead_id == rid) continue;
         MatchResult m = person ? MatchPersons(x.id.view(), rid_view, opt) : MatchAccounts(x.id.view(), rid_view, opt);
         if (!m.matched) continue;
         static const char* kType[] = {"record", "lead", "contact", "account"};
-        evs.push_back({&x.ev, "existing_record", nullptr,
-                       std::string(kType[x.type & 3]) + " " + x.ev.record_id.str() + " by " + Who(x.ev) + " (" + m.Reasons() + ")"});
+        evs.push_back({&xe, "existing_record", nullptr,
+                       std::string(kType[x.type & 3]) + " " + xe.record_id.str() + " by " + Who(xe) + " (" + m.Reasons() + ")"});
         if (m.score > best) {
           best = m.score;
           reasons = m.Reasons();
@@ -1084,13 +1325,13 @@ struct Engine::Impl {
       }
       if (!evs.empty()) {
         static const char* kType[] = {"record", "lead", "contact", "account"};
-        evs.push_back({&r.ev, "duplicate_record", nullptr, std::string(kType[r.type & 3]) + " " + rid + " created by " + Who(r.ev)});
+        evs.push_back({&re, "duplicate_record", nullptr, std::string(kType[r.type & 3]) + " " + rid + " created by " + Who(re)});
         char score[16];
         std::snprintf(score, sizeof score, "%.2f", best);
         Emit(c, av::FINDING_TYPE_DUPLICATE_RECORD, "identity", std::move(evs),
              std::string("Duplicate ") + kType[r.type & 3] + " record",
              std::string("The new ") + kType[r.type & 3] + " " + rid + " matches an existing record: " + reasons + ".",
-             "Merge the records (keep the older one) and tell the creator which record to use.", r.ev.team, std::nullopt,
+             "Merge the records (keep the older one) and tell the creator which record to use.", re.team, std::nullopt,
              {{"match_score", score}, {"match_reasons", reasons}});
       }
     }
@@ -1099,7 +1340,7 @@ struct Engine::Impl {
 
   NormalizeBuffers normalize_buffers;  // reused by every record's Normalize
 
-  RecordRec PersonRecord(const EvRef& r, uint8_t type, const ev::PersonIdentity& p, std::string source_lead) {
+  RecordRec PersonRecord(EvIx r, uint8_t type, const ev::PersonIdentity& p, std::string source_lead) {
     RecordRec rec;
     rec.ev = r;
     rec.type = type;
@@ -1113,10 +1354,17 @@ struct Engine::Impl {
   // ------------------------------------------------------------------ main entry
   std::vector<Finding> Process(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt) {
     std::vector<Finding> out;
+    Process(e, pos, now_opt, &out, nullptr);
+    return out;
+  }
+
+  // Findings into *out as protos, or into *encoded as wire bytes when that is set.
+  void Process(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt, std::vector<Finding>* out,
+               std::vector<EncodedFinding>* encoded) {
     const std::string& key = e.customer().customer_key();
     if (key.empty()) {
       ++stats.ignored;
-      return out;
+      return;
     }
     auto it = customers.find(std::string_view(key));
     if (it == customers.end()) {
@@ -1128,19 +1376,19 @@ struct Engine::Impl {
     uint64_t h = Hash64(e.id());
     if (RingHas(st.seen, h)) {
       ++stats.duplicates;
-      return out;
+      return;
     }
     RingAdd(st.seen, st.seen_pos, h, pb->dedupe_ids);
     ++stats.events;
     const Micros at = ToMicros(e.occurred_at());
-    Ctx c{key, st, now_opt ? *now_opt : at, &out};
+    Ctx c{key, st, now_opt ? *now_opt : at, out, encoded};
     st.last_event_at = std::max(st.last_event_at, at);
     if (st.first_event_at == 0 || at < st.first_event_at) st.first_event_at = at;
     if (!e.customer().account_id().empty()) st.account_id = e.customer().account_id();
     FireTimers(c, at);
 
     std::vector<StoredClaim> fresh;
-    auto touch = [&](const EvRef& r, uint8_t kind, uint8_t purpose, uint8_t channel, bool outreach) {
+    auto touch = [&](EvIx r, uint8_t kind, uint8_t purpose, uint8_t channel, bool outreach) {
       TouchRec t;
       t.ev = r;
       t.kind = kind;
@@ -1153,7 +1401,7 @@ struct Engine::Impl {
       case Event::kLeadCaptured:
       case Event::kLeadUpdated: {
         const auto& l = e.has_lead_captured() ? e.lead_captured().lead() : e.lead_updated().lead();
-        EvRef r = Ref(e, pos, l.id());
+        EvIx r = Ref(st, e, pos, l.id());
         AdvanceStage(st, l.lifecycle_stage(), r);
         SetOwner(st, l.owner(), ev::TEAM_MARKETING);
         SetPlace(st, l.industry(), l.region(), l.country());
@@ -1162,11 +1410,11 @@ struct Engine::Impl {
         OnRecord(c, PersonRecord(r, 1, l.person(), ""), e.has_lead_captured());
         break;
       }
-      case Event::kLeadQualified: AdvanceStage(st, ev::LIFECYCLE_STAGE_MQL, Ref(e, pos, e.lead_qualified().lead().id())); break;
+      case Event::kLeadQualified: AdvanceStage(st, ev::LIFECYCLE_STAGE_MQL, Ref(st, e, pos, e.lead_qualified().lead().id())); break;
       case Event::kLeadScored: SetScore(st, e.lead_scored().lead(), at); break;
       case Event::kLeadHandedOff: {
         const auto& l = e.lead_handed_off().lead();
-        EvRef r = Ref(e, pos, l.handoff().handoff_id().empty() ? l.id() : l.handoff().handoff_id());
+        EvIx r = Ref(st, e, pos, l.handoff().handoff_id().empty() ? l.id() : l.handoff().handoff_id());
         HandoffRec hr;
         hr.ev = r;
         Micros base = l.handoff().has_handed_off_at() ? ToMicros(l.handoff().handed_off_at()) : at;
@@ -1189,13 +1437,13 @@ struct Engine::Impl {
       }
       case Event::kLeadRecycled: {
         if (st.handoff && !st.handoff->accepted) st.handoff->rejected = true;
-        EvRef r = Ref(e, pos, e.lead_recycled().lead().id());
+        EvIx r = Ref(st, e, pos, e.lead_recycled().lead().id());
         if (st.stage <= ev::LIFECYCLE_STAGE_SQL) SetStage(st, ev::LIFECYCLE_STAGE_LEAD, r);
         break;
       }
       case Event::kHandoffAccepted: {
         const auto& ho = e.handoff_accepted().handoff();
-        EvRef r = Ref(e, pos, ho.id());
+        EvIx r = Ref(st, e, pos, ho.id());
         const ev::Actor& owner = !ho.owner().id().empty() ? ho.owner() : !ho.decided_by().id().empty() ? ho.decided_by() : e.actor();
         SetOwner(st, owner, ev::TEAM_SALES);
         if (st.handoff && (st.handoff->handoff_id() == ho.id() || ho.id().empty() || st.handoff->handoff_id().empty())) {
@@ -1220,7 +1468,7 @@ struct Engine::Impl {
       case Event::kContactCreated:
       case Event::kContactUpdated: {
         const auto& ct = e.has_contact_created() ? e.contact_created().contact() : e.contact_updated().contact();
-        EvRef r = Ref(e, pos, ct.id());
+        EvIx r = Ref(st, e, pos, ct.id());
         AdvanceStage(st, ct.lifecycle_stage(), r);
         SetOwner(st, ct.owner(), ev::TEAM_SALES);
         if (!ct.account_id().empty()) st.account_id = ct.account_id();
@@ -1231,7 +1479,7 @@ struct Engine::Impl {
       case Event::kAccountCreated:
       case Event::kAccountUpdated: {
         const auto& a = e.has_account_created() ? e.account_created().account() : e.account_updated().account();
-        EvRef r = Ref(e, pos, a.id());
+        EvIx r = Ref(st, e, pos, a.id());
         AdvanceStage(st, a.lifecycle_stage(), r);
         SetOwner(st, a.owner(), ev::TEAM_SALES);
         SetPlace(st, a.industry(), a.region(), a.country());
@@ -1261,16 +1509,16 @@ struct Engine::Impl {
           for (const auto& m : e.contact_merged().merged()) gone.push_back(m.id());
         st.records.erase(std::remove_if(st.records.begin(), st.records.end(),
                                         [&](const RecordRec& r) {
-                                          return std::find(gone.begin(), gone.end(), r.ev.record_id.str()) != gone.end();
+                                          return std::find(gone.begin(), gone.end(), st.ev(r.ev).record_id.str()) != gone.end();
                                         }),
                          st.records.end());
         break;
       }
       case Event::kMessageSent: {
         const auto& m = e.message_sent().message();
-        EvRef r = Ref(e, pos, m.id());
-        if (m.sender().team()) r.team = static_cast<uint8_t>(m.sender().team());
-        if (!m.sender().id().empty()) r.actor = strings.Intern(m.sender().id());
+        EvIx r = Ref(st, e, pos, m.id());
+        if (m.sender().team()) st.mutable_ev(r).team = static_cast<uint8_t>(m.sender().team());
+        if (!m.sender().id().empty()) st.mutable_ev(r).actor = strings.Intern(m.sender().id());
         std::string single;
         for (const auto& o : m.offers()) {
           if (single.empty()) single = o.product();
@@ -1278,9 +1526,9 @@ struct Engine::Impl {
         }
         if (single == "-") single.clear();
         Micros vu = at + pb->claim_validity;
-        for (const auto& o : m.offers()) ClaimsFromOffer(fresh, o, r, vu, SpanField::kOfferText);
-        ClaimsFromText(fresh, m.subject(), single, r, SpanField::kMessageSubject, vu);
-        ClaimsFromText(fresh, m.body(), single, r, SpanField::kMessageBody, vu);
+        for (const auto& o : m.offers()) ClaimsFromOffer(fresh, o, r, at, vu, SpanField::kOfferText);
+        ClaimsFromText(fresh, m.subject(), single, r, at, SpanField::kMessageSubject, vu);
+        ClaimsFromText(fresh, m.body(), single, r, at, SpanField::kMessageBody, vu);
         TouchRec t = touch(r, av::TOUCH_KIND_MESSAGE, static_cast<uint8_t>(m.purpose()), static_cast<uint8_t>(m.channel()),
                            m.purpose() != ev::MESSAGE_PURPOSE_TRANSACTIONAL);
         if (!m.campaign_id().empty()) t.campaign = strings.Intern(m.campaign_id());
@@ -1290,12 +1538,13 @@ struct Engine::Impl {
       }
       case Event::kActivityLogged: {
         const auto& a = e.activity_logged().activity();
-        EvRef r = Ref(e, pos, a.id());
-        if (!a.actor().id().empty()) r.actor = strings.Intern(a.actor().id());
-        if (a.has_occurred_at()) r.at = ToMicros(a.occurred_at());
-        Micros vu = r.at + pb->claim_validity;
-        ClaimsFromText(fresh, a.subject(), "", r, SpanField::kActivitySubject, vu);
-        ClaimsFromText(fresh, a.notes(), "", r, SpanField::kActivityNotes, vu);
+        EvIx r = Ref(st, e, pos, a.id());
+        EvRef& re = st.mutable_ev(r);
+        if (!a.actor().id().empty()) re.actor = strings.Intern(a.actor().id());
+        if (a.has_occurred_at()) re.at = ToMicros(a.occurred_at());
+        Micros vu = re.at + pb->claim_validity;
+        ClaimsFromText(fresh, a.subject(), "", r, re.at, SpanField::kActivitySubject, vu);
+        ClaimsFromText(fresh, a.notes(), "", r, re.at, SpanField::kActivityNotes, vu);
         static const uint8_t kKind[] = {0, av::TOUCH_KIND_CALL, av::TOUCH_KIND_EMAIL, av::TOUCH_KIND_MEETING, av::TOUCH_KIND_TASK};
         bool outreach = a.direction() == ev::ACTIVITY_DIRECTION_OUTBOUND && a.kind() != ev::ACTIVITY_KIND_TASK;
         bool contact = a.direction() != ev::ACTIVITY_DIRECTION_INTERNAL && a.kind() != ev::ACTIVITY_KIND_TASK;
@@ -1306,17 +1555,17 @@ struct Engine::Impl {
       case Event::kQuoteRevised: {
         const auto& q = e.has_quote_issued() ? e.quote_issued().quote() : e.quote_revised().quote();
         RemoveClaimsOf(st, q.id());
-        EvRef r = Ref(e, pos, q.id());
-        if (!q.owner().id().empty()) r.actor = strings.Intern(q.owner().id());
-        ClaimsFromQuote(fresh, q, r);
+        EvIx r = Ref(st, e, pos, q.id());
+        if (!q.owner().id().empty()) st.mutable_ev(r).actor = strings.Intern(q.owner().id());
+        ClaimsFromQuote(fresh, q, r, at);
         OnTouch(c, touch(r, av::TOUCH_KIND_QUOTE, ev::MESSAGE_PURPOSE_PROPOSAL, 0, false));
         break;
       }
       case Event::kQuoteWithdrawn: RemoveClaimsOf(st, e.quote_withdrawn().quote().id()); break;
       case Event::kCommitmentMade: {
         const auto& cm = e.commitment_made().commitment();
-        EvRef r = Ref(e, pos, cm.id());
-        if (!cm.made_by().id().empty()) r.actor = strings.Intern(cm.made_by().id());
+        EvIx r = Ref(st, e, pos, cm.id());
+        if (!cm.made_by().id().empty()) st.mutable_ev(r).actor = strings.Intern(cm.made_by().id());
         Micros vu = cm.has_valid_until() ? ToMicros(cm.valid_until()) : at + pb->claim_validity;
         std::vector<ExtractedClaim> ex;
         if (cm.kind() == ev::COMMITMENT_KIND_FEATURE && !cm.feature().empty()) {
@@ -1345,15 +1594,15 @@ struct Engine::Impl {
           ex.push_back(x);
         }
         AddClaims(fresh, ex, r, SpanField::kStructured, {}, vu, "", false);
-        if (cm.has_concession()) ClaimsFromOffer(fresh, cm.concession(), r, vu, SpanField::kConcessionText);
-        ClaimsFromText(fresh, cm.text(), cm.product(), r, SpanField::kCommitmentText, vu);
+        if (cm.has_concession()) ClaimsFromOffer(fresh, cm.concession(), r, at, vu, SpanField::kConcessionText);
+        ClaimsFromText(fresh, cm.text(), cm.product(), r, at, SpanField::kCommitmentText, vu);
         OnTouch(c, touch(r, av::TOUCH_KIND_COMMITMENT, 0, static_cast<uint8_t>(cm.channel()), false));
         break;
       }
       case Event::kOpportunityCreated:
       case Event::kOpportunityStageChanged: {
         const auto& o = e.has_opportunity_created() ? e.opportunity_created().opportunity() : e.opportunity_stage_changed().opportunity();
-        EvRef r = Ref(e, pos, o.id());
+        EvIx r = Ref(st, e, pos, o.id());
         auto oit = std::find_if(st.opps.begin(), st.opps.end(), [&](const OppRec& x) { return x.id == o.id(); });
         if (IsOpenStage(o.stage())) {
           if (oit == st.opps.end()) {
@@ -1398,22 +1647,19 @@ struct Engine::Impl {
       DetectClaims(c, fresh);
     }
     Reschedule(key, st);
-    return out;
   }
 
-  std::vector<Finding> Advance(Micros now) {
-    std::vector<Finding> out;
+  void Advance(Micros now, std::vector<Finding>* out, std::vector<EncodedFinding>* encoded) {
     while (!timers.empty() && timers.begin()->first <= now) {
       auto [due, key] = *timers.begin();
       timers.erase(timers.begin());
       CustomerState* st = FindCustomer(key);
       if (!st) continue;
       st->timer_due = 0;
-      Ctx c{key, *st, now, &out};
+      Ctx c{key, *st, now, out, encoded};
       FireTimers(c, now);
       Reschedule(key, *st);
     }
-    return out;
   }
 
   // ------------------------------------------------------------------ customer view
@@ -1450,12 +1696,12 @@ struct Engine::Impl {
         MatchResult r;
         auto converted = [&](const RecordRec& lead, const RecordRec& contact) {
           return lead.type == 1 && contact.type == 2 && !contact.source_lead_id.empty() &&
-                 contact.source_lead_id == lead.ev.record_id.str();
+                 contact.source_lead_id == st.ev(lead.ev).record_id.str();
         };
         if (converted(a, b) || converted(b, a)) {
           r.matched = true;
           r.score = 1;
-          r.reasons.push_back("contact converted from lead " + (a.type == 1 ? a : b).ev.record_id.str());
+          r.reasons.push_back("contact converted from lead " + st.ev((a.type == 1 ? a : b).ev).record_id.str());
         } else {
           r = a.type == 3 ? MatchAccounts(a.id.view(), b.id.view(), opt) : MatchPersons(a.id.view(), b.id.view(), opt);
         }
@@ -1467,22 +1713,26 @@ struct Engine::Impl {
     std::vector<int> order;
     for (size_t i = 0; i < n; ++i)
       if (find(static_cast<int>(i)) == static_cast<int>(i)) order.push_back(static_cast<int>(i));
-    std::sort(order.begin(), order.end(), [&](int a, int b) { return recs[a].ev.at < recs[b].ev.at || (recs[a].ev.at == recs[b].ev.at && a < b); });
+    std::sort(order.begin(), order.end(), [&](int a, int b) {
+      Micros ta = st.ev(recs[a].ev).at, tb = st.ev(recs[b].ev).at;
+      return ta < tb || (ta == tb && a < b);
+    });
     for (int root : order) {
       std::vector<int> members;
       for (size_t i = 0; i < n; ++i)
         if (find(static_cast<int>(i)) == root) members.push_back(static_cast<int>(i));
-      std::stable_sort(members.begin(), members.end(), [&](int a, int b) { return recs[a].ev.at < recs[b].ev.at; });
+      std::stable_sort(members.begin(), members.end(), [&](int a, int b) { return st.ev(recs[a].ev).at < st.ev(recs[b].ev).at; });
       auto* g = v->add_record_groups();
-      g->set_group_id("g-" + std::string(kType[recs[members[0]].type & 3]) + "-" + recs[members[0]].ev.record_id.str());
+      g->set_group_id("g-" + std::string(kType[recs[members[0]].type & 3]) + "-" + st.ev(recs[members[0]].ev).record_id.str());
       for (size_t k = 0; k < members.size(); ++k) {
         const RecordRec& r = recs[members[k]];
         auto* x = g->add_records();
         x->set_record_type(static_cast<av::RecordType>(r.type));
-        x->set_record_id(r.ev.record_id.str());
-        x->set_team(static_cast<ev::Team>(r.ev.team));
+        const EvRef& re = st.ev(r.ev);
+        x->set_record_id(re.record_id.str());
+        x->set_team(static_cast<ev::Team>(re.team));
         FillIdentity(r.id.view(), x->mutable_identity());
-        SetTimestamp(r.ev.at, x->mutable_first_seen_at());
+        SetTimestamp(re.at, x->mutable_first_seen_at());
         if (k == 0) {
           x->set_match_score(1);
           x->add_match_reasons("reference record of the group (oldest)");
@@ -1516,7 +1766,7 @@ struct Engine::Impl {
       if (v.domain().empty() && !r.id.view().domain.empty()) v.set_domain(std::string(r.id.view().domain));
     v.set_account_id(st.account_id.str());
     for (const auto& r : st.records)
-      if (v.account_id().empty() && r.type == 3) v.set_account_id(r.ev.record_id.str());
+      if (v.account_id().empty() && r.type == 3) v.set_account_id(st.ev(r.ev).record_id.str());
     FillGroups(st, &v);
 
     v.set_lifecycle_stage(static_cast<ev::LifecycleStage>(st.stage));
@@ -1573,34 +1823,35 @@ struct Engine::Impl {
     // Touches, newest first (the state keeps them oldest first, by arrival).
     std::vector<const TouchRec*> touches;
     for (const auto& t : st.touches) touches.push_back(&t);
-    std::stable_sort(touches.begin(), touches.end(), [](const TouchRec* a, const TouchRec* b) { return a->ev.at > b->ev.at; });
+    std::stable_sort(touches.begin(), touches.end(), [&](const TouchRec* a, const TouchRec* b) { return st.ev(a->ev).at > st.ev(b->ev).at; });
     Micros last_touch = 0;
     for (const TouchRec* t : touches) {
-      last_touch = std::max(last_touch, t->ev.at);
+      const EvRef& te = st.ev(t->ev);
+      last_touch = std::max(last_touch, te.at);
       if (static_cast<uint32_t>(v.recent_touches_size()) >= max_touches) continue;
       auto* x = v.add_recent_touches();
-      x->set_event_id(t->ev.event_id.str());
-      x->set_team(static_cast<ev::Team>(t->ev.team));
-      FillActor(t->ev.actor, t->ev.team, x->mutable_actor());
+      x->set_event_id(te.event_id.str());
+      x->set_team(static_cast<ev::Team>(te.team));
+      FillActor(te.actor, te.team, x->mutable_actor());
       x->set_kind(static_cast<av::TouchKind>(t->kind));
       x->set_channel(static_cast<ev::Channel>(t->channel));
       x->set_purpose(static_cast<ev::MessagePurpose>(t->purpose));
       // The state keeps no subject: a synthesized one-liner.
-      std::string summary = std::string(TeamTitle(t->ev.team)) + " " + TouchKindName(t->kind);
+      std::string summary = std::string(TeamTitle(te.team)) + " " + TouchKindName(t->kind);
       if (t->purpose) summary += std::string(" (") + PurposeName(t->purpose) + ")";
-      if (!t->ev.record_id.empty()) summary += " " + t->ev.record_id.str();
-      if (t->ev.actor) summary += " by " + strings.Get(t->ev.actor);
+      if (!te.record_id.empty()) summary += " " + te.record_id.str();
+      if (te.actor) summary += " by " + strings.Get(te.actor);
       if (summary.size() > 200) summary.resize(200);
       x->set_summary(std::move(summary));
-      x->set_record_id(t->ev.record_id.str());
+      x->set_record_id(te.record_id.str());
       x->set_campaign_id(strings.Get(t->campaign));
-      SetTimestamp(t->ev.at, x->mutable_occurred_at());
+      SetTimestamp(te.at, x->mutable_occurred_at());
     }
 
     for (const auto& c : st.claims) {
       if (c.valid_until < now) continue;
       auto* x = v.add_live_claims();
-      const EvRef& r = c.ev;
+      const EvRef& r = st.ev(c.ev);
       x->set_id(r.event_id.str() + "#" + std::to_string(c.index));
       x->set_customer_key(std::string(key));
       x->set_product(strings.Get(c.product));
@@ -1683,12 +1934,12 @@ struct Engine::Impl {
     auto add = [&](const CustomerState& st) {
       std::set<int32_t> days;
       for (const auto& t : st.touches)
-        if (in(t.ev.at)) {
+        if (in(st.ev(t.ev).at)) {
           ++out.touches;
-          days.insert(DayOf(t.ev.at));
+          days.insert(DayOf(st.ev(t.ev).at));
         }
       out.customers_touched += days.size();
-      for (const auto& c : st.claims) out.claims += in(c.ev.at);
+      for (const auto& c : st.claims) out.claims += in(st.ev(c.ev).at);
       if (st.handoff) {
         const auto& h = *st.handoff;
         if (h.counted && in(h.accept_due) && !(h.rejected && !h.accept_fired)) {
@@ -1785,7 +2036,15 @@ std::vector<Finding> Engine::Process(const Event& event, const SourcePosition& p
 std::vector<Finding> Engine::Process(const Event& event, const concord::alignment::v1::SourcePosition& pos) {
   return impl_->Process(event, SourcePosition{pos.topic(), pos.partition(), pos.offset()}, std::nullopt);
 }
-std::vector<Finding> Engine::AdvanceTime(Micros now) { return impl_->Advance(now); }
+std::vector<Finding> Engine::AdvanceTime(Micros now) {
+  std::vector<Finding> out;
+  impl_->Advance(now, &out, nullptr);
+  return out;
+}
+void Engine::ProcessEncoded(const Event& event, const SourcePosition& pos, Micros now, std::vector<EncodedFinding>* out) {
+  impl_->Process(event, pos, now, nullptr, out);
+}
+void Engine::AdvanceTimeEncoded(Micros now, std::vector<EncodedFinding>* out) { impl_->Advance(now, nullptr, out); }
 Micros Engine::NextTimer() const { return impl_->timers.empty() ? 0 : impl_->timers.begin()->first; }
 
 std::string Engine::SerializeCustomer(std::string_view key) const {

@@ -58,6 +58,16 @@ struct ActivitySummary {
   std::optional<Micros> median_time_to_accept;  // hand-off -> acceptance, over those accepted
 };
 
+// A finding as the wire bytes of concord.alignment.v1.Finding: the bytes SerializeAsString
+// gives for the finding Process would return (map entries in key order, as deterministic
+// serialization writes them), with the fields a publisher needs alongside.
+struct EncodedFinding {
+  std::string id;
+  std::string customer_key;
+  concord::alignment::v1::FindingType type = concord::alignment::v1::FINDING_TYPE_UNSPECIFIED;
+  std::string bytes;
+};
+
 class Engine {
  public:
   explicit Engine(Playbook playbook);
@@ -70,6 +80,12 @@ class Engine {
   // Same, with an explicit detection time (e.g. the wall clock, for detection latency).
   std::vector<Finding> Process(const Event& event, const SourcePosition& pos, Micros now);
   std::vector<Finding> Process(const Event& event, const concord::alignment::v1::SourcePosition& pos);
+
+  // Same as Process(event, pos, now) and AdvanceTime(now), with the findings appended to *out
+  // as wire bytes instead of protos: no Finding is built (the ~50 allocations of each), for a
+  // caller that only publishes the bytes.
+  void ProcessEncoded(const Event& event, const SourcePosition& pos, Micros now, std::vector<EncodedFinding>* out);
+  void AdvanceTimeEncoded(Micros now, std::vector<EncodedFinding>* out);
 
   // Fires every timer due at or before `now` (SLA breaches, stalled opportunities), once each.
   std::vector<Finding> AdvanceTime(Micros now);

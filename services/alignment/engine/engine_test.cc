@@ -1,5 +1,8 @@
 #include "services/alignment/engine/engine.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include "services/alignment/engine/test_util.h"
@@ -123,6 +126,65 @@ TEST(EngineTest, MemoryStaysBounded) {
   size_t per = e.ApproxMemoryBytes() / e.customers();
   EXPECT_LT(per, 16 * 1024u) << per;  // heavy customers (100 events each) stay bounded
   RecordProperty("bytes_per_heavy_customer", static_cast<int>(per));
+}
+
+// ProcessEncoded writes each finding's wire bytes directly: the same bytes as the deterministic
+// serialization of the finding Process builds (bench/engine_digest checks this on large mixes).
+TEST(EngineTest, EncodedFindingsAreTheProtosBytes) {
+  Engine a(ExamplePlaybook()), b(ExamplePlaybook());
+  std::vector<Finding> protos;
+  std::vector<EncodedFinding> encoded;
+  auto events = Scenario();
+  events.push_back(Events("domain:acme.com").Commitment(kT0 + 33 * kHour, "rep-2", "concord-pro", "offline mode"));
+  events.back().set_id("commitment-event-with-a-long-id");  // not a UUID, longer than 16 bytes
+  for (const auto& e : events) {
+    for (auto& f : a.Process(e, kPos)) protos.push_back(f);
+    b.ProcessEncoded(e, kPos, ToMicros(e.occurred_at()), &encoded);
+  }
+  for (auto& f : a.AdvanceTime(kT0 + 40 * kDay)) protos.push_back(f);
+  b.AdvanceTimeEncoded(kT0 + 40 * kDay, &encoded);
+  ASSERT_GE(protos.size(), 6u);
+  ASSERT_EQ(protos.size(), encoded.size());
+  for (size_t i = 0; i < protos.size(); ++i) {
+    std::string bytes;
+    google::protobuf::io::StringOutputStream so(&bytes);
+    {
+      google::protobuf::io::CodedOutputStream co(&so);
+      co.SetSerializationDeterministic(true);
+      protos[i].SerializeToCodedStream(&co);
+    }
+    EXPECT_EQ(encoded[i].bytes, bytes) << protos[i].DebugString();
+    EXPECT_EQ(encoded[i].id, protos[i].id());
+    EXPECT_EQ(encoded[i].customer_key, protos[i].customer_key());
+    EXPECT_EQ(encoded[i].type, protos[i].type());
+  }
+}
+
+// The per-customer event table drops the events nothing refers to any more (touches and claims
+// evicted) and renumbers the rest; checkpoints and a restored engine see the same events.
+TEST(EngineTest, EventTableDropsUnreferencedEvents) {
+  Engine a(ExamplePlaybook());
+  Events E;
+  a.Process(E.Lead(kT0, "lead-1", "Bob", "Smith", "bob@acme.com"), kPos);
+  a.Process(E.Accept(kT0 + kMinute, "h-1"), kPos);  // accepted before the hand-off is seen
+  a.Process(E.HandOff(kT0 + 2 * kMinute, "h-1"), kPos);
+  for (int i = 0; i < 60; ++i) {
+    a.Process(E.Call(kT0 + i * kHour, "rep-" + std::to_string(i % 3), "We can do 1" + std::to_string(i % 10) + "% off Concord Pro."), kPos);
+    a.Process(E.Message(kT0 + i * kHour + 1, ev::TEAM_MARKETING, "mkt", ev::MESSAGE_PURPOSE_PROMOTION, "Get 20% off Concord Pro"), kPos);
+  }
+  // 8 touches, 16 claims, a record, the hand-off and the stage: ~30 events kept of 123, not all.
+  EXPECT_LT(a.ApproxMemoryBytes(), 6000u);
+  std::string bytes = a.SerializeCustomer("domain:acme.com");
+  Engine b(ExamplePlaybook());
+  ASSERT_TRUE(b.RestoreCustomer("domain:acme.com", bytes));
+  EXPECT_EQ(b.SerializeCustomer("domain:acme.com"), bytes);
+  for (int i = 60; i < 80; ++i) {
+    auto call = E.Call(kT0 + i * kHour, "rep-" + std::to_string(i % 3), "We can do 1" + std::to_string(i % 10) + "% off Concord Pro.");
+    auto fa = a.Process(call, kPos), fb = b.Process(call, kPos);
+    ASSERT_EQ(fa.size(), fb.size());
+    for (size_t k = 0; k < fa.size(); ++k) EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(fa[k], fb[k])) << k;
+  }
+  EXPECT_EQ(a.SerializeCustomer("domain:acme.com"), b.SerializeCustomer("domain:acme.com"));
 }
 
 TEST(EngineTest, ReplacePlaybookChangesTimers) {

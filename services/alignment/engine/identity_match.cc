@@ -116,17 +116,26 @@ NormalizedIdentity Normalize(std::string_view first, std::string_view last, std:
   return std::move(buf.n);
 }
 
+// Layout: the lengths of email, phone, name, domain and company as varints (one byte each for
+// short fields), then their bytes. The domain is usually the email's own domain: then its
+// length is stored with the low bit set and its bytes are the end of the email's (a person
+// record is a 64-byte block instead of 96).
 PackedIdentity::PackedIdentity(const IdentityView& v) {
   const std::string_view f[5] = {v.email, v.phone, v.name, v.domain, v.company};
   if (f[0].empty() && f[1].empty() && f[2].empty() && f[3].empty() && f[4].empty()) return;
+  const bool shared = !v.domain.empty() && v.domain.size() < v.email.size() &&
+                      v.email.substr(v.email.size() - v.domain.size()) == v.domain;
   // One buffer per thread, reused: the only allocation left is the packed block itself.
   thread_local std::string b;
   b.clear();
-  for (auto x : f) {
-    uint32_t n = static_cast<uint32_t>(x.size());
-    b.append(reinterpret_cast<const char*>(&n), sizeof n);
+  char len[5];
+  for (int i = 0; i < 5; ++i) {
+    uint32_t n = static_cast<uint32_t>(f[i].size());
+    if (i == 3) n = n << 1 | (shared ? 1 : 0);
+    b.append(len, static_cast<size_t>(PutVar32(len, n) - len));
   }
-  for (auto x : f) b.append(x);
+  for (int i = 0; i < 5; ++i)
+    if (i != 3 || !shared) b.append(f[i]);
   bytes_ = b;
 }
 
@@ -135,12 +144,18 @@ IdentityView PackedIdentity::view() const {
   std::string_view b = bytes_.view();
   if (b.empty()) return v;
   std::string_view* f[5] = {&v.email, &v.phone, &v.name, &v.domain, &v.company};
-  size_t pos = 5 * sizeof(uint32_t);
+  const char* q = b.data();
+  uint32_t n[5];
+  for (uint32_t& x : n) x = GetVar32(q);
+  const bool shared = n[3] & 1;
+  n[3] >>= 1;
   for (int i = 0; i < 5; ++i) {
-    uint32_t n;
-    std::memcpy(&n, b.data() + i * sizeof n, sizeof n);
-    *f[i] = b.substr(pos, n);
-    pos += n;
+    if (i == 3 && shared) {
+      v.domain = v.email.substr(v.email.size() - n[3]);
+      continue;
+    }
+    *f[i] = std::string_view(q, n[i]);
+    q += n[i];
   }
   return v;
 }

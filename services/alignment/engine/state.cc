@@ -1,6 +1,9 @@
 #include "services/alignment/engine/state.h"
 
+#include <absl/container/inlined_vector.h>
+
 #include <algorithm>
+#include <stdexcept>
 
 namespace concord::alignment::engine {
 
@@ -25,7 +28,9 @@ void PutEv(Writer& w, const EvRef& r, const Interner& in) {
   w.U(r.team);
   w.U(r.payload);
 }
-void GetEv(Reader& rd, EvRef* r, Interner* in) {
+EvIx GetEv(Reader& rd, CustomerState* s, Interner* in) {
+  EvRef ev;
+  EvRef* r = &ev;
   r->event_id.Set(rd.S());
   r->record_id.Set(rd.S());
   r->at = rd.I();
@@ -35,6 +40,7 @@ void GetEv(Reader& rd, EvRef* r, Interner* in) {
   r->actor = in->Intern(rd.S());
   r->team = static_cast<uint8_t>(rd.U());
   r->payload = static_cast<uint8_t>(rd.U());
+  return s->AddDecodedEv(std::move(ev));
 }
 void PutId(Writer& w, const PackedIdentity& p) {
   IdentityView n = p.view();
@@ -53,11 +59,81 @@ void GetId(Reader& r, PackedIdentity* p) {
   n.company = r.S();
   *p = PackedIdentity(n);
 }
+bool SameEv(const EvRef& a, const EvRef& b) {
+  return a.event_id == b.event_id && a.record_id == b.record_id && a.team == b.team && a.payload == b.payload &&
+         a.partition == b.partition && a.topic == b.topic && a.actor == b.actor && a.at == b.at && a.offset == b.offset;
+}
 }  // namespace
+
+EvIx CustomerState::AddEv(EvRef r) {
+  // A small table just grows: collecting it would chase every record's block for at most a
+  // few dead 64-byte entries (a customer's first events are all still referred to).
+  constexpr size_t kCollectFrom = 8;
+  if (events.size() == events.capacity() && events.size() >= kCollectFrom) {
+    // Full: keep the events something refers to, in order, and renumber the references.
+    absl::InlinedVector<EvIx, 64> map(events.size(), kNoEv);
+    auto mark = [&](EvIx i) {
+      if (i != kNoEv) map[i] = 0;
+    };
+    mark(stage_ev);
+    for (const auto& t : touches) mark(t.ev);
+    for (const auto& c : claims) mark(c.ev);
+    for (const auto& x : records) mark(x.ev);
+    for (const auto& o : opps) {
+      mark(o.ev);
+      mark(o.last_touch_ev);
+    }
+    if (handoff) {
+      mark(handoff->ev);
+      mark(handoff->accept_ev);
+    }
+    EvIx live = 0;
+    for (size_t i = 0; i < map.size(); ++i) {
+      if (map[i] == kNoEv) continue;
+      if (live != i) events[live] = std::move(events[i]);
+      map[i] = live++;
+    }
+    if (live < events.size()) {
+      events.erase(events.begin() + live, events.end());
+      auto remap = [&](EvIx& i) {
+        if (i != kNoEv) i = map[i];
+      };
+      remap(stage_ev);
+      for (auto& t : touches) remap(t.ev);
+      for (auto& c : claims) remap(c.ev);
+      for (auto& x : records) remap(x.ev);
+      for (auto& o : opps) {
+        remap(o.ev);
+        remap(o.last_touch_ev);
+      }
+      if (handoff) {
+        remap(handoff->ev);
+        remap(handoff->accept_ev);
+      }
+    }
+  }
+  // Room for two more (a 64-byte entry: two fill a jemalloc size step above 512 bytes).
+  if (events.size() == events.capacity()) events.reserve(std::min(events.size() + 2, CompactVec<EvRef>::kMaxSize - 1));
+  if (events.size() >= CompactVec<EvRef>::kMaxSize - 1) throw std::length_error("event table");
+  events.push_back(std::move(r));
+  return static_cast<EvIx>(events.size() - 1);
+}
+
+EvIx CustomerState::AddDecodedEv(EvRef r) {
+  // Sharing only saves memory: look back a bounded window (a claim's event is among the last
+  // touches), so that a checkpoint with thousands of entries does not decode in quadratic time.
+  for (size_t i = events.size(), stop = events.size() > 256 ? events.size() - 256 : 0; i-- > stop;)
+    if (SameEv(events[i], r)) return static_cast<EvIx>(i);
+  if (events.size() >= CompactVec<EvRef>::kMaxSize - 1) throw std::length_error("event table");
+  if (events.size() == events.capacity()) events.reserve(events.size() + 2);
+  events.push_back(std::move(r));
+  return static_cast<EvIx>(events.size() - 1);
+}
 
 size_t CustomerState::ApproxBytes() const {
   size_t n = sizeof(CustomerState) + key.HeapBytes();
-  n += touches.capacity() * sizeof(TouchRec);
+  n += events.capacity() * sizeof(EvRef) + touches.capacity() * sizeof(TouchRec);
+  for (const auto& e : events) n += e.record_id.HeapBytes();
   n += claims.capacity() * sizeof(StoredClaim);
   for (const auto& c : claims) n += c.text.HeapBytes();
   n += records.capacity() * sizeof(RecordRec);
@@ -66,9 +142,7 @@ size_t CustomerState::ApproxBytes() const {
   for (const auto& k : alias_keys) n += StrBytes(k);
   for (const auto& o : opps) n += StrBytes(o.name) + StrBytes(o.id);
   if (handoff) n += sizeof(HandoffRec) + handoff->ids.HeapBytes();
-  for (const auto& r : records) n += r.id.HeapBytes() + r.source_lead_id.HeapBytes() + r.ev.record_id.HeapBytes();
-  for (const auto& c : claims) n += c.ev.record_id.HeapBytes();
-  for (const auto& t : touches) n += t.ev.record_id.HeapBytes();
+  for (const auto& r : records) n += r.id.HeapBytes() + r.source_lead_id.HeapBytes();
   n += opps.capacity() * sizeof(OppRec);
   n += (seen.capacity() + emitted.capacity()) * 8 + suppress.capacity() * sizeof(Suppress);
   return n;
@@ -81,13 +155,13 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
   w.U(kFormat);
   w.U(s.stage);
   w.U(s.has_stage_ev);
-  if (s.has_stage_ev) PutEv(w, s.stage_ev, in);
+  if (s.has_stage_ev) PutEv(w, s.ev(s.stage_ev), in);
   w.U(s.ever_customer);
   w.I(s.last_event_at);
   w.I(s.last_handoff_accept_at);
   w.U(s.touches.size());
   for (const auto& t : s.touches) {
-    PutEv(w, t.ev, in);
+    PutEv(w, s.ev(t.ev), in);
     w.U(t.kind);
     w.U(t.purpose);
     w.U(t.channel);
@@ -96,7 +170,7 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
   }
   w.U(s.claims.size());
   for (const auto& c : s.claims) {
-    PutEv(w, c.ev, in);
+    PutEv(w, s.ev(c.ev), in);
     w.U(c.index);
     w.U(static_cast<uint8_t>(c.attr));
     w.U(c.structured);
@@ -121,7 +195,7 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
   }
   w.U(s.records.size());
   for (const auto& r : s.records) {
-    PutEv(w, r.ev, in);
+    PutEv(w, s.ev(r.ev), in);
     w.U(r.type);
     w.S(r.source_lead_id);
     PutId(w, r.id);
@@ -129,12 +203,12 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
   w.U(s.handoff != nullptr);
   if (s.handoff) {
     const auto& h = *s.handoff;
-    PutEv(w, h.ev, in);
+    PutEv(w, s.ev(h.ev), in);
     w.S(h.handoff_id());
     w.I(h.accept_due);
     w.I(h.touch_due);
     w.U(h.accepted | h.rejected << 1 | h.touched << 2 | h.accept_fired << 3 | h.touch_fired << 4);
-    if (h.accepted) PutEv(w, h.accept_ev, in);
+    if (h.accepted) PutEv(w, s.ev(h.accept_ev), in);
     w.U(h.counted);
     w.S(h.lead_id());
     w.I(h.handed_off_at);
@@ -145,11 +219,11 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
   w.U(s.opps.size());
   for (const auto& o : s.opps) {
     w.S(o.id);
-    PutEv(w, o.ev, in);
+    PutEv(w, s.ev(o.ev), in);
     w.U(o.stage);
     w.I(o.last_touch);
     w.U(o.has_touch_ev | o.stalled_fired << 1);
-    if (o.has_touch_ev) PutEv(w, o.last_touch_ev, in);
+    if (o.has_touch_ev) PutEv(w, s.ev(o.last_touch_ev), in);
     w.S(o.name);
     w.S(in.Get(o.owner));
     w.I(o.amount_micros);
@@ -196,7 +270,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   const bool v2 = version >= 2;
   s->stage = static_cast<uint8_t>(r.U());
   s->has_stage_ev = r.U();
-  if (s->has_stage_ev) GetEv(r, &s->stage_ev, in);
+  if (s->has_stage_ev) s->stage_ev = GetEv(r, s, in);
   s->ever_customer = r.U();
   s->last_event_at = r.I();
   s->last_handoff_accept_at = r.I();
@@ -209,7 +283,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   };
   for (uint64_t n = count(4096), i = 0; i < n && r.ok(); ++i) {
     TouchRec t;
-    GetEv(r, &t.ev, in);
+    t.ev = GetEv(r, s, in);
     t.kind = static_cast<uint8_t>(r.U());
     t.purpose = static_cast<uint8_t>(r.U());
     t.channel = static_cast<uint8_t>(r.U());
@@ -219,7 +293,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   }
   for (uint64_t n = count(4096), i = 0; i < n && r.ok(); ++i) {
     StoredClaim c;
-    GetEv(r, &c.ev, in);
+    c.ev = GetEv(r, s, in);
     c.index = static_cast<uint16_t>(r.U());
     c.attr = static_cast<Attr>(r.U());
     c.structured = r.U();
@@ -250,7 +324,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   }
   for (uint64_t n = count(4096), i = 0; i < n && r.ok(); ++i) {
     RecordRec x;
-    GetEv(r, &x.ev, in);
+    x.ev = GetEv(r, s, in);
     x.type = static_cast<uint8_t>(r.U());
     x.source_lead_id = r.S();
     GetId(r, &x.id);
@@ -258,7 +332,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   }
   if (r.U()) {
     HandoffRec h;
-    GetEv(r, &h.ev, in);
+    h.ev = GetEv(r, s, in);
     std::string handoff_id = r.S(), lead_id;
     h.accept_due = r.I();
     h.touch_due = r.I();
@@ -268,7 +342,7 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     h.touched = f & 4;
     h.accept_fired = f & 8;
     h.touch_fired = f & 16;
-    if (h.accepted) GetEv(r, &h.accept_ev, in);
+    if (h.accepted) h.accept_ev = GetEv(r, s, in);
     if (v2) {
       h.counted = r.U();
       lead_id = r.S();
@@ -280,8 +354,8 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
       // Format 1 kept none of these: derive what can be derived. A hand-off already decided
       // is treated as counted (its outcome predates the scorecard counters).
       h.counted = h.accepted || h.rejected || h.touched || h.accept_fired;
-      h.handed_off_at = h.ev.at;
-      h.accepted_at = h.accepted ? h.accept_ev.at : 0;
+      h.handed_off_at = s->ev(h.ev).at;
+      h.accepted_at = h.accepted ? s->ev(h.accept_ev).at : 0;
     }
     h.ids = CompactPair(handoff_id, lead_id);
     s->handoff = std::make_unique<HandoffRec>(std::move(h));
@@ -289,13 +363,13 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   for (uint64_t n = count(64), i = 0; i < n && r.ok(); ++i) {
     OppRec o;
     o.id = r.S();
-    GetEv(r, &o.ev, in);
+    o.ev = GetEv(r, s, in);
     o.stage = static_cast<uint8_t>(r.U());
     o.last_touch = r.I();
     uint64_t f = r.U();
     o.has_touch_ev = f & 1;
     o.stalled_fired = f & 2;
-    if (o.has_touch_ev) GetEv(r, &o.last_touch_ev, in);
+    if (o.has_touch_ev) o.last_touch_ev = GetEv(r, s, in);
     if (v2) {
       o.name = r.S();
       o.owner = in->Intern(r.S());
@@ -307,7 +381,9 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     s->opps.push_back(std::move(o));
   }
   for (uint64_t n = count(CompactVec<uint64_t>::kMaxSize), i = 0; i < n && r.ok(); ++i) s->seen.push_back(r.U());
-  s->seen_pos = static_cast<uint32_t>(r.U());
+  const uint64_t seen_pos = r.U();
+  if (seen_pos > 0xffff) return false;  // no engine writes one: the ring holds <= 4096
+  s->seen_pos = static_cast<uint16_t>(seen_pos);
   for (uint64_t n = count(CompactVec<uint64_t>::kMaxSize), i = 0; i < n && r.ok(); ++i) s->emitted.push_back(r.U());
   if (version >= 3) {
     uint64_t legacy = r.U();
@@ -352,12 +428,12 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     auto consider = [&](Micros t) {
       if (t > 0 && t < first) first = t;
     };
-    if (s->has_stage_ev) consider(s->stage_ev.at);
-    for (const auto& t : s->touches) consider(t.ev.at);
-    for (const auto& c : s->claims) consider(c.ev.at);
-    for (const auto& x : s->records) consider(x.ev.at);
-    for (const auto& o : s->opps) consider(o.ev.at);
-    if (s->handoff) consider(s->handoff->ev.at);
+    if (s->has_stage_ev) consider(s->ev(s->stage_ev).at);
+    for (const auto& t : s->touches) consider(s->ev(t.ev).at);
+    for (const auto& c : s->claims) consider(s->ev(c.ev).at);
+    for (const auto& x : s->records) consider(s->ev(x.ev).at);
+    for (const auto& o : s->opps) consider(s->ev(o.ev).at);
+    if (s->handoff) consider(s->ev(s->handoff->ev).at);
     s->first_event_at = first;
   }
   return r.ok() && r.done();

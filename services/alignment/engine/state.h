@@ -31,6 +31,13 @@ struct EvRef {
 };
 static_assert(sizeof(EvRef) == 64);
 
+// A customer's events are kept once each, in its event table (CustomerState::events), and
+// touches, claims, records, the hand-off, opportunities and the stage refer to them by index:
+// a message's touch and its claims share one reference instead of holding a copy each.
+using EvIx = uint16_t;
+inline constexpr EvIx kNoEv = 0xffff;  // no event (an unset optional reference)
+inline const EvRef kEmptyEv{};
+
 // Where a claim's text came from (TextSpan.field).
 enum class SpanField : uint8_t {
   kNone, kMessageSubject, kMessageBody, kOfferText, kActivitySubject, kActivityNotes, kQuoteNotes, kQuoteTermsText,
@@ -130,9 +137,8 @@ class ClaimText {
   char* p_ = nullptr;
 };
 
-// 128 bytes: the event reference, the value, and the rarely-set text in one pointer.
+// 64 bytes: the value, the rarely-set text in one pointer, and the event's index.
 struct StoredClaim {
-  EvRef ev;
   ClaimVal v;
   Micros valid_until = 0;
   ClaimText text;  // span (free text: the claimed text, at most 160 bytes), detail, offer code
@@ -143,11 +149,12 @@ struct StoredClaim {
   bool structured = false;
   SpanField field = SpanField::kNone;
   bool new_customers_only = false;
+  EvIx ev = kNoEv;
 };
-static_assert(sizeof(StoredClaim) == 128);
+static_assert(sizeof(StoredClaim) == 64);
 
 struct TouchRec {
-  EvRef ev;
+  EvIx ev = kNoEv;
   uint8_t kind = 0;     // concord.alignment.v1.TouchKind
   uint8_t purpose = 0;  // MessagePurpose
   uint8_t channel = 0;
@@ -156,16 +163,14 @@ struct TouchRec {
 };
 
 struct RecordRec {
-  EvRef ev;
+  EvIx ev = kNoEv;
   uint8_t type = 0;  // RecordType: 1 lead, 2 contact, 3 account
   CompactStr source_lead_id;
   PackedIdentity id;
 };
 
-// 192 bytes (was 208): both event references first, the ids in one block, the flags last.
+// 64 bytes (was 192): the ids in one block, the event indices and flags last.
 struct HandoffRec {
-  EvRef ev;  // LeadHandedOff
-  EvRef accept_ev;
   CompactPair ids;  // hand-off id, then (format 2) the marketing lead handed off
   Micros accept_due = 0, touch_due = 0;
   // Format 2 (customer view, scorecard):
@@ -173,6 +178,8 @@ struct HandoffRec {
   Micros accepted_at = 0;     // format 1: accept_ev.at
   Micros first_touch_at = 0;  // first sales touch at or after the hand-off (0 = none)
   uint32_t owner = 0;         // interned actor id: accepting owner, else the suggested owner
+  EvIx ev = kNoEv;            // LeadHandedOff
+  EvIx accept_ev = kNoEv;     // set when accepted
   bool accepted = false, rejected = false, touched = false;
   bool accept_fired = false, touch_fired = false;
   bool counted = false;       // the accept SLA outcome is in the scorecard counters
@@ -180,14 +187,14 @@ struct HandoffRec {
   std::string_view handoff_id() const { return ids.first(); }
   std::string_view lead_id() const { return ids.second(); }
 };
-static_assert(sizeof(HandoffRec) == 192);
+static_assert(sizeof(HandoffRec) == 64);
 
 struct OppRec {
   std::string id;
-  EvRef ev;  // created / last stage change
+  EvIx ev = kNoEv;  // created / last stage change
   uint8_t stage = 0;
   Micros last_touch = 0;
-  EvRef last_touch_ev;
+  EvIx last_touch_ev = kNoEv;
   bool has_touch_ev = false;
   bool stalled_fired = false;  // for this last touch
   // Format 2 (customer view):
@@ -214,8 +221,8 @@ struct Suppress {
 };
 
 struct CustomerState {
-  CompactStr key;  // the customer key (the engine's set of states is keyed by it)
-  EvRef stage_ev;
+  InlineStr key;  // the customer key (the engine's set of states is keyed by it), inline up to 29 bytes
+  uint16_t seen_pos = 0;  // < limits.dedupe_ids (<= 4096); here, it packs with the key
   Micros last_event_at = 0;
   Micros last_handoff_accept_at = -1;
   std::unique_ptr<HandoffRec> handoff;  // most customers never have one: no inline space
@@ -228,9 +235,9 @@ struct CustomerState {
   uint32_t owner[2] = {0, 0};           // interned actor ids: [0] marketing owner, [1] sales owner
   uint32_t industry = 0, region = 0, country = 0;  // interned, as written
   int32_t touch_day[kActivityScopes] = {-1, -1, -1};  // last UTC day counted in customers_touched
-  uint32_t seen_pos = 0;
 
   // The arrays in CompactVec (12 bytes each, alignment 2), together so they pack.
+  CompactVec<EvRef> events;        // the event table: every event referred to below, once (AddEv)
   CompactVec<TouchRec> touches;    // oldest first, <= max_touches
   CompactVec<StoredClaim> claims;  // oldest first, <= max_claims
   CompactVec<RecordRec> records;   // <= max_records
@@ -245,16 +252,30 @@ struct CustomerState {
   CompactVec<ScoreReasonRec> score_reasons;  // <= 8 (codes and points; descriptions are not kept)
   CompactVec<std::string> alias_keys;  // former customer keys merged into this one, <= 8
 
+  EvIx stage_ev = kNoEv;
   uint8_t stage = 0;  // LifecycleStage
   bool has_stage_ev = false;
   bool ever_customer = false;
   uint8_t emitted_legacy = 0;
   uint8_t lead_score = 0;               // 0..100, 0 = never scored
 
+  // kNoEv reads as an empty reference: a hand-off accepted before it was seen (the acceptance
+  // arrived first) has no acceptance event, and its evidence and checkpoint show an empty one.
+  const EvRef& ev(EvIx i) const { return i == kNoEv ? kEmptyEv : events[i]; }
+  EvRef& mutable_ev(EvIx i) { return events[i]; }  // i != kNoEv
+  // Adds an event to the table and returns its index. When the table is full (from 8 entries
+  // on), first drops the events nothing refers to any more and renumbers the rest, so every
+  // index held outside the state is invalid afterwards: call it before building records that
+  // refer to the event (Engine: once per event, in Ref).
+  EvIx AddEv(EvRef r);
+  // For decoding: reuses an identical entry (a touch and its claims), never renumbers.
+  EvIx AddDecodedEv(EvRef r);
+
   size_t ApproxBytes() const;
 };
-// 9 arrays at 12 bytes instead of 24 (and the key inside): a 320-byte block instead of 448.
-static_assert(sizeof(CustomerState) <= 320);
+// 10 arrays at 12 bytes instead of 24, the key inline, event indices instead of a 64-byte
+// stage reference: a 256-byte block (was 448 + 32).
+static_assert(sizeof(CustomerState) <= 256);
 
 // Encoding: version byte + fields; strings for interned values (topics, actors, products).
 class Interner;

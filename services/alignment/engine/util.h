@@ -2,6 +2,8 @@
 // Small building blocks of the alignment engine: time, compact ids, interning, hashing and a
 // compact binary writer/reader for per-customer checkpoints.
 
+#include <malloc.h>
+
 #include <cstdint>
 #include <algorithm>
 #include <cstring>
@@ -141,6 +143,60 @@ class CompactStr {
   char* p_ = nullptr;
 };
 
+// A string of up to 29 bytes kept inline (30 bytes, alignment 1), longer ones in one exact-size
+// block. For the customer key: most keys fit, so the key needs no block of its own and the
+// customer lookup compares it without a second pointer chase.
+class InlineStr {
+ public:
+  InlineStr() { b_[kTag] = 0; }
+  InlineStr(const InlineStr&) = delete;
+  InlineStr& operator=(const InlineStr&) = delete;
+  ~InlineStr() { Clear(); }
+  InlineStr& operator=(std::string_view s) {
+    // Built aside first: s may point into this string's own bytes.
+    char nb[kTag + 1];
+    if (s.size() < kTag) {
+      if (!s.empty()) std::memcpy(nb, s.data(), s.size());
+      nb[kTag] = static_cast<char>(s.size());
+    } else {
+      char* p = new char[s.size()];
+      std::memcpy(p, s.data(), s.size());
+      const auto n = static_cast<uint32_t>(s.size());
+      std::memcpy(nb, &p, sizeof p);
+      std::memcpy(nb + sizeof p, &n, sizeof n);
+      nb[kTag] = kHeap;
+    }
+    Clear();
+    std::memcpy(b_, nb, sizeof b_);
+    return *this;
+  }
+  std::string_view view() const {
+    if (b_[kTag] != kHeap) return {b_, static_cast<size_t>(static_cast<uint8_t>(b_[kTag]))};
+    return {HeapPtr(), HeapLen()};
+  }
+  std::string str() const { return std::string(view()); }
+  size_t HeapBytes() const { return b_[kTag] == kHeap ? HeapLen() : 0; }
+
+ private:
+  static constexpr size_t kTag = 29;  // last byte: the inline length, or kHeap
+  static constexpr char kHeap = static_cast<char>(0xff);
+  char* HeapPtr() const {
+    char* p;
+    std::memcpy(&p, b_, sizeof p);
+    return p;
+  }
+  uint32_t HeapLen() const {
+    uint32_t n;
+    std::memcpy(&n, b_ + sizeof(char*), sizeof n);
+    return n;
+  }
+  void Clear() {
+    if (b_[kTag] == kHeap) delete[] HeapPtr();
+    b_[kTag] = 0;
+  }
+  char b_[kTag + 1];
+};
+
 // Varint lengths inside the engine's compact blocks (CompactPair, ClaimText): 7 bits a byte.
 inline uint32_t GetVar32(const char*& q) {
   uint32_t v = 0;
@@ -215,7 +271,9 @@ class CompactPair {
 // A vector in 12 bytes and alignment 2 (std::vector: 24 and 8), for the per-customer arrays
 // that nine of live in every customer's state: an unaligned pointer and 16-bit size and
 // capacity (the state's arrays are bounded well below 65535). Same growth as std::vector
-// (doubling on push_back, exact on reserve), so capacities and memory match it.
+// (doubling on push_back, exact on reserve), except that the capacity is all the block holds:
+// the allocator rounds a request up to its size class (jemalloc: 9 64-byte entries get a
+// 640-byte block), and that room is used before the array moves again.
 template <typename T>
 class CompactVec {
  public:
@@ -292,7 +350,7 @@ class CompactVec {
     std::destroy(old, old + size_);
     ::operator delete(old);
     SetPtr(q);
-    cap_ = static_cast<uint16_t>(n);
+    cap_ = static_cast<uint16_t>(std::clamp(malloc_usable_size(q) / sizeof(T), n, kMaxSize));
   }
   template <typename... A>
   T& emplace_back(A&&... a) {
