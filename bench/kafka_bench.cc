@@ -113,6 +113,17 @@ Record Encode(const ev::Event& e, const std::string& mkt_topic, const std::strin
   return r;
 }
 
+// "a,b" -> {"a", "b"}.
+std::vector<std::string> SplitTopics(const std::string& list) {
+  std::vector<std::string> out;
+  for (size_t p = 0; p <= list.size();) {
+    size_t q = std::min(list.find(',', p), list.size());
+    if (q > p) out.push_back(list.substr(p, q - p));
+    p = q + 1;
+  }
+  return out;
+}
+
 // Delivery accounting shared by the producing subcommands.
 struct Deliveries {
   std::atomic<int64_t> ok{0}, failed{0};
@@ -189,17 +200,7 @@ int Relay(const Args& a) {
   const std::string brokers = a.Get("brokers", "127.0.0.1:9092");
   const std::string out = a.Get("out");
   const long long expect = a.Int("expect", 0);
-  std::vector<std::string> topics;
-  {
-    std::string in = a.Get("in");
-    size_t p = 0;
-    while (p <= in.size()) {
-      size_t q = in.find(',', p);
-      if (q == std::string::npos) q = in.size();
-      if (q > p) topics.push_back(in.substr(p, q - p));
-      p = q + 1;
-    }
-  }
+  std::vector<std::string> topics = SplitTopics(a.Get("in"));
   if (out.empty() || topics.empty() || expect <= 0) Die("relay needs --in a,b --out t --expect N --group g");
   auto consumer = kafka::Consumer::Create({.brokers = brokers,
                                            .group_id = a.Get("group", "concord-bench-relay"),
@@ -264,11 +265,12 @@ double Paced(long long total, double rate, F send) {
   return Seconds(Clock::now() - t0);
 }
 
-std::unique_ptr<kafka::Consumer> TailConsumer(const std::string& brokers, const std::string& topic, const std::string& group) {
+std::unique_ptr<kafka::Consumer> TailConsumer(const std::string& brokers, std::vector<std::string> topics,
+                                              const std::string& group) {
   auto c = kafka::Consumer::Create({.brokers = brokers,
                                     .group_id = group,
                                     .client_id = "concord-bench-tail",
-                                    .topics = {topic},
+                                    .topics = std::move(topics),
                                     .auto_offset_reset = "latest"});
   if (!c.ok()) Die(c.status().ToString());
   return std::move(*c);
@@ -291,7 +293,7 @@ int Latency(const Args& a) {
   const long long total = static_cast<long long>(rate * a.Int("seconds", 20));
   const long long first_customer = a.Int("first-customer", 10000000);
   if (mkt.empty() || sales.empty() || findings.empty()) Die("latency needs --marketing --sales --findings");
-  auto tail = TailConsumer(brokers, findings, a.Get("group", "concord-bench-latency"));
+  auto tail = TailConsumer(brokers, {findings}, a.Get("group", "concord-bench-latency"));
   AwaitAssignment(*tail);
   auto producer = MakeProducer(brokers, static_cast<int>(a.Int("linger-ms", 0)));
   WarmUp(*producer, findings);
@@ -363,14 +365,17 @@ int Latency(const Args& a) {
 // the same settings; latency = read time - produce call time (carried in a header).
 int Roundtrip(const Args& a) {
   const std::string brokers = a.Get("brokers", "127.0.0.1:9092");
-  const std::string topic = a.Get("topic");
+  // One topic, or two ("mkt,sales"): the latency run's layout, each team's records to its topic.
+  const auto topics = SplitTopics(a.Get("topic"));
   const double rate = static_cast<double>(a.Int("rate", 5000));
   const long long total = static_cast<long long>(rate * a.Int("seconds", 20));
-  if (topic.empty()) Die("roundtrip needs --topic");
-  auto tail = TailConsumer(brokers, topic, a.Get("group", "concord-bench-roundtrip"));
+  if (topics.empty() || topics.size() > 2) Die("roundtrip needs --topic t or --topic marketing,sales");
+  const std::string& mkt = topics.front();
+  const std::string& sales = topics.back();
+  auto tail = TailConsumer(brokers, topics, a.Get("group", "concord-bench-roundtrip"));
   AwaitAssignment(*tail);
   auto producer = MakeProducer(brokers, static_cast<int>(a.Int("linger-ms", 0)));
-  WarmUp(*producer, topic);
+  for (const auto& t : topics) WarmUp(*producer, t);
   Deliveries d;
   std::atomic<bool> done{false};
   Percentiles lat;
@@ -406,7 +411,7 @@ int Roundtrip(const Args& a) {
     }
     auto& e = story[step++];
     eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
-    auto r = Encode(e, topic, topic);
+    auto r = Encode(e, mkt, sales);
     r.headers.push_back({"bench_ts_us", std::to_string(WallMicros())});
     Produce(*producer, r, d);
   });

@@ -428,8 +428,11 @@ def shares(hist, bounds=(0.005, 0.025, 0.1)):
 def bench_latency(a, kafka, redis, run, logs):
     res, splits = {}, {}
     # Plain round trip first (same producer settings, same consumer settings, same rate).
-    rt_topic = f"concord.bench.{run}.roundtrip"
-    kafka.create(rt_topic)
+    # The same records, producer and layout as the latency runs: each team's events to its own
+    # topic (partitions as the input topics), one consumer reading both. (One topic measured the
+    # same on this machine, 1.1-2.0 ms p50; two is the service's layout, so it is the baseline.)
+    rt_topic = f"concord.bench.{run}.roundtrip.mkt,concord.bench.{run}.roundtrip.sales"
+    kafka.create(*rt_topic.split(","))
     # Warm-up, not measured: a freshly started broker's JVM compiles its hot paths during the
     # first tens of seconds, which would otherwise land on whichever run comes first.
     tool("roundtrip", "--brokers", kafka.brokers, "--topic", rt_topic, "--rate", a.rate, "--seconds",
