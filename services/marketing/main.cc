@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "common/outbox/relay.h"
+#include "common/outbox/relay_flags.h"
 #include "common/outbox/store.h"
 #include "common/runtime/runtime.h"
 #include "common/writes/envelope.h"
@@ -17,20 +18,11 @@ int main(int argc, char** argv) {
   using namespace concord;
   runtime::Main app("marketing", "Concord marketing service: campaigns, leads, hand-offs and outbound messages",
                     {.grpc_listen = "0.0.0.0:50051", .admin_listen = "0.0.0.0:9101"});
-  bool relay_enabled = true;
   std::string store_prefix = marketing::kStorePrefix;
   app.parser().Add("--store-prefix", &store_prefix, "Prefix of this deployment's Redis keys (records, outbox, relay lease)");
-  app.parser().Add("--outbox-relay", &relay_enabled,
-                   "Relay committed events from the Redis outbox to Kafka (false: they wait in Redis; for tests)");
-  int relay_gather_ms = static_cast<int>(outbox::RelayOptions{}.gather.count());
-  app.parser().Add("--outbox-relay-gather-ms", &relay_gather_ms,
-                   "Under a steady trickle, the relay reads the outbox at most this often: longer = fewer, larger "
-                   "produce requests (less broker CPU), shorter = lower event latency");
-  app.AddValidator([&] {
-    std::vector<std::string> problems;
-    if (relay_gather_ms < 0) problems.push_back(config::Problem("--outbox-relay-gather-ms", "must be >= 0"));
-    return problems;
-  });
+  outbox::RelayFlags relay_flags;
+  relay_flags.Register(app.parser());
+  app.AddValidator([&] { return relay_flags.Problems(); });
 
   std::unique_ptr<outbox::Store> store;
   std::unique_ptr<marketing::Marketing> logic;
@@ -50,14 +42,10 @@ int main(int argc, char** argv) {
                                                             &rt.authorizer());
     rt.server().AddService(service.get(), marketing::MarketingService::service_full_name());
 
-    outbox::RelayOptions ro;
-    ro.prefix = store_prefix;
-    ro.instance = rt.config().instance_id;
-    ro.enabled = relay_enabled;
-    ro.gather = std::chrono::milliseconds(relay_gather_ms);
-    relay = std::make_unique<outbox::Relay>(rt.redis().options(), rt.producer(), ro);
+    relay = std::make_unique<outbox::Relay>(rt.redis().options(), rt.producer(),
+                                            relay_flags.Options(store_prefix, rt.config().instance_id));
     relay->Start();
-    rt.OnShutdown([&] { relay->Stop(std::chrono::seconds(10)); });
+    rt.OnShutdown([&] { relay->Stop(relay_flags.drain()); });
     return absl::OkStatus();
   });
 }
