@@ -27,25 +27,12 @@ OUT = BUILD / "bench"
 REDIS_PORT = 0  # the dedicated Redis's (BenchRedis), set in main
 MKT, SALES = "concord.marketing.events.v1", "concord.sales.events.v1"
 
+sys.path.insert(0, str(ROOT / "tests" / "python"))
+from ports import free_port, free_ports  # noqa: E402 - shared with the tests
+
 
 def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
-
-
-def free_ports(n):
-    """n different free ports (held together: a probed and released port can come back)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
-def free_port():
-    return free_ports(1)[0]
 
 
 # --- Redis (a minimal RESP client: no dependency) ----------------------------------------
@@ -113,7 +100,6 @@ class BenchKafka:
     def stop(self):
         subprocess.run([str(ROOT / "scripts/infra"), "stop-kafka"], env=self.env, stdout=sys.stderr, stderr=sys.stderr)
         shutil.rmtree(OUT / "infra", ignore_errors=True)
-
 
     def create(self, *names, partitions=None):
         from confluent_kafka.admin import NewTopic
@@ -264,25 +250,27 @@ class Alignment:
             time.sleep(0.02)
         raise RuntimeError(f"alignment got no partitions in {timeout}s; log {self.log_path}")
 
-    def metric(self, name):
+    def scrape(self):
+        """The /metrics text, or None if unreachable: read once for figures that belong together."""
         status, body = self.get("/metrics")
-        if status != 200:
-            return None
-        total = 0.0
-        for line in body.splitlines():
-            if line.startswith(name + "{") or line.startswith(name + " "):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return body if status == 200 else None
 
-    def histogram(self, name):
+    def metric(self, name, body=None):
+        """Sum of a metric's samples (all label sets), from `body` or a new scrape; None if unreachable."""
+        body = body if body is not None else self.scrape()
+        if body is None:
+            return None
+        return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+                   if line.startswith(name + "{") or line.startswith(name + " "))
+
+    def histogram(self, name, body=None):
         """{upper bound: cumulative count} of an unlabelled histogram, or {} if unreachable."""
-        status, body = self.get("/metrics")
+        body = body if body is not None else self.scrape()
         out = {}
-        if status == 200:
-            for line in body.splitlines():
-                if line.startswith(name + '_bucket{le="'):
-                    le = line.split('le="', 1)[1].split('"', 1)[0]
-                    out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
+        for line in (body or "").splitlines():
+            if line.startswith(name + '_bucket{le="'):
+                le = line.split('le="', 1)[1].split('"', 1)[0]
+                out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
         return out
 
     def rss(self):
@@ -455,7 +443,8 @@ def bench_latency(a, kafka, redis, run, logs):
             res[grace] = lt
             # Where the time went, from the service's own histograms: the event's age when the
             # engine ran it (input side), and last evidence -> publication (whole path).
-            splits[grace] = {label: al.histogram(metric) for label, metric in (
+            body = al.scrape()
+            splits[grace] = {label: al.histogram(metric, body) for label, metric in (
                 ("read -> engine", "concord_alignment_event_held_seconds"),
                 ("engine ran the event", "concord_alignment_event_age_seconds"),
                 ("finding published", "concord_alignment_detection_latency_seconds"))}
@@ -561,8 +550,9 @@ def bench_throughput(a, kafka, redis, run, logs):
         # Where the settled RSS is: live heap (the engine's state and everything else the service
         # allocated), the allocator's slack (freed, not yet returned), and the rest (code,
         # stacks, mappings outside malloc).
-        heap = al.metric("concord_heap_allocated_bytes")
-        heap_resident = al.metric("concord_heap_resident_bytes")
+        body = al.scrape()
+        heap = al.metric("concord_heap_allocated_bytes", body)
+        heap_resident = al.metric("concord_heap_resident_bytes", body)
         if heap and heap_resident:
             result("alignment: live heap per customer after the run", heap / n_customers, "B/customer",
                    note=f"heap {heap / 2**20:.0f} MiB live, {heap_resident / 2**20:.0f} MiB resident; "

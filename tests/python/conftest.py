@@ -2,7 +2,6 @@
 real Kafka and Redis that scripts/infra runs, on free ports, and stop them cleanly."""
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
@@ -11,6 +10,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from ports import free_port, free_ports  # noqa: F401 - free_port is imported from here by tests
 
 SOURCE_DIR = Path(os.environ.get("CONCORD_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BINARY_DIR = Path(os.environ.get("CONCORD_BINARY_DIR", Path(__file__).resolve().parents[2] / "build"))
@@ -43,24 +43,6 @@ def create_topics(*names: str, partitions: int = 3) -> None:
         except Exception as e:  # noqa: BLE001 - an existing topic is fine
             if "TOPIC_ALREADY_EXISTS" not in str(e):
                 raise
-
-
-def free_port() -> int:
-    return free_ports(1)[0]
-
-
-def free_ports(n: int) -> list:
-    """n different free ports: the sockets are held together, since a port probed and released
-    can be handed out again by the next probe (a service once got the same port for its gRPC and
-    admin listeners and refused to start)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class Service:
