@@ -11,8 +11,6 @@
 #include <cstdio>
 #include <random>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
 #include "services/alignment/engine/test_util.h"
 
@@ -28,16 +26,7 @@ class Digest {
     EVP_DigestUpdate(ctx_, &n, sizeof n);
     EVP_DigestUpdate(ctx_, s.data(), s.size());
   }
-  void Add(const google::protobuf::MessageLite& m) {
-    std::string out;
-    {
-      google::protobuf::io::StringOutputStream so(&out);
-      google::protobuf::io::CodedOutputStream co(&so);
-      co.SetSerializationDeterministic(true);
-      m.SerializeToCodedStream(&co);
-    }
-    Add(out);
-  }
+  void Add(const google::protobuf::MessageLite& m) { Add(SerializeDeterministic(m)); }
   std::string Hex() {
     unsigned char md[32];
     unsigned int len = 0;
@@ -191,15 +180,6 @@ Mix Build(std::mt19937_64& rng, size_t customers, const std::string& prefix) {
   return m;
 }
 
-std::string Deterministic(const google::protobuf::MessageLite& m) {
-  std::string out;
-  google::protobuf::io::StringOutputStream so(&out);
-  google::protobuf::io::CodedOutputStream co(&so);
-  co.SetSerializationDeterministic(true);
-  m.SerializeToCodedStream(&co);
-  return out;
-}
-
 // The findings of Process / AdvanceTime against those of the twin engine's ProcessEncoded /
 // AdvanceTimeEncoded for the same input.
 void Compare(const std::vector<Finding>& found, std::vector<EncodedFinding>& encoded) {
@@ -208,7 +188,7 @@ void Compare(const std::vector<Finding>& found, std::vector<EncodedFinding>& enc
   for (size_t k = 0; k < std::min(found.size(), encoded.size()); ++k) {
     const auto& f = found[k];
     const auto& x = encoded[k];
-    if (x.bytes != Deterministic(f) || x.id != f.id() || x.customer_key != f.customer_key() || x.type != f.type()) ++g_encoded_bad;
+    if (x.bytes != SerializeDeterministic(f) || x.id != f.id() || x.customer_key != f.customer_key() || x.type != f.type()) ++g_encoded_bad;
   }
   encoded.clear();
 }

@@ -1,7 +1,5 @@
 #include "services/alignment/engine/engine.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
@@ -146,14 +144,7 @@ TEST(EngineTest, EncodedFindingsAreTheProtosBytes) {
   ASSERT_GE(protos.size(), 6u);
   ASSERT_EQ(protos.size(), encoded.size());
   for (size_t i = 0; i < protos.size(); ++i) {
-    std::string bytes;
-    google::protobuf::io::StringOutputStream so(&bytes);
-    {
-      google::protobuf::io::CodedOutputStream co(&so);
-      co.SetSerializationDeterministic(true);
-      protos[i].SerializeToCodedStream(&co);
-    }
-    EXPECT_EQ(encoded[i].bytes, bytes) << protos[i].DebugString();
+    EXPECT_EQ(encoded[i].bytes, SerializeDeterministic(protos[i])) << protos[i].DebugString();
     EXPECT_EQ(encoded[i].id, protos[i].id());
     EXPECT_EQ(encoded[i].customer_key, protos[i].customer_key());
     EXPECT_EQ(encoded[i].type, protos[i].type());

@@ -6,6 +6,8 @@
 #include <sstream>
 #include <string>
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <gtest/gtest.h>
 
 #include "services/alignment/engine/engine.h"
@@ -18,6 +20,18 @@ namespace av = concord::alignment::v1;
 inline std::string SourceDir() {
   const char* d = std::getenv("CONCORD_SOURCE_DIR");
   return d ? d : ".";
+}
+
+// A message's bytes with map entries in key order (what EncodedFinding's bytes are compared to).
+inline std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream so(&out);
+    google::protobuf::io::CodedOutputStream co(&so);
+    co.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&co);
+  }
+  return out;
 }
 
 inline Playbook ExamplePlaybook() {
