@@ -78,7 +78,8 @@ void Writer::Stop() {
     std::lock_guard lock(mu_);
     quit_ = true;
   }
-  cv_.notify_all();
+  work_cv_.notify_all();
+  sealed_cv_.notify_all();
   publisher_.join();
   checkpointer_.join();
 }
@@ -106,19 +107,19 @@ void Writer::Enqueue(Work w) {
     // Only a seal waits for bytes: sealed epochs are written without the read thread, so their
     // bytes always come back (an unsealed epoch needs the read thread's next seal, so waiting on
     // it could never end). With nothing sealed in flight, one epoch larger than the bound goes.
-    cv_.wait(lock, [&] {
+    room_cv_.wait(lock, [&] {
       return work_.size() < options_.max_queued &&
              (!w.seal || sealed_bytes_ == 0 || sealed_bytes_ + w.bytes <= options_.max_sealed_bytes);
     });
     sealed_bytes_ += w.bytes;
     work_.push_back(std::move(w));
   }
-  cv_.notify_all();
+  work_cv_.notify_one();
 }
 
 void Writer::Flush() {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return work_.empty() && !publishing_ && sealed_.empty(); });
+  room_cv_.wait(lock, [&] { return work_.empty() && !publishing_ && sealed_.empty(); });
 }
 
 void Writer::DiscardQueued() {
@@ -134,7 +135,7 @@ void Writer::DiscardQueued() {
 void Writer::PublishLoop() {
   std::unique_lock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return quit_ || !work_.empty(); });
+    work_cv_.wait(lock, [&] { return quit_ || !work_.empty(); });
     if (work_.empty()) return;  // quit, and nothing left
     // Everything queued up to the next seal goes in one check.
     std::vector<Work> taken;
@@ -146,7 +147,7 @@ void Writer::PublishLoop() {
     }
     publishing_ = true;
     lock.unlock();
-    cv_.notify_all();  // room in the queue
+    room_cv_.notify_all();  // room in the queue
     Epoch& e = *current_;
     for (auto& w : taken) {
       e.bytes += w.bytes;  // only a seal has bytes: the whole epoch's
@@ -157,7 +158,8 @@ void Writer::PublishLoop() {
     if (taken.back().seal) SealCurrent(taken.back());
     lock.lock();
     publishing_ = false;
-    cv_.notify_all();
+    room_cv_.notify_all();                  // a Flush
+    if (quit_) sealed_cv_.notify_all();     // the checkpointer may now stop
   }
 }
 
@@ -193,9 +195,9 @@ void Writer::SealCurrent(Work& w) {
     pending_ids_.emplace_back(e->seq, std::move(ids));
   }
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return sealed_.size() < options_.max_pending_checkpoints; });
+  room_cv_.wait(lock, [&] { return sealed_.size() < options_.max_pending_checkpoints; });
   sealed_.push_back(std::move(e));
-  cv_.notify_all();
+  sealed_cv_.notify_one();
 }
 
 bool Writer::PublishAll(Epoch& e) {
@@ -302,7 +304,7 @@ void Writer::CheckpointLoop() {
   bool gave_up = false;
   std::unique_lock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return (quit_ && work_.empty() && !publishing_) || !sealed_.empty(); });
+    sealed_cv_.wait(lock, [&] { return (quit_ && work_.empty() && !publishing_) || !sealed_.empty(); });
     if (sealed_.empty()) return;  // quit, and nothing left
     Epoch* e = sealed_.front().get();
     bool discard = e->discard || gave_up;
@@ -316,7 +318,7 @@ void Writer::CheckpointLoop() {
     if (!written && !discard) gave_up = true;
     checkpointed_seq_ = done->seq;
     sealed_bytes_ -= done->bytes;
-    cv_.notify_all();
+    room_cv_.notify_all();
     lock.unlock();
     done.reset();  // a large epoch is freed outside the lock
     lock.lock();
