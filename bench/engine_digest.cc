@@ -188,7 +188,13 @@ void Compare(const std::vector<Finding>& found, std::vector<EncodedFinding>& enc
   for (size_t k = 0; k < std::min(found.size(), encoded.size()); ++k) {
     const auto& f = found[k];
     const auto& x = encoded[k];
-    if (x.bytes != SerializeDeterministic(f) || x.id != f.id() || x.customer_key != f.customer_key() || x.type != f.type()) ++g_encoded_bad;
+    // ...and the detection fields' place in the bytes, as a publisher's SetDetection uses it.
+    const auto from_proto = ToEncoded(f);
+    if (x.bytes != SerializeDeterministic(f) || x.id != f.id() || x.customer_key != f.customer_key() || x.type != f.type() ||
+        x.times_begin != from_proto.times_begin || x.times_end != from_proto.times_end ||
+        x.last_evidence_at != from_proto.last_evidence_at) {
+      ++g_encoded_bad;
+    }
   }
   encoded.clear();
 }

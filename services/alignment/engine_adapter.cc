@@ -7,22 +7,22 @@ engine::Micros ToMicros(std::chrono::system_clock::time_point t) {
 }
 }  // namespace
 
-std::vector<v1::Finding> EngineAdapter::Process(const events::v1::Event& event, const v1::SourcePosition& position) {
+void EngineAdapter::Process(const events::v1::Event& event, const v1::SourcePosition& position,
+                            std::vector<engine::EncodedFinding>* out) {
   engine::SourcePosition pos{position.topic(), position.partition(), position.offset()};
   std::lock_guard lock(mu_);
-  auto found = engine_.Process(event, pos, ToMicros(std::chrono::system_clock::now()));
+  engine_.ProcessEncoded(event, pos, ToMicros(std::chrono::system_clock::now()), out);
   // Usually dirty already within an epoch: the key is copied only the first time.
   if (const auto& key = event.customer().customer_key(); !key.empty() && !dirty_.contains(key)) {
     dirty_.insert(key);
   }
-  return found;
 }
 
-std::vector<v1::Finding> EngineAdapter::AdvanceTime(std::chrono::system_clock::time_point now) {
+void EngineAdapter::AdvanceTime(std::chrono::system_clock::time_point now, std::vector<engine::EncodedFinding>* out) {
   std::lock_guard lock(mu_);
-  auto found = engine_.AdvanceTime(ToMicros(now));
-  for (const auto& f : found) dirty_.insert(f.customer_key());  // the timer is now spent
-  return found;
+  size_t before = out->size();
+  engine_.AdvanceTimeEncoded(ToMicros(now), out);
+  for (size_t i = before; i < out->size(); ++i) dirty_.insert((*out)[i].customer_key);  // the timer is now spent
 }
 
 std::vector<std::string> EngineAdapter::TakeDirty() {

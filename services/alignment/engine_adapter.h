@@ -17,8 +17,9 @@ class EngineAdapter : public EnginePort {
  public:
   explicit EngineAdapter(engine::Playbook playbook) : engine_(std::move(playbook)) {}
 
-  std::vector<v1::Finding> Process(const events::v1::Event& event, const v1::SourcePosition& position) override;
-  std::vector<v1::Finding> AdvanceTime(std::chrono::system_clock::time_point now) override;
+  void Process(const events::v1::Event& event, const v1::SourcePosition& position,
+               std::vector<engine::EncodedFinding>* out) override;
+  void AdvanceTime(std::chrono::system_clock::time_point now, std::vector<engine::EncodedFinding>* out) override;
   std::vector<std::string> TakeDirty() override;
   std::optional<std::string> Serialize(const std::string& customer_key) override;
   absl::Status Restore(const std::string& customer_key, std::string_view bytes) override;

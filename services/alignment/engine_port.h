@@ -13,16 +13,19 @@
 
 #include "concord/alignment/v1/alignment.pb.h"
 #include "concord/events/v1/events.pb.h"
+#include "services/alignment/engine/engine.h"
 
 namespace concord::alignment {
 
 class EnginePort {
  public:
   virtual ~EnginePort() = default;
-  // Findings whose evidence this event completes. An event id seen before yields nothing.
-  virtual std::vector<v1::Finding> Process(const events::v1::Event& event, const v1::SourcePosition& position) = 0;
-  // Findings that fire on time alone (SLA timers, stalled opportunities).
-  virtual std::vector<v1::Finding> AdvanceTime(std::chrono::system_clock::time_point now) = 0;
+  // Findings whose evidence this event completes, appended to *out. An event id seen before
+  // yields nothing. Findings come as wire bytes: the service only publishes and stores them.
+  virtual void Process(const events::v1::Event& event, const v1::SourcePosition& position,
+                       std::vector<engine::EncodedFinding>* out) = 0;
+  // Findings that fire on time alone (SLA timers, stalled opportunities), appended to *out.
+  virtual void AdvanceTime(std::chrono::system_clock::time_point now, std::vector<engine::EncodedFinding>* out) = 0;
   // Customers whose state changed since the last call.
   virtual std::vector<std::string> TakeDirty() = 0;
   virtual std::optional<std::string> Serialize(const std::string& customer_key) = 0;

@@ -126,9 +126,10 @@ void Processor::Run() {
       // Timers wait until the tail is replayed: an acceptance still in the tail would
       // otherwise be reported as an SLA breach.
       if (caught_up_) {
-        auto timed = engine_.AdvanceTime(std::chrono::system_clock::now());
+        found_.clear();
+        engine_.AdvanceTime(std::chrono::system_clock::now(), &found_);
         // Restored timers may have fired in an earlier run too: checked.
-        for (auto& f : timed) pending_.findings.push_back({std::move(f), true});
+        for (auto& f : found_) pending_.findings.push_back({std::move(f), true});
       }
       lag_->Set(static_cast<double>(consumer_->Lag()));
       customers_->Set(static_cast<double>(engine_.customers()));
@@ -319,8 +320,9 @@ void Processor::Detect() {
       if (auto it = partition_of_.find(key); it != partition_of_.end()) it->second = d.position.partition();
       else partition_of_.emplace(key, d.position.partition());
     }
-    auto found = engine_.Process(d.event, d.position);
-    for (auto& f : found) pending_.findings.push_back({std::move(f), d.replayed});
+    found_.clear();
+    engine_.Process(d.event, d.position, &found_);
+    for (auto& f : found_) pending_.findings.push_back({std::move(f), d.replayed});
   }
   for (auto& d : batch_.dead_letters) pending_.dead_letters.push_back(std::move(d));
   for (const auto& [tp, next] : batch_.next_offsets) {

@@ -164,6 +164,7 @@ class Processor : public kafka::RebalanceListener {
   std::chrono::steady_clock::time_point last_tick_{};
   Batch batch_;      // released for the engine; a rebalance processes it before partitions go
   Pending pending_;  // since the last seal; a rebalance seals it before partitions go
+  std::vector<engine::EncodedFinding> found_;  // one engine call's findings (reused)
   Writer writer_;
   // Decoded events waiting out the reorder grace, per topic-partition in offset order.
   std::map<TP, std::deque<Decoded>> held_;

@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include <google/protobuf/util/time_util.h>
 #include <gtest/gtest.h>
 
 #include "common/testing/env.h"
@@ -23,25 +24,28 @@ using concord::testenv::RedisOptions;
 using concord::testenv::Unique;
 
 using namespace std::chrono_literals;
+using google::protobuf::util::TimeUtil;
 
 
 // Counts events per customer; raises one finding when a customer reaches its 2nd event.
 class CountingEngine : public EnginePort {
  public:
-  std::vector<v1::Finding> Process(const events::v1::Event& e, const v1::SourcePosition&) override {
-    if (!seen_.insert(e.id()).second) return {};
+  void Process(const events::v1::Event& e, const v1::SourcePosition&, std::vector<engine::EncodedFinding>* out) override {
+    if (!seen_.insert(e.id()).second) return;
     ++events;
     const auto& key = e.customer().customer_key();
     dirty_.insert(key);
-    if (++counts_[key] != 2) return {};
+    if (++counts_[key] != 2) return;
     v1::Finding f;
     f.set_id("second-touch:" + key);
     f.set_type(v1::FINDING_TYPE_DUPLICATE_OUTREACH);
     f.set_customer_key(key);
+    *f.mutable_detected_at() = e.occurred_at();
     *f.mutable_last_evidence_at() = e.occurred_at();
-    return {f};
+    f.set_playbook_rule("counting");
+    out->push_back(engine::ToEncoded(f));
   }
-  std::vector<v1::Finding> AdvanceTime(std::chrono::system_clock::time_point) override { return {}; }
+  void AdvanceTime(std::chrono::system_clock::time_point, std::vector<engine::EncodedFinding>*) override {}
   std::atomic<int> events{0};  // distinct events run through the engine (read from the test thread)
   std::vector<std::string> TakeDirty() override {
     std::vector<std::string> out(dirty_.begin(), dirty_.end());
@@ -182,11 +186,23 @@ TEST_F(ProcessorTest, PoisonRecordsGoToTheDeadLetterTopicAndProcessingGoesOn) {
   EXPECT_NE(all.find("no payload this service knows"), std::string::npos) << all;
   EXPECT_NE(all.find("exceeds the limit"), std::string::npos) << all;
 
-  auto findings = ReadAll(options_.findings_topic, 1);
+  std::vector<std::string> raised;
+  auto findings = ReadAll(options_.findings_topic, 1, &raised);
   ASSERT_EQ(findings.size(), 1u) << "e1 and e2 are both processed";
   EXPECT_EQ(Header(findings[0], "ce_type"), "io.concord.alignment.finding-raised.v1");
   EXPECT_EQ(Header(findings[0], "ce_id"), "raised:second-touch:domain:a.com");
   EXPECT_EQ(Header(findings[0], "ce_subject"), "domain:a.com");
+  // Detected = published: the writer stamps its own time into the engine's bytes; the fields
+  // around the stamped ones are intact.
+  v1::FindingEvent event;
+  ASSERT_TRUE(event.ParseFromString(raised[0]));
+  const auto& f = event.raised();
+  EXPECT_EQ(f.id(), "second-touch:domain:a.com");
+  EXPECT_EQ(f.playbook_rule(), "counting");
+  EXPECT_EQ(TimeUtil::ToString(f.detected_at()), TimeUtil::ToString(event.occurred_at()));
+  EXPECT_EQ(TimeUtil::ToString(f.detected_at()), Header(findings[0], "ce_time"));
+  EXPECT_GE(f.detected_at().seconds(), f.last_evidence_at().seconds());
+  EXPECT_EQ(TimeUtil::ToString(f.detection_latency()), TimeUtil::ToString(f.detected_at() - f.last_evidence_at()));
   p.Stop();
   EXPECT_EQ(p.dead_lettered(), 3u);
 }

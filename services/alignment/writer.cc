@@ -27,11 +27,12 @@ google::protobuf::Timestamp Now() {
 // as a length-delimited field. Appending a field to serialized bytes is how protobuf encodes it
 // (field 10 comes last in field order anyway), and it spares copying the whole finding into
 // the event.
-std::string RaisedEvent(const v1::Finding& f, const std::string& finding_bytes) {
+std::string RaisedEvent(const engine::EncodedFinding& f, const google::protobuf::Timestamp& detected_at) {
+  const std::string& finding_bytes = f.bytes;
   v1::FindingEvent ev;
-  ev.set_id("raised:" + f.id());
-  *ev.mutable_occurred_at() = f.detected_at();
-  ev.set_customer_key(f.customer_key());
+  ev.set_id("raised:" + f.id);
+  *ev.mutable_occurred_at() = detected_at;
+  ev.set_customer_key(f.customer_key);
   ev.set_schema_version(1);
   std::string out = ev.SerializeAsString();
   {
@@ -223,7 +224,7 @@ absl::Status Writer::Publish(Epoch& e) {
   if (!e.unchecked.empty()) {
     std::vector<std::string> ids;
     for (const auto& r : e.unchecked) {
-      if (r.check) ids.push_back(r.finding.id());
+      if (r.check) ids.push_back(r.finding.id);
     }
     std::vector<bool> exists;
     if (!ids.empty()) {
@@ -231,7 +232,8 @@ absl::Status Writer::Publish(Epoch& e) {
       if (!stored.ok()) return stored.status();
       exists = std::move(*stored);
     }
-    auto now = Now();
+    const auto now = Now();
+    const int64_t now_ms = TimeUtil::TimestampToMilliseconds(now);
     size_t checked = 0;
     for (auto& r : e.unchecked) {
       auto& f = r.finding;
@@ -239,18 +241,15 @@ absl::Status Writer::Publish(Epoch& e) {
         already_stored_->Inc();
         continue;
       }
-      if (pending_id_set_.count(f.id()) || !e.fresh_ids.insert(f.id()).second) continue;
-      *f.mutable_detected_at() = now;
-      if (f.has_last_evidence_at()) {
-        auto latency = now - f.last_evidence_at();
-        *f.mutable_detection_latency() = latency;
-        latency_->Observe(static_cast<double>(TimeUtil::DurationToMilliseconds(latency)) / 1000.0);
-      }
-      auto bytes = f.SerializeAsString();
-      e.items.push_back({options_.findings_topic, f.customer_key(), RaisedEvent(f, bytes),
-                         kafka::ToHeaders({"raised:" + f.id(), options_.source, "io.concord.alignment.finding-raised.v1",
-                                           TimeUtil::ToString(now), f.customer_key(), "concord.alignment.v1.FindingEvent"})});
-      e.fresh.push_back({f.id(), f.customer_key(), std::move(bytes), f.type(), TimeUtil::TimestampToMilliseconds(now)});
+      if (pending_id_set_.count(f.id) || !e.fresh_ids.insert(f.id).second) continue;
+      // Detected = published: the engine's bytes carry its own clock, replaced here (no parse).
+      const engine::Micros latency = std::max<engine::Micros>(0, now_ms * 1000 - f.last_evidence_at);
+      engine::SetDetection(&f, now_ms * 1000, latency);
+      latency_->Observe(static_cast<double>(latency) / 1e6);
+      e.items.push_back({options_.findings_topic, f.customer_key, RaisedEvent(f, now),
+                         kafka::ToHeaders({"raised:" + f.id, options_.source, "io.concord.alignment.finding-raised.v1",
+                                           TimeUtil::ToString(now), f.customer_key, "concord.alignment.v1.FindingEvent"})});
+      e.fresh.push_back({std::move(f.id), std::move(f.customer_key), std::move(f.bytes), f.type, now_ms});
     }
     e.unchecked.clear();
   }

@@ -31,6 +31,7 @@
 #include <absl/container/flat_hash_set.h>
 
 #include "common/kafka/producer.h"
+#include "services/alignment/engine/engine.h"
 #include "common/metrics/metrics.h"
 #include "common/redis/redis.h"
 #include "concord/alignment/v1/alignment.pb.h"
@@ -46,7 +47,7 @@ using NextOffsets = std::map<TopicPartitionKey, int64_t>;
 // restored from a checkpoint), so the store is asked first. The engine's own memory of the ids it
 // raised covers the rest; the store covers what that memory has forgotten.
 struct Raised {
-  v1::Finding finding;
+  engine::EncodedFinding finding;
   bool check = true;
 };
 

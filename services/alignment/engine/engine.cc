@@ -2,6 +2,8 @@
 
 #include <absl/container/flat_hash_set.h>
 #include <absl/hash/hash.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 
@@ -277,6 +279,19 @@ void WireTimestamp(Wire& w, uint32_t field, Micros m, std::string* scratch) {
   t.Int(1, s);
   t.Int(2, static_cast<int32_t>(us * 1000));
   w.Bytes(field, *scratch);
+}
+
+// Finding fields 13-16: detected_at, first_evidence_at, last_evidence_at, detection_latency.
+void WireTimes(Wire& w, Micros detected, Micros first, Micros last, Micros latency, std::string* scratch) {
+  WireTimestamp(w, 13, detected, scratch);
+  WireTimestamp(w, 14, first, scratch);
+  WireTimestamp(w, 15, last, scratch);
+  latency = std::max<Micros>(0, latency);
+  scratch->clear();
+  Wire dur(scratch);
+  dur.Int(1, latency / kSecond);
+  dur.Int(2, static_cast<int32_t>((latency % kSecond) * 1000));
+  w.Bytes(16, *scratch);
 }
 
 // One piece of evidence to render.
@@ -577,16 +592,12 @@ struct Engine::Impl {
     w.Str(11, action);
     w.Int(12, action_team);
     Micros first = evs.empty() ? c.now : evs.front().ref->at, last = evs.empty() ? c.now : evs.back().ref->at;
-    WireTimestamp(w, 13, c.now, &s[1]);
-    WireTimestamp(w, 14, first, &s[1]);
-    WireTimestamp(w, 15, last, &s[1]);
     Micros complete = deadline ? *deadline : last;
-    Micros lat = std::max<Micros>(0, c.now - complete);
-    s[1].clear();
-    Wire dur(&s[1]);
-    dur.Int(1, lat / kSecond);
-    dur.Int(2, static_cast<int32_t>((lat % kSecond) * 1000));
-    w.Bytes(16, s[1]);
+    out.first_evidence_at = first;
+    out.last_evidence_at = last;
+    out.times_begin = b.size();
+    WireTimes(w, c.now, first, last, c.now - complete, &s[1]);
+    out.times_end = b.size();
     w.Int(17, static_cast<int64_t>(pb->version));
     w.Str(18, rule);
     WireTimestamp(w, 20, c.now, &s[1]);
@@ -2045,6 +2056,54 @@ void Engine::ProcessEncoded(const Event& event, const SourcePosition& pos, Micro
   impl_->Process(event, pos, now, nullptr, out);
 }
 void Engine::AdvanceTimeEncoded(Micros now, std::vector<EncodedFinding>* out) { impl_->Advance(now, nullptr, out); }
+void SetDetection(EncodedFinding* f, Micros detected_at, Micros detection_latency) {
+  std::string times, scratch;
+  Wire w(&times);
+  WireTimes(w, detected_at, f->first_evidence_at, f->last_evidence_at, detection_latency, &scratch);
+  f->bytes.replace(f->times_begin, f->times_end - f->times_begin, times);
+  f->times_end = f->times_begin + times.size();
+}
+
+EncodedFinding ToEncoded(const Finding& f) {
+  auto bytes = [](const Finding& m) {
+    std::string out;
+    {
+      google::protobuf::io::StringOutputStream stream(&out);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      m.SerializeToCodedStream(&coded);
+    }
+    return out;
+  };
+  EncodedFinding out;
+  out.id = f.id();
+  out.customer_key = f.customer_key();
+  out.type = f.type();
+  out.first_evidence_at = ToMicros(f.first_evidence_at());
+  out.last_evidence_at = ToMicros(f.last_evidence_at());
+  // Fields are written in number order: the prefix up to field 12, then 13-16.
+  Finding head = f;
+  head.clear_detected_at();
+  head.clear_first_evidence_at();
+  head.clear_last_evidence_at();
+  head.clear_detection_latency();
+  head.clear_playbook_version();
+  head.clear_playbook_rule();
+  head.clear_status_history();
+  head.clear_updated_at();
+  head.clear_details();
+  out.times_begin = bytes(head).size();
+  out.bytes = bytes(f);
+  Finding tail = f;
+  tail.clear_playbook_version();
+  tail.clear_playbook_rule();
+  tail.clear_status_history();
+  tail.clear_updated_at();
+  tail.clear_details();
+  out.times_end = bytes(tail).size();
+  return out;
+}
+
 Micros Engine::NextTimer() const { return impl_->timers.empty() ? 0 : impl_->timers.begin()->first; }
 
 std::string Engine::SerializeCustomer(std::string_view key) const {

@@ -66,7 +66,19 @@ struct EncodedFinding {
   std::string customer_key;
   concord::alignment::v1::FindingType type = concord::alignment::v1::FINDING_TYPE_UNSPECIFIED;
   std::string bytes;
+  // The evidence's time span, and where fields 13-16 (detected_at, first_evidence_at,
+  // last_evidence_at, detection_latency: always written together) lie in `bytes`, so that a
+  // publisher can stamp its own detection time without parsing (SetDetection).
+  Micros first_evidence_at = 0, last_evidence_at = 0;
+  size_t times_begin = 0, times_end = 0;
 };
+
+// Sets detected_at and detection_latency (negative latencies as 0, as the engine writes them):
+// the bytes become those of the Finding with the two fields set, serialized.
+void SetDetection(EncodedFinding* f, Micros detected_at, Micros detection_latency);
+// A Finding as an EncodedFinding (deterministic serialization): for fakes and tests of code
+// that takes encoded findings.
+EncodedFinding ToEncoded(const Finding& f);
 
 class Engine {
  public:

@@ -148,6 +148,22 @@ TEST(EngineTest, EncodedFindingsAreTheProtosBytes) {
     EXPECT_EQ(encoded[i].id, protos[i].id());
     EXPECT_EQ(encoded[i].customer_key, protos[i].customer_key());
     EXPECT_EQ(encoded[i].type, protos[i].type());
+    EXPECT_EQ(encoded[i].last_evidence_at, ToMicros(protos[i].last_evidence_at()));
+    // The same layout from a proto (what fakes use), and a publisher's own detection time.
+    EncodedFinding from_proto = ToEncoded(protos[i]);
+    EXPECT_EQ(from_proto.bytes, encoded[i].bytes);
+    EXPECT_EQ(from_proto.times_begin, encoded[i].times_begin);
+    EXPECT_EQ(from_proto.times_end, encoded[i].times_end);
+    const Micros published = kT0 + 50 * kDay + 123457, latency = 3 * kSecond + 5;
+    SetDetection(&encoded[i], published, latency);
+    SetTimestamp(published, protos[i].mutable_detected_at());
+    protos[i].mutable_detection_latency()->set_seconds(3);
+    protos[i].mutable_detection_latency()->set_nanos(5000);
+    EXPECT_EQ(encoded[i].bytes, SerializeDeterministic(protos[i])) << protos[i].DebugString();
+    SetDetection(&encoded[i], published, 0);  // again, now with a zero latency (no field written)
+    protos[i].clear_detection_latency();
+    protos[i].mutable_detection_latency();
+    EXPECT_EQ(encoded[i].bytes, SerializeDeterministic(protos[i]));
   }
 }
 
