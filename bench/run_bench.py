@@ -212,12 +212,11 @@ class Alignment:
         self.t_start = time.monotonic()
         self.proc = subprocess.Popen([str(ALIGNMENT_BIN), "--reorder-grace-ms", str(grace_ms)],
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        # CONCORD_BENCH_PERF=<tag suffix>: perf record -g attached to that instance (profiling only).
+        # CONCORD_BENCH_PERF=<tag suffix>: perf record -g attached to that instance (profiling only),
+        # once it is ready: `perf record -p` samples only the threads that exist when it attaches.
         self.perf = None
         want = os.environ.get("CONCORD_BENCH_PERF")
-        if want and tag.endswith(want) and not (OUT / f"perf-{tag}.data").exists():
-            self.perf = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-o", str(OUT / f"perf-{tag}.data"),
-                                          "-p", str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.want_perf = bool(want and tag.endswith(want) and not (OUT / f"perf-{tag}.data").exists())
 
     def get(self, path):
         try:
@@ -234,6 +233,9 @@ class Alignment:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"alignment exited {self.proc.returncode}; log {self.log_path}")
             if self.get("/healthz")[0] == 200:
+                if self.want_perf and self.perf is None:
+                    self.perf = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-o", str(OUT / f"perf-{self.tag}.data"),
+                                                  "-p", str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 return time.monotonic() - self.t_start
             time.sleep(0.05)
         raise RuntimeError(f"alignment not ready after {timeout}s; log {self.log_path}")
