@@ -2064,17 +2064,19 @@ void SetDetection(EncodedFinding* f, Micros detected_at, Micros detection_latenc
   f->times_end = f->times_begin + times.size();
 }
 
+std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
+  std::string out;
+  {
+    google::protobuf::io::StringOutputStream stream(&out);
+    google::protobuf::io::CodedOutputStream coded(&stream);
+    coded.SetSerializationDeterministic(true);
+    m.SerializeToCodedStream(&coded);
+  }
+  return out;
+}
+
 EncodedFinding ToEncoded(const Finding& f) {
-  auto bytes = [](const Finding& m) {
-    std::string out;
-    {
-      google::protobuf::io::StringOutputStream stream(&out);
-      google::protobuf::io::CodedOutputStream coded(&stream);
-      coded.SetSerializationDeterministic(true);
-      m.SerializeToCodedStream(&coded);
-    }
-    return out;
-  };
+  const auto bytes = [](const Finding& m) { return SerializeDeterministic(m); };
   EncodedFinding out;
   out.id = f.id();
   out.customer_key = f.customer_key();

@@ -79,6 +79,8 @@ void SetDetection(EncodedFinding* f, Micros detected_at, Micros detection_latenc
 // A Finding as an EncodedFinding (deterministic serialization): for fakes and tests of code
 // that takes encoded findings.
 EncodedFinding ToEncoded(const Finding& f);
+// A message's bytes with map entries in key order (what EncodedFinding's bytes equal).
+std::string SerializeDeterministic(const google::protobuf::MessageLite& m);
 
 class Engine {
  public:

@@ -6,8 +6,6 @@
 #include <sstream>
 #include <string>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <gtest/gtest.h>
 
 #include "services/alignment/engine/engine.h"
@@ -22,17 +20,7 @@ inline std::string SourceDir() {
   return d ? d : ".";
 }
 
-// A message's bytes with map entries in key order (what EncodedFinding's bytes are compared to).
-inline std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream so(&out);
-    google::protobuf::io::CodedOutputStream co(&so);
-    co.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&co);
-  }
-  return out;
-}
+using engine::SerializeDeterministic;  // (engine.h) what EncodedFinding's bytes are compared to
 
 inline Playbook ExamplePlaybook() {
   auto load = LoadPlaybookFile(SourceDir() + "/services/alignment/playbook.example.yaml", 7);
