@@ -190,9 +190,13 @@ void Compare(const std::vector<Finding>& found, std::vector<EncodedFinding>& enc
     const auto& x = encoded[k];
     // ...and the detection fields' place in the bytes, as a publisher's SetDetection uses it.
     const auto from_proto = ToEncoded(f);
+    // A latency clamped at 0 (detected before its evidence's time: events out of order) hides
+    // when the evidence was complete; the engine's complete_at is then at or after detection.
+    const bool clamped = f.detection_latency().seconds() == 0 && f.detection_latency().nanos() == 0;
+    const bool complete_ok = clamped ? x.complete_at >= ToMicros(f.detected_at()) : x.complete_at == from_proto.complete_at;
     if (x.bytes != SerializeDeterministic(f) || x.id != f.id() || x.customer_key != f.customer_key() || x.type != f.type() ||
         x.times_begin != from_proto.times_begin || x.times_end != from_proto.times_end ||
-        x.last_evidence_at != from_proto.last_evidence_at) {
+        x.last_evidence_at != from_proto.last_evidence_at || !complete_ok) {
       ++g_encoded_bad;
     }
   }

@@ -46,7 +46,10 @@ def describe(event) -> str:
             lines.append(f"    action: {f.recommended_action}")
         if f.HasField("detection_latency"):
             ms = f.detection_latency.seconds * 1000 + f.detection_latency.nanos // 1_000_000
-            lines.append(f"    detected {ms} ms after the last evidence")
+            # Measured from the last evidence, or from the deadline of a timer-driven finding.
+            complete = f.detected_at.ToMilliseconds() - ms
+            since = "the last evidence" if complete <= f.last_evidence_at.ToMilliseconds() + 1 else "its deadline"
+            lines.append(f"    detected {ms} ms after {since}")
         return "\n".join(lines)
     if kind == "status_changed":
         c = event.status_changed.change

@@ -243,7 +243,9 @@ absl::Status Writer::Publish(Epoch& e) {
       }
       if (pending_id_set_.count(f.id) || !e.fresh_ids.insert(f.id).second) continue;
       // Detected = published: the engine's bytes carry its own clock, replaced here (no parse).
-      const engine::Micros latency = std::max<engine::Micros>(0, now_ms * 1000 - f.last_evidence_at);
+      // The latency runs from when the finding became detectable: the last evidence, or the
+      // deadline of a timer-driven one (an SLA breach is not hours late because the SLA is hours).
+      const engine::Micros latency = std::max<engine::Micros>(0, now_ms * 1000 - f.complete_at);
       engine::SetDetection(&f, now_ms * 1000, latency);
       latency_->Observe(static_cast<double>(latency) / 1e6);
       e.items.push_back({options_.findings_topic, f.customer_key, RaisedEvent(f, now),

@@ -595,6 +595,7 @@ struct Engine::Impl {
     Micros complete = deadline ? *deadline : last;
     out.first_evidence_at = first;
     out.last_evidence_at = last;
+    out.complete_at = complete;
     out.times_begin = b.size();
     WireTimes(w, c.now, first, last, c.now - complete, &s[1]);
     out.times_end = b.size();
@@ -2083,6 +2084,7 @@ EncodedFinding ToEncoded(const Finding& f) {
   out.type = f.type();
   out.first_evidence_at = ToMicros(f.first_evidence_at());
   out.last_evidence_at = ToMicros(f.last_evidence_at());
+  out.complete_at = ToMicros(f.detected_at()) - (f.detection_latency().seconds() * kSecond + f.detection_latency().nanos() / 1000);
   // Fields are written in number order: the prefix up to field 12, then 13-16.
   Finding head = f;
   head.clear_detected_at();

@@ -71,13 +71,17 @@ struct EncodedFinding {
   // publisher can stamp its own detection time without parsing (SetDetection).
   Micros first_evidence_at = 0, last_evidence_at = 0;
   size_t times_begin = 0, times_end = 0;
+  // When the finding became detectable, what detection_latency is measured from: the last
+  // evidence, or the deadline of a timer-driven finding (SLA breach, stalled opportunity).
+  Micros complete_at = 0;
 };
 
 // Sets detected_at and detection_latency (negative latencies as 0, as the engine writes them):
 // the bytes become those of the Finding with the two fields set, serialized.
 void SetDetection(EncodedFinding* f, Micros detected_at, Micros detection_latency);
 // A Finding as an EncodedFinding (deterministic serialization): for fakes and tests of code
-// that takes encoded findings.
+// that takes encoded findings. complete_at = detected_at - detection_latency (a latency the
+// engine clamped at 0 gives detected_at).
 EncodedFinding ToEncoded(const Finding& f);
 // A message's bytes with map entries in key order (what EncodedFinding's bytes equal).
 std::string SerializeDeterministic(const google::protobuf::MessageLite& m);

@@ -143,17 +143,22 @@ TEST(EngineTest, EncodedFindingsAreTheProtosBytes) {
   b.AdvanceTimeEncoded(kT0 + 40 * kDay, &encoded);
   ASSERT_GE(protos.size(), 6u);
   ASSERT_EQ(protos.size(), encoded.size());
+  int timer_driven = 0;  // findings measured from a deadline, not from their last evidence
   for (size_t i = 0; i < protos.size(); ++i) {
     EXPECT_EQ(encoded[i].bytes, SerializeDeterministic(protos[i])) << protos[i].DebugString();
     EXPECT_EQ(encoded[i].id, protos[i].id());
     EXPECT_EQ(encoded[i].customer_key, protos[i].customer_key());
     EXPECT_EQ(encoded[i].type, protos[i].type());
     EXPECT_EQ(encoded[i].last_evidence_at, ToMicros(protos[i].last_evidence_at()));
+    const Micros latency_us = protos[i].detection_latency().seconds() * kSecond + protos[i].detection_latency().nanos() / 1000;
+    EXPECT_EQ(encoded[i].complete_at, ToMicros(protos[i].detected_at()) - latency_us);
+    if (encoded[i].complete_at != encoded[i].last_evidence_at) ++timer_driven;
     // The same layout from a proto (what fakes use), and a publisher's own detection time.
     EncodedFinding from_proto = ToEncoded(protos[i]);
     EXPECT_EQ(from_proto.bytes, encoded[i].bytes);
     EXPECT_EQ(from_proto.times_begin, encoded[i].times_begin);
     EXPECT_EQ(from_proto.times_end, encoded[i].times_end);
+    EXPECT_EQ(from_proto.complete_at, encoded[i].complete_at);
     const Micros published = kT0 + 50 * kDay + 123457, latency = 3 * kSecond + 5;
     SetDetection(&encoded[i], published, latency);
     SetTimestamp(published, protos[i].mutable_detected_at());
@@ -165,6 +170,7 @@ TEST(EngineTest, EncodedFindingsAreTheProtosBytes) {
     protos[i].mutable_detection_latency();
     EXPECT_EQ(encoded[i].bytes, SerializeDeterministic(protos[i]));
   }
+  EXPECT_GT(timer_driven, 0) << "the scenario has SLA breaches";
 }
 
 // The per-customer event table drops the events nothing refers to any more (touches and claims
