@@ -6,24 +6,14 @@
 #include <string>
 #include <string_view>
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message.h>
 
 #include "common/outbox/store.h"
+#include "common/protobuf/deterministic.h"
 
 namespace concord::writes {
 
-inline std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream sos(&out);
-    google::protobuf::io::CodedOutputStream cos(&sos);
-    cos.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&cos);
-  }
-  return out;
-}
+using protoutil::SerializeDeterministic;
 
 // Sets `version` on entities that have one (OutboundMessage has none: it is never updated).
 template <typename Entity>

@@ -28,7 +28,6 @@ google::protobuf::Timestamp Now() {
 // (field 10 comes last in field order anyway), and it spares copying the whole finding into
 // the event.
 std::string RaisedEvent(const engine::EncodedFinding& f, const google::protobuf::Timestamp& detected_at) {
-  const std::string& finding_bytes = f.bytes;
   v1::FindingEvent ev;
   ev.set_id("raised:" + f.id);
   *ev.mutable_occurred_at() = detected_at;
@@ -40,8 +39,8 @@ std::string RaisedEvent(const engine::EncodedFinding& f, const google::protobuf:
     google::protobuf::io::CodedOutputStream coded(&stream);
     coded.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
         v1::FindingEvent::kRaisedFieldNumber, google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-    coded.WriteVarint32(static_cast<uint32_t>(finding_bytes.size()));
-    coded.WriteString(finding_bytes);
+    coded.WriteVarint32(static_cast<uint32_t>(f.bytes.size()));
+    coded.WriteString(f.bytes);
   }
   return out;
 }

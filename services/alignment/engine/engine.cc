@@ -2,8 +2,6 @@
 
 #include <absl/container/flat_hash_set.h>
 #include <absl/hash/hash.h>
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <absl/strings/match.h>
 #include <absl/strings/str_cat.h>
 
@@ -13,6 +11,7 @@
 #include <map>
 #include <set>
 
+#include "common/protobuf/deterministic.h"
 #include "services/alignment/engine/claims.h"
 #include "services/alignment/engine/detectors.h"
 #include "services/alignment/engine/state.h"
@@ -2065,19 +2064,8 @@ void SetDetection(EncodedFinding* f, Micros detected_at, Micros detection_latenc
   f->times_end = f->times_begin + times.size();
 }
 
-std::string SerializeDeterministic(const google::protobuf::MessageLite& m) {
-  std::string out;
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.SetSerializationDeterministic(true);
-    m.SerializeToCodedStream(&coded);
-  }
-  return out;
-}
-
 EncodedFinding ToEncoded(const Finding& f) {
-  const auto bytes = [](const Finding& m) { return SerializeDeterministic(m); };
+  using protoutil::SerializeDeterministic;
   EncodedFinding out;
   out.id = f.id();
   out.customer_key = f.customer_key();
@@ -2085,26 +2073,21 @@ EncodedFinding ToEncoded(const Finding& f) {
   out.first_evidence_at = ToMicros(f.first_evidence_at());
   out.last_evidence_at = ToMicros(f.last_evidence_at());
   out.complete_at = ToMicros(f.detected_at()) - (f.detection_latency().seconds() * kSecond + f.detection_latency().nanos() / 1000);
-  // Fields are written in number order: the prefix up to field 12, then 13-16.
-  Finding head = f;
-  head.clear_detected_at();
-  head.clear_first_evidence_at();
-  head.clear_last_evidence_at();
-  head.clear_detection_latency();
-  head.clear_playbook_version();
-  head.clear_playbook_rule();
-  head.clear_status_history();
-  head.clear_updated_at();
-  head.clear_details();
-  out.times_begin = bytes(head).size();
-  out.bytes = bytes(f);
-  Finding tail = f;
-  tail.clear_playbook_version();
-  tail.clear_playbook_rule();
-  tail.clear_status_history();
-  tail.clear_updated_at();
-  tail.clear_details();
-  out.times_end = bytes(tail).size();
+  out.bytes = SerializeDeterministic(f);
+  // Fields are written in number order: fields 1-16 end where 17-21 begin, and 1-12 where
+  // 13-16 begin.
+  Finding prefix = f;
+  prefix.clear_playbook_version();
+  prefix.clear_playbook_rule();
+  prefix.clear_status_history();
+  prefix.clear_updated_at();
+  prefix.clear_details();
+  out.times_end = SerializeDeterministic(prefix).size();
+  prefix.clear_detected_at();
+  prefix.clear_first_evidence_at();
+  prefix.clear_last_evidence_at();
+  prefix.clear_detection_latency();
+  out.times_begin = SerializeDeterministic(prefix).size();
   return out;
 }
 

@@ -83,8 +83,6 @@ void SetDetection(EncodedFinding* f, Micros detected_at, Micros detection_latenc
 // that takes encoded findings. complete_at = detected_at - detection_latency (a latency the
 // engine clamped at 0 gives detected_at).
 EncodedFinding ToEncoded(const Finding& f);
-// A message's bytes with map entries in key order (what EncodedFinding's bytes equal).
-std::string SerializeDeterministic(const google::protobuf::MessageLite& m);
 
 class Engine {
  public:

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include "common/protobuf/deterministic.h"
 #include "services/alignment/engine/engine.h"
 
 namespace concord::alignment::engine::testing {
@@ -20,7 +21,7 @@ inline std::string SourceDir() {
   return d ? d : ".";
 }
 
-using engine::SerializeDeterministic;  // (engine.h) what EncodedFinding's bytes are compared to
+using protoutil::SerializeDeterministic;  // what EncodedFinding's bytes are compared to
 
 inline Playbook ExamplePlaybook() {
   auto load = LoadPlaybookFile(SourceDir() + "/services/alignment/playbook.example.yaml", 7);
