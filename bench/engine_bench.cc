@@ -206,6 +206,24 @@ void BM_CheckpointCustomer(benchmark::State& state) {
 }
 BENCHMARK(BM_CheckpointCustomer);
 
+// The other half of recovery (benchmark 7): a customer's checkpoint back into an engine.
+void BM_RestoreCustomer(benchmark::State& state) {
+  const auto& w = Shared();
+  Engine engine(ExamplePlaybook());
+  for (const auto& e : w.events) engine.Process(e, kPos);
+  auto keys = engine.CustomerKeys();
+  std::vector<std::string> bytes;
+  for (size_t k = 0; k < keys.size() && k < 1000; ++k) bytes.push_back(engine.SerializeCustomer(keys[k]));
+  Engine restored(ExamplePlaybook());
+  size_t i = 0;
+  for (auto _ : state) {
+    const size_t k = i++ % bytes.size();
+    if (!restored.RestoreCustomer(keys[k], bytes[k])) state.SkipWithError("restore failed");
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_RestoreCustomer);
+
 }  // namespace
 }  // namespace concord::alignment::engine::testing
 

@@ -12,22 +12,12 @@ namespace {
 // lead/times/owner/counted, opportunity name/owner/amount/close date, and the customer-level
 // block at the end). 3: the raised-findings list holds raise keys, oldest first, followed by
 // the count of leading legacy entries (format 2: a ring of Hash64(finding id) and its write
-// position). DecodeState reads 1, 2 and 3; EncodeState writes 3.
-constexpr uint64_t kFormat = 3;
+// position). 4: the same fields, denser (EncodeState). DecodeState reads 1 to 4; EncodeState
+// writes 4.
+constexpr uint64_t kFormat = 4;
 
 size_t StrBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 
-void PutEv(Writer& w, const EvRef& r, const Interner& in) {
-  w.S(r.event_id.str());
-  w.S(r.record_id.str());
-  w.I(r.at);
-  w.I(r.offset);
-  w.I(r.partition);
-  w.S(in.Get(r.topic));
-  w.S(in.Get(r.actor));
-  w.U(r.team);
-  w.U(r.payload);
-}
 EvIx GetEv(Reader& rd, CustomerState* s, Interner* in) {
   EvRef ev;
   EvRef* r = &ev;
@@ -72,21 +62,9 @@ EvIx CustomerState::AddEv(EvRef r) {
   if (events.size() == events.capacity() && events.size() >= kCollectFrom) {
     // Full: keep the events something refers to, in order, and renumber the references.
     absl::InlinedVector<EvIx, 64> map(events.size(), kNoEv);
-    auto mark = [&](EvIx i) {
+    ForEachEvRef([&](EvIx i) {
       if (i != kNoEv) map[i] = 0;
-    };
-    mark(stage_ev);
-    for (const auto& t : touches) mark(t.ev);
-    for (const auto& c : claims) mark(c.ev);
-    for (const auto& x : records) mark(x.ev);
-    for (const auto& o : opps) {
-      mark(o.ev);
-      mark(o.last_touch_ev);
-    }
-    if (handoff) {
-      mark(handoff->ev);
-      mark(handoff->accept_ev);
-    }
+    });
     EvIx live = 0;
     for (size_t i = 0; i < map.size(); ++i) {
       if (map[i] == kNoEv) continue;
@@ -95,21 +73,9 @@ EvIx CustomerState::AddEv(EvRef r) {
     }
     if (live < events.size()) {
       events.erase(events.begin() + live, events.end());
-      auto remap = [&](EvIx& i) {
+      ForEachEvRef([&](EvIx& i) {
         if (i != kNoEv) i = map[i];
-      };
-      remap(stage_ev);
-      for (auto& t : touches) remap(t.ev);
-      for (auto& c : claims) remap(c.ev);
-      for (auto& x : records) remap(x.ev);
-      for (auto& o : opps) {
-        remap(o.ev);
-        remap(o.last_touch_ev);
-      }
-      if (handoff) {
-        remap(handoff->ev);
-        remap(handoff->accept_ev);
-      }
+      });
     }
   }
   // Room for two more (a 64-byte entry: two fill a jemalloc size step above 512 bytes).
@@ -148,125 +114,431 @@ size_t CustomerState::ApproxBytes() const {
   return n;
 }
 
+namespace {
+
+// Format 4: every field of format 3, about a third of its size and faster to write and read.
+//  * Each event is written once, in a table after the header, and everything that refers to
+//    one writes its position (format 3 wrote the whole event at each reference: a message's
+//    touch and each of its claims).
+//  * Interned strings (topics, actors, products, owners, codes) are written once per
+//    checkpoint, then by position; UUIDs as their 16 bytes.
+//  * Times relative to the customer's last event (a few bytes instead of eight); hashes in 8
+//    fixed bytes (their varints take 10); a claim's fields only when they are not default.
+constexpr uint64_t kStrEmpty = 0, kStrNew = 1;        // then k >= 2: the (k-2)th string written
+constexpr uint64_t kTimeZero = 0, kTimeUnset = 1;     // 0 and -1; then 2 + zig-zag(t - base)
+
+uint64_t ZigZag(uint64_t delta) { return (delta << 1) ^ (0 - (delta >> 63)); }
+uint64_t UnZigZag(uint64_t u) { return (u >> 1) ^ (0 - (u & 1)); }
+
+// Claim fields present (the mask after a claim's fixed fields).
+constexpr uint32_t kStructured = 1u << 0, kNewCustomersOnly = 1u << 1, kFlag = 1u << 2, kProduct = 1u << 3,
+                   kFeature = 1u << 4, kMicros = 1u << 5, kCurrency = 1u << 6, kPeriod = 1u << 7, kQty = 1u << 8,
+                   kYmd = 1u << 9, kAvail = 1u << 10, kDetail = 1u << 11, kSpanText = 1u << 12, kSpan = 1u << 13,
+                   kValidUntil = 1u << 14, kConfidence = 1u << 15, kOfferCode = 1u << 16, kAllClaimBits = (1u << 17) - 1;
+
+uint64_t Bits(double d) {
+  uint64_t b;
+  std::memcpy(&b, &d, 8);
+  return b;
+}
+uint32_t Bits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, 4);
+  return b;
+}
+std::string_view Currency(const char (&c)[4]) { return {c, strnlen(c, 3)}; }
+void SetCurrency(std::string_view v, char (&c)[4]) {
+  std::memset(c, 0, 4);
+  if (!v.empty()) std::memcpy(c, v.data(), std::min<size_t>(v.size(), 3));
+}
+
+class Encoder4 {
+ public:
+  Encoder4(const CustomerState& s, const Interner& in, Writer& w) : s_(s), in_(in), w_(w), pos_(s.events.size(), kNoEv) {}
+
+  void Run() {
+    w_.U(kFormat);
+    base_ = s_.last_event_at;
+    w_.I(base_);
+    // The table: the events something refers to, in table order.
+    s_.ForEachEvRef([&](EvIx i) {
+      if (i != kNoEv) pos_[i] = 0;
+    });
+    EvIx n = 0;
+    for (auto& p : pos_)
+      if (p != kNoEv) p = n++;
+    w_.U(n);
+    for (size_t i = 0; i < pos_.size(); ++i)
+      if (pos_[i] != kNoEv) Event(s_.events[i]);
+
+    w_.U(s_.stage);
+    w_.U(s_.has_stage_ev | s_.ever_customer << 1);
+    Ref(s_.stage_ev);
+    Time(s_.last_handoff_accept_at);
+    w_.U(s_.touches.size());
+    for (const auto& t : s_.touches) {
+      Ref(t.ev);
+      w_.U(t.kind);
+      w_.U(t.purpose);
+      w_.U(t.channel);
+      w_.U(t.outreach);
+      Str(t.campaign);
+    }
+    w_.U(s_.claims.size());
+    for (const auto& c : s_.claims) Claim(c);
+    w_.U(s_.records.size());
+    for (const auto& r : s_.records) {
+      Ref(r.ev);
+      w_.U(r.type);
+      w_.S(r.source_lead_id);
+      PutId(w_, r.id);
+    }
+    w_.U(s_.handoff != nullptr);
+    if (const HandoffRec* h = s_.handoff.get()) {
+      Ref(h->ev);
+      Ref(h->accept_ev);
+      w_.S(h->handoff_id());
+      w_.S(h->lead_id());
+      w_.U(h->accepted | h->rejected << 1 | h->touched << 2 | h->accept_fired << 3 | h->touch_fired << 4 |
+           h->counted << 5);
+      Time(h->accept_due);
+      Time(h->touch_due);
+      Time(h->handed_off_at);
+      Time(h->accepted_at);
+      Time(h->first_touch_at);
+      Str(h->owner);
+    }
+    w_.U(s_.opps.size());
+    for (const auto& o : s_.opps) {
+      w_.S(o.id);
+      Ref(o.ev);
+      Ref(o.last_touch_ev);
+      w_.U(o.stage);
+      w_.U(o.has_touch_ev | o.stalled_fired << 1);
+      Time(o.last_touch);
+      w_.S(o.name);
+      Str(o.owner);
+      w_.I(o.amount_micros);
+      w_.S(Currency(o.currency));
+      w_.I(o.close_ymd);
+    }
+    w_.U(s_.seen.size());
+    for (uint64_t h : s_.seen) w_.Fixed64(h);
+    w_.U(s_.seen_pos);
+    w_.U(s_.emitted.size());
+    for (uint64_t h : s_.emitted) w_.Fixed64(h);
+    w_.U(s_.emitted_legacy);
+    w_.U(s_.suppress.size());
+    for (const auto& x : s_.suppress) {
+      w_.Fixed64(x.key);
+      Time(x.until);
+    }
+    Time(s_.first_event_at);
+    Str(s_.owner[0]);
+    Str(s_.owner[1]);
+    w_.U(s_.lead_score);
+    Time(s_.scored_at);
+    w_.U(s_.score_reasons.size());
+    for (const auto& x : s_.score_reasons) {
+      Str(x.code);
+      w_.I(x.points);
+    }
+    w_.S(s_.display_name);
+    w_.S(s_.account_id);
+    Str(s_.industry);
+    Str(s_.region);
+    Str(s_.country);
+    w_.U(s_.alias_keys.size());
+    for (const auto& k : s_.alias_keys) w_.S(k);
+    for (int32_t d : s_.touch_day) w_.I(d);
+  }
+
+ private:
+  void Event(const EvRef& r) {
+    r.event_id.Encode(w_);
+    r.record_id.Encode(w_);
+    Time(r.at);
+    w_.I(r.offset);
+    w_.I(r.partition);
+    Str(r.topic);
+    Str(r.actor);
+    w_.U(r.team);
+    w_.U(r.payload);
+  }
+  void Claim(const StoredClaim& c) {
+    const ClaimText& t = c.text;
+    auto bit = [](bool set, uint32_t b) { return set ? b : 0u; };
+    const uint32_t bits =
+        bit(c.structured, kStructured) | bit(c.new_customers_only, kNewCustomersOnly) | bit(c.v.flag, kFlag) |
+        bit(c.product, kProduct) | bit(c.feature, kFeature) | bit(c.v.micros, kMicros) |
+        bit(c.v.currency[0], kCurrency) | bit(c.v.period, kPeriod) | bit(Bits(c.v.qty), kQty) | bit(c.v.ymd, kYmd) |
+        bit(c.v.avail != Avail::kAvailable, kAvail) | bit(!t.detail().empty(), kDetail) |
+        bit(!t.span_text().empty(), kSpanText) | bit(t.begin() || t.end(), kSpan) | bit(c.valid_until, kValidUntil) |
+        bit(Bits(t.confidence()) != Bits(1.0f), kConfidence) | bit(!t.offer_code().empty(), kOfferCode);
+    Ref(c.ev);
+    w_.U(c.index);
+    w_.U(static_cast<uint8_t>(c.attr));
+    w_.U(static_cast<uint8_t>(c.field));
+    w_.U(bits);
+    if (bits & kProduct) Str(c.product);
+    if (bits & kFeature) Str(c.feature);
+    if (bits & kMicros) w_.I(c.v.micros);
+    if (bits & kCurrency) w_.S(Currency(c.v.currency));
+    if (bits & kPeriod) w_.U(c.v.period);
+    if (bits & kQty) w_.Fixed64(Bits(c.v.qty));
+    if (bits & kYmd) w_.I(c.v.ymd);
+    if (bits & kAvail) w_.U(static_cast<uint8_t>(c.v.avail));
+    if (bits & kDetail) w_.S(t.detail());
+    if (bits & kSpanText) w_.S(t.span_text());
+    if (bits & kSpan) {
+      w_.U(t.begin());
+      w_.U(t.end());
+    }
+    if (bits & kValidUntil) Time(c.valid_until);
+    if (bits & kConfidence) w_.Fixed32(Bits(t.confidence()));
+    if (bits & kOfferCode) w_.S(t.offer_code());
+  }
+  void Ref(EvIx i) { w_.U(i == kNoEv ? 0 : pos_[i] + 1u); }
+  void Time(Micros t) {
+    if (t == 0) return w_.U(kTimeZero);
+    if (t == -1) return w_.U(kTimeUnset);
+    // Unsigned: a difference of two times never overflows (a wrapped one still round-trips).
+    w_.U(2 + ZigZag(static_cast<uint64_t>(t) - static_cast<uint64_t>(base_)));
+  }
+  void Str(uint32_t id) {
+    if (id == 0) return w_.U(kStrEmpty);  // the engine interns "" first
+    for (size_t k = 0; k < written_.size(); ++k)
+      if (written_[k] == id) return w_.U(2 + k);
+    written_.push_back(id);
+    w_.U(kStrNew);
+    w_.S(in_.Get(id));
+  }
+
+  const CustomerState& s_;
+  const Interner& in_;
+  Writer& w_;
+  Micros base_ = 0;
+  absl::InlinedVector<EvIx, 32> pos_;  // table index -> position written (kNoEv: not written)
+  absl::InlinedVector<uint32_t, 16> written_;  // interned ids, in the order written
+};
+
+}  // namespace
+
 std::string EncodeState(const CustomerState& s, const Interner& in) {
-  // The encoding is about as large as the state in memory: one allocation instead of a string
-  // grown (and copied) a byte at a time through every capacity up to ~2 KiB.
-  Writer w(s.ApproxBytes());
-  w.U(kFormat);
-  w.U(s.stage);
-  w.U(s.has_stage_ev);
-  if (s.has_stage_ev) PutEv(w, s.ev(s.stage_ev), in);
-  w.U(s.ever_customer);
-  w.I(s.last_event_at);
-  w.I(s.last_handoff_accept_at);
-  w.U(s.touches.size());
-  for (const auto& t : s.touches) {
-    PutEv(w, s.ev(t.ev), in);
-    w.U(t.kind);
-    w.U(t.purpose);
-    w.U(t.channel);
-    w.U(t.outreach);
-    w.S(in.Get(t.campaign));
-  }
-  w.U(s.claims.size());
-  for (const auto& c : s.claims) {
-    PutEv(w, s.ev(c.ev), in);
-    w.U(c.index);
-    w.U(static_cast<uint8_t>(c.attr));
-    w.U(c.structured);
-    w.U(static_cast<uint8_t>(c.field));
-    w.S(in.Get(c.product));
-    w.S(in.Get(c.feature));
-    w.I(c.v.micros);
-    w.S(std::string_view(c.v.currency, strnlen(c.v.currency, 3)));
-    w.U(c.v.period);
-    w.D(c.v.qty);
-    w.I(c.v.ymd);
-    w.U(c.v.flag);
-    w.U(static_cast<uint8_t>(c.v.avail));
-    w.S(c.text.detail());
-    w.S(c.text.span_text());
-    w.U(c.text.begin());
-    w.U(c.text.end());
-    w.I(c.valid_until);
-    w.D(c.text.confidence());
-    w.S(c.text.offer_code());
-    w.U(c.new_customers_only);
-  }
-  w.U(s.records.size());
-  for (const auto& r : s.records) {
-    PutEv(w, s.ev(r.ev), in);
-    w.U(r.type);
-    w.S(r.source_lead_id);
-    PutId(w, r.id);
-  }
-  w.U(s.handoff != nullptr);
-  if (s.handoff) {
-    const auto& h = *s.handoff;
-    PutEv(w, s.ev(h.ev), in);
-    w.S(h.handoff_id());
-    w.I(h.accept_due);
-    w.I(h.touch_due);
-    w.U(h.accepted | h.rejected << 1 | h.touched << 2 | h.accept_fired << 3 | h.touch_fired << 4);
-    if (h.accepted) PutEv(w, s.ev(h.accept_ev), in);
-    w.U(h.counted);
-    w.S(h.lead_id());
-    w.I(h.handed_off_at);
-    w.I(h.accepted_at);
-    w.I(h.first_touch_at);
-    w.S(in.Get(h.owner));
-  }
-  w.U(s.opps.size());
-  for (const auto& o : s.opps) {
-    w.S(o.id);
-    PutEv(w, s.ev(o.ev), in);
-    w.U(o.stage);
-    w.I(o.last_touch);
-    w.U(o.has_touch_ev | o.stalled_fired << 1);
-    if (o.has_touch_ev) PutEv(w, s.ev(o.last_touch_ev), in);
-    w.S(o.name);
-    w.S(in.Get(o.owner));
-    w.I(o.amount_micros);
-    w.S(std::string_view(o.currency, strnlen(o.currency, 3)));
-    w.I(o.close_ymd);
-  }
-  w.U(s.seen.size());
-  for (uint64_t h : s.seen) w.U(h);
-  w.U(s.seen_pos);
-  w.U(s.emitted.size());
-  for (uint64_t h : s.emitted) w.U(h);
-  w.U(s.emitted_legacy);
-  w.U(s.suppress.size());
-  for (const auto& x : s.suppress) {
-    w.U(x.key);
-    w.I(x.until);
-  }
-  // format 2: customer-level block
-  w.I(s.first_event_at);
-  w.S(in.Get(s.owner[0]));
-  w.S(in.Get(s.owner[1]));
-  w.U(s.lead_score);
-  w.I(s.scored_at);
-  w.U(s.score_reasons.size());
-  for (const auto& x : s.score_reasons) {
-    w.S(in.Get(x.code));
-    w.I(x.points);
-  }
-  w.S(s.display_name);
-  w.S(s.account_id);
-  w.S(in.Get(s.industry));
-  w.S(in.Get(s.region));
-  w.S(in.Get(s.country));
-  w.U(s.alias_keys.size());
-  for (const auto& k : s.alias_keys) w.S(k);
-  for (int32_t d : s.touch_day) w.I(d);
+  // One allocation: format 4 is well under the state's size in memory.
+  Writer w(s.ApproxBytes() / 2);
+  Encoder4(s, in, w).Run();
   return w.Take();
 }
 
-bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
-  Reader r(bytes);
-  const uint64_t version = r.U();
-  if (version < 1 || version > kFormat) return false;
+namespace {
+
+class Decoder4 {
+ public:
+  Decoder4(Reader& r, CustomerState* s, Interner* in) : r_(r), s_(*s), in_(*in), empty_(in->Intern("")) {}
+
+  bool Run() {
+    base_ = r_.I();
+    s_.last_event_at = base_;
+    const uint64_t n = r_.U();
+    if (n >= CompactVec<EvRef>::kMaxSize) return false;
+    s_.events.reserve(std::min<uint64_t>(n, r_.left() / 8));  // an event takes at least 8 bytes
+    for (uint64_t i = 0; i < n && r_.ok(); ++i) {
+      EvRef e;
+      if (!e.event_id.Decode(r_) || !e.record_id.Decode(r_)) return false;
+      e.at = Time();
+      e.offset = r_.I();
+      e.partition = static_cast<int32_t>(r_.I());
+      e.topic = Str();
+      e.actor = Str();
+      e.team = static_cast<uint8_t>(r_.U());
+      e.payload = static_cast<uint8_t>(r_.U());
+      s_.events.push_back(std::move(e));
+    }
+    s_.stage = static_cast<uint8_t>(r_.U());
+    const uint64_t f = r_.U();
+    s_.has_stage_ev = f & 1;
+    s_.ever_customer = f & 2;
+    s_.stage_ev = Ref();
+    s_.last_handoff_accept_at = Time();
+    for (uint64_t k = Count(4096), i = 0; i < k && r_.ok(); ++i) {
+      TouchRec t;
+      t.ev = Ref();
+      t.kind = static_cast<uint8_t>(r_.U());
+      t.purpose = static_cast<uint8_t>(r_.U());
+      t.channel = static_cast<uint8_t>(r_.U());
+      t.outreach = r_.U();
+      t.campaign = Str();
+      s_.touches.push_back(t);
+    }
+    for (uint64_t k = Count(4096), i = 0; i < k && r_.ok(); ++i) Claim();
+    for (uint64_t k = Count(4096), i = 0; i < k && r_.ok(); ++i) {
+      RecordRec x;
+      x.ev = Ref();
+      x.type = static_cast<uint8_t>(r_.U());
+      x.source_lead_id = r_.View();
+      GetId(r_, &x.id);
+      s_.records.push_back(std::move(x));
+    }
+    if (r_.U()) {
+      auto h = std::make_unique<HandoffRec>();
+      h->ev = Ref();
+      h->accept_ev = Ref();
+      std::string_view handoff_id = r_.View(), lead_id = r_.View();
+      h->ids = CompactPair(handoff_id, lead_id);
+      const uint64_t b = r_.U();
+      h->accepted = b & 1;
+      h->rejected = b & 2;
+      h->touched = b & 4;
+      h->accept_fired = b & 8;
+      h->touch_fired = b & 16;
+      h->counted = b & 32;
+      h->accept_due = Time();
+      h->touch_due = Time();
+      h->handed_off_at = Time();
+      h->accepted_at = Time();
+      h->first_touch_at = Time();
+      h->owner = Str();
+      s_.handoff = std::move(h);
+    }
+    for (uint64_t k = Count(64), i = 0; i < k && r_.ok(); ++i) {
+      OppRec o;
+      o.id = r_.View();
+      o.ev = Ref();
+      o.last_touch_ev = Ref();
+      o.stage = static_cast<uint8_t>(r_.U());
+      const uint64_t b = r_.U();
+      o.has_touch_ev = b & 1;
+      o.stalled_fired = b & 2;
+      o.last_touch = Time();
+      o.name = r_.View();
+      o.owner = Str();
+      o.amount_micros = r_.I();
+      SetCurrency(r_.View(), o.currency);
+      o.close_ymd = static_cast<int32_t>(r_.I());
+      s_.opps.push_back(std::move(o));
+    }
+    for (uint64_t k = Count(CompactVec<uint64_t>::kMaxSize), i = 0; i < k && r_.ok(); ++i) s_.seen.push_back(r_.Fixed64());
+    const uint64_t seen_pos = r_.U();
+    if (seen_pos > 0xffff) return false;  // no engine writes one: the ring holds <= 4096
+    s_.seen_pos = static_cast<uint16_t>(seen_pos);
+    for (uint64_t k = Count(kMaxEmitted), i = 0; i < k && r_.ok(); ++i) s_.emitted.push_back(r_.Fixed64());
+    const uint64_t legacy = r_.U();
+    if (legacy > s_.emitted.size()) return false;
+    s_.emitted_legacy = static_cast<uint8_t>(legacy);
+    for (uint64_t k = Count(1024), i = 0; i < k && r_.ok(); ++i) {
+      Suppress x;
+      x.key = r_.Fixed64();
+      x.until = Time();
+      s_.suppress.push_back(x);
+    }
+    s_.first_event_at = Time();
+    s_.owner[0] = Str();
+    s_.owner[1] = Str();
+    s_.lead_score = static_cast<uint8_t>(r_.U());
+    s_.scored_at = Time();
+    for (uint64_t k = Count(64), i = 0; i < k && r_.ok(); ++i) {
+      ScoreReasonRec x;
+      x.code = Str();
+      x.points = static_cast<int8_t>(r_.I());
+      s_.score_reasons.push_back(x);
+    }
+    s_.display_name = r_.View();
+    s_.account_id = r_.View();
+    s_.industry = Str();
+    s_.region = Str();
+    s_.country = Str();
+    for (uint64_t k = Count(64), i = 0; i < k && r_.ok(); ++i) s_.alias_keys.emplace_back(r_.View());
+    for (int32_t& d : s_.touch_day) d = static_cast<int32_t>(r_.I());
+    return ok_ && r_.ok() && r_.done();
+  }
+
+ private:
+  void Claim() {
+    StoredClaim c;
+    c.ev = Ref();
+    c.index = static_cast<uint16_t>(r_.U());
+    c.attr = static_cast<Attr>(r_.U());
+    c.field = static_cast<SpanField>(r_.U());
+    const uint64_t bits = r_.U();
+    if (bits & ~uint64_t{kAllClaimBits}) ok_ = false;
+    c.structured = bits & kStructured;
+    c.new_customers_only = bits & kNewCustomersOnly;
+    c.v.flag = bits & kFlag;
+    if (bits & kProduct) c.product = Str();
+    if (bits & kFeature) c.feature = Str();
+    if (bits & kMicros) c.v.micros = r_.I();
+    if (bits & kCurrency) SetCurrency(r_.View(), c.v.currency);
+    if (bits & kPeriod) c.v.period = static_cast<uint8_t>(r_.U());
+    if (bits & kQty) {
+      const uint64_t q = r_.Fixed64();
+      std::memcpy(&c.v.qty, &q, 8);
+    }
+    if (bits & kYmd) c.v.ymd = static_cast<int32_t>(r_.I());
+    if (bits & kAvail) c.v.avail = static_cast<Avail>(r_.U());
+    ClaimText::Fields t;
+    if (bits & kDetail) t.detail = r_.View();
+    if (bits & kSpanText) t.span_text = r_.View();
+    if (bits & kSpan) {
+      t.begin = static_cast<uint32_t>(r_.U());
+      t.end = static_cast<uint32_t>(r_.U());
+    }
+    if (bits & kValidUntil) c.valid_until = Time();
+    if (bits & kConfidence) {
+      const uint32_t b = r_.Fixed32();
+      std::memcpy(&t.confidence, &b, 4);
+    }
+    if (bits & kOfferCode) t.offer_code = r_.View();
+    c.text = ClaimText(t);
+    s_.claims.push_back(std::move(c));
+  }
+  uint64_t Count(uint64_t max) {
+    const uint64_t n = r_.U();
+    if (n > max) ok_ = false;
+    return ok_ ? n : 0;
+  }
+  EvIx Ref() {
+    const uint64_t v = r_.U();
+    if (v == 0) return kNoEv;
+    if (v > s_.events.size()) {
+      ok_ = false;
+      return kNoEv;
+    }
+    return static_cast<EvIx>(v - 1);
+  }
+  Micros Time() {
+    const uint64_t v = r_.U();
+    if (v == kTimeZero) return 0;
+    if (v == kTimeUnset) return -1;
+    return static_cast<Micros>(static_cast<uint64_t>(base_) + UnZigZag(v - 2));
+  }
+  uint32_t Str() {
+    const uint64_t v = r_.U();
+    if (v == kStrEmpty) return empty_;
+    if (v == kStrNew) {
+      std::string_view text = r_.View();
+      if (!r_.ok()) return empty_;
+      read_.push_back(in_.Intern(text));
+      return read_.back();
+    }
+    if (v - 2 >= read_.size()) {
+      ok_ = false;
+      return empty_;
+    }
+    return read_[v - 2];
+  }
+
+  Reader& r_;
+  CustomerState& s_;
+  Interner& in_;
+  const uint32_t empty_;
+  Micros base_ = 0;
+  bool ok_ = true;
+  absl::InlinedVector<uint32_t, 16> read_;  // interned ids, in the order read
+};
+
+// Formats 1 to 3.
+bool DecodeLegacy(Reader& r, uint64_t version, CustomerState* s, Interner* in) {
   const bool v2 = version >= 2;
   s->stage = static_cast<uint8_t>(r.U());
   s->has_stage_ev = r.U();
@@ -437,6 +709,16 @@ bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
     s->first_event_at = first;
   }
   return r.ok() && r.done();
+}
+
+}  // namespace
+
+bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
+  Reader r(bytes);
+  const uint64_t version = r.U();
+  if (version == 4) return Decoder4(r, s, in).Run();
+  if (version < 1 || version > 3) return false;
+  return DecodeLegacy(r, version, s, in);
 }
 
 }  // namespace concord::alignment::engine

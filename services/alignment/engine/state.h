@@ -270,8 +270,35 @@ struct CustomerState {
   EvIx AddEv(EvRef r);
   // For decoding: reuses an identical entry (a touch and its claims), never renumbers.
   EvIx AddDecodedEv(EvRef r);
+  // Calls f(EvIx&) (f(const EvIx&) on a const state) for every reference into the event
+  // table, kNoEv included: what AddEv keeps and renumbers, and what a checkpoint writes.
+  template <class F>
+  void ForEachEvRef(F&& f) {
+    ForEachEvRefOf(*this, f);
+  }
+  template <class F>
+  void ForEachEvRef(F&& f) const {
+    ForEachEvRefOf(*this, f);
+  }
 
   size_t ApproxBytes() const;
+
+ private:
+  template <class S, class F>
+  static void ForEachEvRefOf(S& s, F& f) {
+    f(s.stage_ev);
+    for (auto& t : s.touches) f(t.ev);
+    for (auto& c : s.claims) f(c.ev);
+    for (auto& x : s.records) f(x.ev);
+    for (auto& o : s.opps) {
+      f(o.ev);
+      f(o.last_touch_ev);
+    }
+    if (s.handoff) {
+      f(s.handoff->ev);
+      f(s.handoff->accept_ev);
+    }
+  }
 };
 // 10 arrays at 12 bytes instead of 24, the key inline, event indices instead of a 64-byte
 // stage reference: a 256-byte block (was 448 + 32).

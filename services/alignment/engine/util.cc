@@ -177,6 +177,35 @@ bool CompactId::operator==(const CompactId& o) const {
   return heap_size() == o.heap_size() && std::memcmp(heap(), o.heap(), heap_size()) == 0;
 }
 
+void CompactId::Encode(Writer& w) const {
+  if (tag_ == kUuid) {
+    w.U(1);
+    w.Raw(b_, 16);
+    return;
+  }
+  w.U(0);
+  if (tag_ == kEmpty) w.S({});
+  else if (tag_ == kHeap) w.S({heap(), heap_size()});
+  else w.S({reinterpret_cast<const char*>(b_), tag_ - kInline + 1u});
+}
+
+bool CompactId::Decode(Reader& r) {
+  const uint64_t kind = r.U();
+  if (kind == 1) {
+    const char* p = r.Raw(16);
+    if (!p) return false;
+    Free();
+    std::memcpy(b_, p, 16);
+    tag_ = kUuid;
+    return true;
+  }
+  // Text that reads as a UUID takes the UUID form here too, as in Set: the same id either way.
+  std::string_view text = r.View();
+  if (kind != 0 || !r.ok()) return false;
+  Set(text);
+  return true;
+}
+
 size_t CompactId::HeapBytes() const { return tag_ == kHeap ? heap_size() : 0; }
 
 uint32_t Interner::Intern(std::string_view s) {

@@ -50,6 +50,9 @@ inline uint64_t Hash64(std::string_view s) { return Hash64Append(kHash64Seed, s)
 // Lower-case hex SHA-256 of the input.
 std::string Sha256Hex(std::string_view s);
 
+class Writer;
+class Reader;
+
 // An id in 17 bytes and alignment 1 (so records pack tightly): a lower-case canonical UUID
 // (the Event.id format) as its 16 bytes, any other id of up to 16 bytes inline, longer ones
 // on the heap. Round-trips exactly; most ids never allocate.
@@ -67,6 +70,9 @@ class CompactId {
   // Appends the id's text to `out` (no temporary string).
   void AppendTo(std::string* out) const;
   bool empty() const { return tag_ == kEmpty; }
+  // Binary form (state format 4): a UUID as its 16 bytes, any other id as its text.
+  void Encode(Writer& w) const;
+  bool Decode(Reader& r);
   bool operator==(const CompactId& o) const;
   size_t HeapBytes() const;  // 0 unless the id is longer than 16 bytes
 
@@ -438,8 +444,14 @@ class Writer {
   void D(double d) {
     uint64_t b;
     std::memcpy(&b, &d, 8);
-    out_.append(reinterpret_cast<const char*>(&b), 8);
+    Fixed64(b);
   }
+  // Fixed width, little-endian as on every platform this builds for: for hashes and float
+  // bits, whose varints would be 10 and 5 bytes.
+  void Fixed64(uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), 8); }
+  void Fixed32(uint32_t v) { out_.append(reinterpret_cast<const char*>(&v), 4); }
+  void Raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
+  size_t size() const { return out_.size(); }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -451,6 +463,7 @@ class Reader {
   explicit Reader(std::string_view in) : in_(in) {}
   bool ok() const { return ok_; }
   bool done() const { return pos_ == in_.size(); }
+  size_t left() const { return in_.size() - pos_; }
   uint64_t U() {
     uint64_t v = 0;
     int shift = 0;
@@ -477,17 +490,42 @@ class Reader {
     pos_ += n;
     return s;
   }
-  double D() {
-    if (in_.size() - pos_ < 8) {
+  // Like S, without a copy: valid as long as the input is.
+  std::string_view View() {
+    uint64_t n = U();
+    if (!ok_ || n > in_.size() - pos_) {
       ok_ = false;
-      return 0;
+      return {};
     }
-    uint64_t b;
-    std::memcpy(&b, in_.data() + pos_, 8);
-    pos_ += 8;
+    std::string_view s = in_.substr(pos_, n);
+    pos_ += n;
+    return s;
+  }
+  double D() {
+    uint64_t b = Fixed64();
     double d;
     std::memcpy(&d, &b, 8);
     return d;
+  }
+  uint64_t Fixed64() {
+    uint64_t v = 0;
+    if (const char* p = Raw(8)) std::memcpy(&v, p, 8);
+    return v;
+  }
+  uint32_t Fixed32() {
+    uint32_t v = 0;
+    if (const char* p = Raw(4)) std::memcpy(&v, p, 4);
+    return v;
+  }
+  // The next n bytes, or null (and not ok) when fewer are left.
+  const char* Raw(size_t n) {
+    if (!ok_ || in_.size() - pos_ < n) {
+      ok_ = false;
+      return nullptr;
+    }
+    const char* p = in_.data() + pos_;
+    pos_ += n;
+    return p;
   }
 
  private:
