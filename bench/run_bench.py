@@ -139,6 +139,33 @@ class BenchKafka:
     def total(self, topic):
         return sum(self.ends(topic).values())
 
+    def duplicates(self, topic, header="ce_id", timeout=120):
+        """Reads `topic` to its end: (records whose `header` was seen before, up to 5 examples)."""
+        from confluent_kafka import Consumer, TopicPartition
+        ends = self.ends(topic)
+        c = Consumer({"bootstrap.servers": self.brokers, "group.id": "concord-bench-probe",
+                      "enable.auto.commit": False})
+        seen, dups, examples = {}, 0, []
+        try:
+            c.assign([TopicPartition(topic, p, 0) for p in ends])
+            left, deadline = sum(ends.values()), time.time() + timeout
+            while left > 0 and time.time() < deadline:
+                for m in c.consume(10000, timeout=1):
+                    if m.error():
+                        continue
+                    left -= 1
+                    key = dict(m.headers() or []).get(header)
+                    where = (m.partition(), m.offset(), m.timestamp()[1])
+                    if key in seen:
+                        dups += 1
+                        if len(examples) < 5:
+                            examples.append({"id": key.decode(errors="replace"), "first": seen[key], "again": where})
+                    else:
+                        seen[key] = where
+        finally:
+            c.close()
+        return dups, examples
+
     def commit_at_end(self, group, topics):
         """Starts `group` at the current end of `topics` (it then reads only what comes next)."""
         from confluent_kafka import Consumer, TopicPartition
@@ -537,6 +564,10 @@ def bench_throughput(a, kafka, redis, run, logs):
         settled_s = time.monotonic() - settle_start
         n_customers = al.metric("concord_alignment_state_customers") or customers
         log(f"alignment: {n} records in {secs:.2f}s, findings metric {published:.0f}, on topic {on_topic}")
+        if on_topic > published:  # consumers dedupe by ce_id, but the service should not repeat itself
+            dups, examples = kafka.duplicates(findings)
+            log(f"alignment: the topic is ahead of the metric (counted at each checkpoint); "
+                f"{dups} of its findings are there twice (ce_id; partition, offset, timestamp): {examples}")
         result("relay baseline: consume->produce, events/s", relay["events_per_s"], "events/s",
                note=f"{relay['delivered']} records, {kafka.partitions} partitions x 2 topics")
         result("alignment: throughput, events/s", rate, "events/s", relay["events_per_s"], "relay baseline",
@@ -562,6 +593,16 @@ def bench_throughput(a, kafka, redis, run, logs):
             result("alignment: live heap per customer after the run", heap / n_customers, "B/customer",
                    note=f"heap {heap / 2**20:.0f} MiB live, {heap_resident / 2**20:.0f} MiB resident; "
                         f"RSS outside the heap {(rss1 - heap_resident) / 2**20:.0f} MiB")
+        # What the checkpoints take in Redis (its memory and its AOF): the per-partition state hashes.
+        state_bytes, cursor = 0, b"0"
+        while True:
+            cursor, keys = redis.cmd("SCAN", cursor, "MATCH", f"{prefix}:state:*", "COUNT", 1000)
+            for k in keys:
+                state_bytes += redis.cmd("MEMORY", "USAGE", k, "SAMPLES", 0) or 0
+            if cursor in (b"0", "0"):
+                break
+        result("alignment: checkpointed state in Redis per customer", state_bytes / n_customers, "B/customer",
+               note=f"{state_bytes / 2**20:.0f} MiB in the state hashes (MEMORY USAGE), {int(n_customers)} customers")
     finally:
         al.stop()
 
