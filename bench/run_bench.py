@@ -564,6 +564,9 @@ def bench_throughput(a, kafka, redis, run, logs):
         settled_s = time.monotonic() - settle_start
         n_customers = al.metric("concord_alignment_state_customers") or customers
         log(f"alignment: {n} records in {secs:.2f}s, findings metric {published:.0f}, on topic {on_topic}")
+        by_type = {line.split('type="', 1)[1].split('"', 1)[0].replace("FINDING_TYPE_", ""): int(float(line.rsplit(" ", 1)[1]))
+                   for line in (al.scrape() or "").splitlines() if line.startswith("concord_alignment_findings_total{")}
+        log(f"alignment: findings by type: {by_type}")
         if on_topic > published:  # consumers dedupe by ce_id, but the service should not repeat itself
             dups, examples = kafka.duplicates(findings)
             log(f"alignment: the topic is ahead of the metric (counted at each checkpoint); "
