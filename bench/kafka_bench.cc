@@ -161,7 +161,8 @@ int Fill(const Args& a) {
   for (long long g0 = first_customer; produced < events; g0 += group) {
     std::vector<std::vector<ev::Event>> stories;
     for (long long c = g0; c < g0 + group && c < first_customer + customers; ++c) {
-      const eng::Micros tc = base + (g0 / group) * 10 * eng::kHour + (c - g0) * eng::kSecond;
+      // Relative to the first customer: a later fill (--first-customer) is in the past too.
+      const eng::Micros tc = base + ((g0 - first_customer) / group) * 10 * eng::kHour + (c - g0) * eng::kSecond;
       stories.push_back(Story(static_cast<size_t>(c), [&](int i) { return tc + i * eng::kHour; }));
     }
     if (stories.empty()) {  // more events than customers' stories: wrap around with new ids

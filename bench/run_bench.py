@@ -35,6 +35,12 @@ def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
+# CONCORD_BENCH_PERF_CALL_GRAPH=dwarf: whole call stacks in the profiles (the builds keep no frame
+# pointers, so -g's stacks stop at the first frame; dwarf records are ~20x larger).
+PERF_CALL_GRAPH = ["--call-graph", os.environ["CONCORD_BENCH_PERF_CALL_GRAPH"]] \
+    if os.environ.get("CONCORD_BENCH_PERF_CALL_GRAPH") else ["-g"]
+
+
 # --- Redis (a minimal RESP client: no dependency) ----------------------------------------
 class Redis:
     def __init__(self, port):
@@ -261,8 +267,9 @@ class Alignment:
                 raise RuntimeError(f"alignment exited {self.proc.returncode}; log {self.log_path}")
             if self.get("/healthz")[0] == 200:
                 if self.want_perf and self.perf is None:
-                    self.perf = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-o", str(OUT / f"perf-{self.tag}.data"),
-                                                  "-p", str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    self.perf = subprocess.Popen(["perf", "record", *PERF_CALL_GRAPH, "-F", "499", "-o",
+                                                  str(OUT / f"perf-{self.tag}.data"), "-p", str(self.proc.pid)],
+                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 return time.monotonic() - self.t_start
             time.sleep(0.05)
         raise RuntimeError(f"alignment not ready after {timeout}s; log {self.log_path}")
@@ -525,7 +532,7 @@ def bench_throughput(a, kafka, redis, run, logs):
     # before the instance starts: once it has joined, an outside commit fails (UNKNOWN_MEMBER_ID)
     starts = dict(PRE_FILL_ENDS)
     commit_group(kafka, Alignment.group_for(tag), starts)
-    al = Alignment(kafka, tag, prefix, 0, logs, findings, dlq)
+    al = Alignment(kafka, tag, prefix, a.throughput_grace, logs, findings, dlq)
     n = sum(ends[tp] - starts.get(tp, 0) for tp in ends)
     rss0 = al.rss()
     t_first = None
@@ -566,7 +573,10 @@ def bench_throughput(a, kafka, redis, run, logs):
         log(f"alignment: {n} records in {secs:.2f}s, findings metric {published:.0f}, on topic {on_topic}")
         by_type = {line.split('type="', 1)[1].split('"', 1)[0].replace("FINDING_TYPE_", ""): int(float(line.rsplit(" ", 1)[1]))
                    for line in (al.scrape() or "").splitlines() if line.startswith("concord_alignment_findings_total{")}
-        log(f"alignment: findings by type: {by_type}")
+        body = al.scrape() or ""
+        out_of_merge = {line.split('reason="', 1)[1].split('"', 1)[0]: int(float(line.rsplit(" ", 1)[1]))
+                        for line in body.splitlines() if line.startswith("concord_alignment_events_out_of_merge_total{")}
+        log(f"alignment: findings by type: {by_type}; events run outside the cross-team merge: {out_of_merge}")
         if on_topic > published:  # consumers dedupe by ce_id, but the service should not repeat itself
             dups, examples = kafka.duplicates(findings)
             log(f"alignment: the topic is ahead of the metric (counted at each checkpoint); "
@@ -614,7 +624,7 @@ def bench_throughput(a, kafka, redis, run, logs):
     fill2 = tool("fill", "--brokers", kafka.brokers, "--marketing", MKT, "--sales", SALES, "--events", tail_events,
                  "--customers", max(1, tail_events // 10), "--first-customer", 5_000_000)
     ends2 = input_ends(kafka)
-    al2 = Alignment(kafka, tag, prefix, 0, logs, findings, dlq)
+    al2 = Alignment(kafka, tag, prefix, a.throughput_grace, logs, findings, dlq)
     try:
         before = al2.checkpointed(redis)
         behind = sum(max(0, end - before.get(tp, 0)) for tp, end in ends2.items())
@@ -657,7 +667,7 @@ class WriteService:
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.perf = None
         if os.environ.get("CONCORD_BENCH_PERF") == "write":
-            self.perf = subprocess.Popen(["perf", "record", "-g", "-F", "499", "-o", str(OUT / f"perf-{tag}-{name}.data"),
+            self.perf = subprocess.Popen(["perf", "record", *PERF_CALL_GRAPH, "-F", "499", "-o", str(OUT / f"perf-{tag}-{name}.data"),
                                           "-p", str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     @property
@@ -822,6 +832,9 @@ def main():
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--graces", type=lambda v: [int(x) for x in v.split(",")], default=[0, 100],
                     help="the latency runs' --reorder-grace-ms values (default 0,100)")
+    ap.add_argument("--throughput-grace", type=int, default=100,
+                    help="--reorder-grace-ms of the throughput and recovery instances (default 100, the service's "
+                         "default: the cross-team merge on, so the findings do not depend on read timing)")
     ap.add_argument("--engine-min-time", type=float, default=2.0)
     ap.add_argument("--kafka-port", type=int, default=19092,
                     help="port of the dedicated benchmark broker (it also takes the next three)")

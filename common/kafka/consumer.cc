@@ -193,6 +193,27 @@ absl::Status Consumer::Seek(const TopicPartition& tp, std::chrono::milliseconds 
   return ToStatus(list->elems[0].err, "kafka seek");
 }
 
+namespace {
+// The call's own error, else the first partition's.
+absl::Status PartitionsResult(rd_kafka_resp_err_t err, const rd_kafka_topic_partition_list_t& list, std::string_view what) {
+  if (err) return ToStatus(err, what);
+  for (int i = 0; i < list.cnt; ++i) {
+    if (list.elems[i].err) return ToStatus(list.elems[i].err, what);
+  }
+  return absl::OkStatus();
+}
+}  // namespace
+
+absl::Status Consumer::Pause(const std::vector<TopicPartition>& partitions) {
+  auto list = ToList(partitions);
+  return PartitionsResult(rd_kafka_pause_partitions(rk_.get(), list.get()), *list, "kafka pause");
+}
+
+absl::Status Consumer::Resume(const std::vector<TopicPartition>& partitions) {
+  auto list = ToList(partitions);
+  return PartitionsResult(rd_kafka_resume_partitions(rk_.get(), list.get()), *list, "kafka resume");
+}
+
 std::optional<int64_t> Consumer::HighWatermark(const char* topic, int32_t partition) const {
   int64_t lo = 0, hi = -1;
   if (rd_kafka_get_watermark_offsets(rk_.get(), topic, partition, &lo, &hi) != RD_KAFKA_RESP_ERR_NO_ERROR ||

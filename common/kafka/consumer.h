@@ -89,6 +89,11 @@ class Consumer {
                                                         std::chrono::milliseconds timeout);
   // Moves the position of an assigned partition.
   absl::Status Seek(const TopicPartition& tp, std::chrono::milliseconds timeout);
+  // Stops fetching the partitions (what was fetched and not yet polled is dropped); Resume
+  // fetches again from the record after the last one polled. A pause outlives a rebalance:
+  // resume what is re-assigned.
+  absl::Status Pause(const std::vector<TopicPartition>& partitions);
+  absl::Status Resume(const std::vector<TopicPartition>& partitions);
   // High watermark minus position, summed over the assignment (from the cached statistics).
   int64_t Lag() const;
   // The partition's high watermark as of the last fetch answer (nullopt before the first).

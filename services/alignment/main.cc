@@ -42,6 +42,10 @@ int main(int argc, char** argv) {
   p.Add("--reorder-grace-ms", &reorder_grace_ms,
         "Hold each event this long (by event time) so the other team's slightly later records are ordered before it")
       ->check(CLI::Range(0, 60000));
+  p.Add("--reorder-held-per-partition", &popts.held_per_partition,
+        "Stop fetching a partition while this many of its events wait for the other team's partition (a backlog; "
+        "0 = never)")
+      ->check(CLI::Range(0, 1000000));
 
   app.AddValidator([&]() -> std::vector<std::string> {
     // Partition N of one topic is ordered against partition N of the other (see processor.h).

@@ -53,6 +53,15 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
                         "Decoded events waiting for the other team's partition (cross-team merge)").With({});
   caught_up_metric_ = &reg.AddGauge("concord_alignment_caught_up",
                                     "1 once the assigned partitions' backlog has been read (timers run)").With({});
+  auto& forced = reg.AddCounter("concord_alignment_events_out_of_merge_total",
+                                "Events run before the other team's partition could be merged with them: its position "
+                                "unknown for max_hold, or held_limit events held",
+                                {"reason"});
+  forced_unknown_ = &forced.With({"position_unknown"});
+  forced_held_limit_ = &forced.With({"held_limit"});
+  paused_metric_ = &reg.AddGauge("concord_alignment_partitions_paused",
+                                 "Input partitions not fetched while their held events wait for the other team's")
+                        .With({});
 }
 
 Processor::~Processor() { Stop(); }
@@ -120,6 +129,7 @@ void Processor::Run() {
       }
     }
     Release(options_.reorder_grace.count() == 0);
+    PauseOrResume();
     auto now = std::chrono::steady_clock::now();
     if (now - last_tick_ >= options_.tick) {
       last_tick_ = now;
@@ -229,26 +239,28 @@ Processor::PartnerState Processor::Position(const TP& tp) const {
   return it->second >= *hw ? PartnerState::kCaughtUp : PartnerState::kBehind;
 }
 
-bool Processor::MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
-                           std::chrono::steady_clock::time_point now) const {
+Processor::Alone Processor::MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
+                                      std::chrono::steady_clock::time_point now) const {
   switch (Position(other)) {
     case PartnerState::kBehind:
       // Its next record is already on the broker: wait for it, so that the order does not
       // depend on how reads were batched (bounded by memory: held_limit).
-      return held_count_ >= options_.held_limit;
+      return held_count_ >= options_.held_limit ? Alone::kForcedHeldLimit : Alone::kWait;
     case PartnerState::kUnknown:
-      return now - d.arrived >= options_.max_hold;
+      return now - d.arrived >= options_.max_hold ? Alone::kForcedUnknown : Alone::kWait;
     case PartnerState::kCaughtUp: {
       // Live: the other team's earlier events may still be on their way (a slower relay):
       // wait out the grace, unless that partition has already delivered a later event (each
-      // relay publishes in time order, so nothing earlier can still come from there).
+      // relay publishes in time order, so nothing earlier can still come from there). An event
+      // dated ahead of this clock (a producer's clock skew) waits the grace after it arrived,
+      // not until its date.
       int64_t at = EventMicros(d.event);
-      if (at <= grace_edge_us) return true;
+      if (at <= grace_edge_us || now - d.arrived >= options_.reorder_grace) return Alone::kInOrder;
       auto seen = seen_us_.find(other);
-      return seen != seen_us_.end() && seen->second >= at;
+      return seen != seen_us_.end() && seen->second >= at ? Alone::kInOrder : Alone::kWait;
     }
   }
-  return true;
+  return Alone::kInOrder;
 }
 
 void Processor::Release(bool all) {
@@ -290,7 +302,12 @@ void Processor::Release(bool all) {
         }
         bool from_a = !a.empty();
         auto& q = from_a ? a : b;
-        if (!all && !MayGoAlone(q.front(), from_a ? tb : ta, grace_edge_us, now)) break;
+        if (!all) {
+          const Alone alone = MayGoAlone(q.front(), from_a ? tb : ta, grace_edge_us, now);
+          if (alone == Alone::kWait) break;
+          if (alone == Alone::kForcedUnknown) forced_unknown_->Inc();
+          if (alone == Alone::kForcedHeldLimit) forced_held_limit_->Inc();
+        }
         take(from_a ? ta : tb, q);
       }
     }
@@ -303,6 +320,36 @@ void Processor::Release(bool all) {
       }
     }
   }
+}
+
+void Processor::PauseOrResume() {
+  if (options_.held_per_partition == 0) return;
+  for (const auto& [tp, q] : held_) {
+    const bool paused = paused_.count(tp) > 0;
+    if (!paused && q.size() >= options_.held_per_partition) {
+      if (auto s = consumer_->Pause({{std::string(tp.first), tp.second}}); !s.ok()) {
+        log::Warn("cannot pause an input partition", {{"topic", tp.first}, {"partition", tp.second}, {"error", s.ToString()}});
+        continue;
+      }
+      paused_.insert(tp);
+    } else if (paused && q.size() <= options_.held_per_partition / 2) {
+      if (auto s = consumer_->Resume({{std::string(tp.first), tp.second}}); !s.ok()) {
+        log::Warn("cannot resume an input partition", {{"topic", tp.first}, {"partition", tp.second}, {"error", s.ToString()}});
+        continue;
+      }
+      paused_.erase(tp);
+    }
+  }
+  paused_metric_->Set(static_cast<double>(paused_.size()));
+}
+
+void Processor::ResumeAll() {
+  // A pause outlives a rebalance in librdkafka: whatever is assigned next must be fetched.
+  std::vector<kafka::TopicPartition> tps;
+  for (const auto& tp : paused_) tps.push_back({std::string(tp.first), tp.second});
+  if (!tps.empty()) (void)consumer_->Resume(tps);
+  paused_.clear();
+  paused_metric_->Set(0);
 }
 
 void Processor::Detect() {
@@ -399,6 +446,7 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
 }
 
 void Processor::ForgetHeld() {
+  ResumeAll();
   held_.clear();
   held_count_ = 0;
   dead_tail_.clear();

@@ -87,7 +87,11 @@ struct ProcessorOptions {
   // An event is also held while the other team's partition for the same customers has not
   // been read past its time (a backlog after a restart), but never longer than this.
   std::chrono::milliseconds max_hold{2000};  // when the other partition's position is unknown
-  size_t held_limit = 200000;                 // events held at most, whatever the other side
+  // A partition whose held events reach this is paused (not fetched) until they fall to half:
+  // in a backlog the topic that covers event time faster (fewer events per hour) waits for the
+  // other instead of piling up. 0 = never pause.
+  size_t held_per_partition = 5000;
+  size_t held_limit = 200000;  // events held at most, whatever the other side: then order is given up
   DecodeLimits limits;
 };
 
@@ -176,9 +180,11 @@ class Processor : public kafka::RebalanceListener {
   enum class PartnerState { kCaughtUp, kBehind, kUnknown };
   // Whether everything the partition had at its last fetch has been read.
   PartnerState Position(const TP& tp) const;
-  // Whether an event may go to the engine while the other topic's partition has nothing held.
-  bool MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
-                  std::chrono::steady_clock::time_point now) const;
+  // Whether an event may go to the engine while the other topic's partition has nothing held:
+  // in order (nothing earlier can come from there), or forced without that guarantee.
+  enum class Alone { kWait, kInOrder, kForcedUnknown, kForcedHeldLimit };
+  Alone MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
+                   std::chrono::steady_clock::time_point now) const;
   size_t held_count_ = 0;
   std::map<TP, int64_t> assigned_hw_;  // high watermark at assignment
   // Records below a partition's end at assignment may have been processed (and their findings
@@ -188,6 +194,11 @@ class Processor : public kafka::RebalanceListener {
   void NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions);
   void ForgetHeld();  // drops events held for ordering (revocation, shutdown) and positions
   void Release(bool all);  // moves held events that may go now into batch_
+  // Pauses the partitions holding held_per_partition events, resumes them at half (flow
+  // control for the merge: bounded memory without running events out of order).
+  void PauseOrResume();
+  void ResumeAll();  // every partition this processor paused
+  std::set<TP> paused_;
   // Set once every assigned partition has been read to its end (and nothing is held) after an
   // assignment. Wall-clock timers (SLA breaches) wait for it: while a backlog is replayed, the
   // event that would stop a timer may still be unread, and firing then would make the findings
@@ -202,6 +213,11 @@ class Processor : public kafka::RebalanceListener {
   metrics::Gauge* customers_;
   metrics::Gauge* held_metric_;
   metrics::Gauge* caught_up_metric_;
+  // Events that went to the engine without the cross-team order guarantee (max_hold with the
+  // other side's position unknown, or held_limit): findings may then depend on read timing.
+  metrics::Counter* forced_unknown_;
+  metrics::Counter* forced_held_limit_;
+  metrics::Gauge* paused_metric_;
 };
 
 }  // namespace concord::alignment

@@ -3,6 +3,8 @@
 #include "services/alignment/processor.h"
 
 #include <atomic>
+#include <functional>
+#include <mutex>
 #include <cstdlib>
 #include <random>
 #include <set>
@@ -26,6 +28,29 @@ using concord::testenv::Unique;
 using namespace std::chrono_literals;
 using google::protobuf::util::TimeUtil;
 
+
+// Records the event times in the order the engine is given them.
+class OrderEngine : public EnginePort {
+ public:
+  void Process(const events::v1::Event& e, const v1::SourcePosition&, std::vector<engine::EncodedFinding>*) override {
+    std::lock_guard lock(mu_);
+    times_.push_back(e.occurred_at().seconds());
+  }
+  void AdvanceTime(std::chrono::system_clock::time_point, std::vector<engine::EncodedFinding>*) override {}
+  std::vector<std::string> TakeDirty() override { return {}; }
+  std::optional<std::string> Serialize(const std::string&) override { return std::nullopt; }
+  absl::Status Restore(const std::string&, std::string_view) override { return absl::OkStatus(); }
+  void Drop(const std::string&) override {}
+  size_t customers() const override { return 0; }
+  std::vector<int64_t> times() {
+    std::lock_guard lock(mu_);
+    return times_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<int64_t> times_;
+};
 
 // Counts events per customer; raises one finding when a customer reaches its 2nd event.
 class CountingEngine : public EnginePort {
@@ -98,6 +123,21 @@ class ProcessorTest : public testing::Test {
     e.mutable_message_sent();
     auto headers = kafka::ToHeaders({id, "/test", "io.concord.test.v1", "", customer, "concord.events.v1.Event"});
     ASSERT_TRUE(producer_->ProduceSync(options_.input_topics[topic], customer, e.SerializeAsString(), headers, 10s).ok());
+  }
+  // Many events at once (one flush), dated `at(i)`.
+  void ProduceMany(int topic, const std::string& customer, const std::string& prefix, int n,
+                   const std::function<int64_t(int)>& at_seconds) {
+    for (int i = 0; i < n; ++i) {
+      events::v1::Event e;
+      e.set_id(prefix + std::to_string(i));
+      e.mutable_occurred_at()->set_seconds(at_seconds(i));
+      e.mutable_customer()->set_customer_key(customer);
+      e.mutable_message_sent();
+      auto headers = kafka::ToHeaders({e.id(), "/test", "io.concord.test.v1", "", customer, "concord.events.v1.Event"});
+      ASSERT_TRUE(producer_->Produce(options_.input_topics[topic], customer, e.SerializeAsString(), headers,
+                                     [](const kafka::DeliveryResult&) {}).ok());
+    }
+    ASSERT_TRUE(producer_->Flush(30s).ok());
   }
   void ProduceRaw(int topic, const std::string& key, const std::string& value, const kafka::Headers& h = {}) {
     ASSERT_TRUE(producer_->ProduceSync(options_.input_topics[topic], key, value, h, 10s).ok());
@@ -283,6 +323,38 @@ TEST_F(ProcessorTest, EpochsBeyondTheMemoryBoundWaitAndNothingIsLost) {
   ASSERT_TRUE(WaitFor([&] { return p.findings_published() == 60; })) << p.findings_published();
   p.Stop();
   ExpectEachFindingOnce(60);
+}
+
+TEST_F(ProcessorTest, ABacklogIsMergedInEventTimeOrderWhenOneTopicRunsAhead) {
+  // One customer's backlog: marketing has an event every 10 s, sales one every second, so each
+  // fetch of marketing covers ten times more event time and its events wait for sales'. With
+  // room for only 60 held events, order was given up once they piled up; now the partition
+  // that runs ahead is paused at 20 and resumed at 10, and nothing goes out of order.
+  options_.max_batch = 10;
+  options_.held_per_partition = 20;
+  options_.held_limit = 60;
+  const int64_t t0 = std::time(nullptr) - 86400;
+  ProduceMany(0, "domain:order.com", "m-", 150, [&](int i) { return t0 + 10 * i + 5; });
+  ProduceMany(1, "domain:order.com", "s-", 1500, [&](int i) { return t0 + i; });
+  OrderEngine engine;
+  Processor p(options_, RedisOptions(), *producer_, engine);
+  ASSERT_TRUE(p.Start().ok());
+  ASSERT_TRUE(WaitFor([&] { return engine.times().size() == 1650; }, 60s)) << engine.times().size();
+  p.Stop();
+  const auto times = engine.times();
+  size_t backwards = 0;
+  for (size_t i = 1; i < times.size(); ++i) backwards += times[i] < times[i - 1];
+  EXPECT_EQ(backwards, 0u) << "events run before an earlier one of the other topic";
+}
+
+TEST_F(ProcessorTest, AnEventDatedAheadOfTheClockWaitsOnlyTheGrace) {
+  // A producer whose clock runs an hour fast: its event is not held until that hour has passed.
+  CountingEngine engine;
+  Processor p(options_, RedisOptions(), *producer_, engine);
+  ASSERT_TRUE(p.Start().ok());
+  ProduceMany(0, "domain:skew.com", "f-", 1, [](int) { return std::time(nullptr) + 3600; });
+  EXPECT_TRUE(WaitFor([&] { return engine.events == 1; }, 15s));
+  p.Stop();
 }
 
 }  // namespace
