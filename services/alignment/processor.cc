@@ -324,15 +324,19 @@ void Processor::Release(bool all) {
 
 void Processor::PauseOrResume() {
   if (options_.held_per_partition == 0) return;
+  // Every partition pair's waiting side together stays within half of held_limit: the merge
+  // never has to give up the order for memory.
+  const size_t pairs = std::max<size_t>(1, held_.size() / 2);
+  const size_t high = std::max<size_t>(2, std::min(options_.held_per_partition, options_.held_limit / (2 * pairs)));
   for (const auto& [tp, q] : held_) {
     const bool paused = paused_.count(tp) > 0;
-    if (!paused && q.size() >= options_.held_per_partition) {
+    if (!paused && q.size() >= high) {
       if (auto s = consumer_->Pause({{std::string(tp.first), tp.second}}); !s.ok()) {
         log::Warn("cannot pause an input partition", {{"topic", tp.first}, {"partition", tp.second}, {"error", s.ToString()}});
         continue;
       }
       paused_.insert(tp);
-    } else if (paused && q.size() <= options_.held_per_partition / 2) {
+    } else if (paused && q.size() <= high / 2) {
       if (auto s = consumer_->Resume({{std::string(tp.first), tp.second}}); !s.ok()) {
         log::Warn("cannot resume an input partition", {{"topic", tp.first}, {"partition", tp.second}, {"error", s.ToString()}});
         continue;
