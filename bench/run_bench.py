@@ -146,12 +146,13 @@ class BenchKafka:
         return sum(self.ends(topic).values())
 
     def duplicates(self, topic, header="ce_id", timeout=120):
-        """Reads `topic` to its end: (records whose `header` was seen before, up to 5 examples)."""
+        """Reads `topic` to its end: (records whose `header` was seen before, up to 5 examples,
+        records per ce_type)."""
         from confluent_kafka import Consumer, TopicPartition
         ends = self.ends(topic)
         c = Consumer({"bootstrap.servers": self.brokers, "group.id": "concord-bench-probe",
                       "enable.auto.commit": False})
-        seen, dups, examples = {}, 0, []
+        seen, dups, examples, types = {}, 0, [], {}
         try:
             c.assign([TopicPartition(topic, p, 0) for p in ends])
             left, deadline = sum(ends.values()), time.time() + timeout
@@ -160,7 +161,10 @@ class BenchKafka:
                     if m.error():
                         continue
                     left -= 1
-                    key = dict(m.headers() or []).get(header)
+                    headers = dict(m.headers() or [])
+                    key = headers.get(header)
+                    kind = (headers.get("ce_type") or b"").decode(errors="replace")
+                    types[kind] = types.get(kind, 0) + 1
                     where = (m.partition(), m.offset(), m.timestamp()[1])
                     if key in seen:
                         dups += 1
@@ -170,7 +174,7 @@ class BenchKafka:
                         seen[key] = where
         finally:
             c.close()
-        return dups, examples
+        return dups, examples, types
 
     def commit_at_end(self, group, topics):
         """Starts `group` at the current end of `topics` (it then reads only what comes next)."""
@@ -578,9 +582,10 @@ def bench_throughput(a, kafka, redis, run, logs):
                         for line in body.splitlines() if line.startswith("concord_alignment_events_out_of_merge_total{")}
         log(f"alignment: findings by type: {by_type}; events run outside the cross-team merge: {out_of_merge}")
         if on_topic > published:  # consumers dedupe by ce_id, but the service should not repeat itself
-            dups, examples = kafka.duplicates(findings)
-            log(f"alignment: the topic is ahead of the metric (counted at each checkpoint); "
-                f"{dups} of its findings are there twice (ce_id; partition, offset, timestamp): {examples}")
+            dups, examples, types = kafka.duplicates(findings)
+            log(f"alignment: the topic is ahead of the metric (counted at each checkpoint); records by ce_type: "
+                f"{types}; {dups} of them there twice (ce_id; partition, offset, timestamp): {examples}; "
+                f"the metric now {al.metric('concord_alignment_findings_total')}")
         result("relay baseline: consume->produce, events/s", relay["events_per_s"], "events/s",
                note=f"{relay['delivered']} records, {kafka.partitions} partitions x 2 topics")
         result("alignment: throughput, events/s", rate, "events/s", relay["events_per_s"], "relay baseline",

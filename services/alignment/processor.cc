@@ -150,8 +150,9 @@ void Processor::Run() {
     if (pending_.started == std::chrono::steady_clock::time_point{}) pending_.started = now;
     if (now - pending_.started >= options_.checkpoint_interval || pending_.records >= options_.checkpoint_max_records) {
       Seal();
-    } else {
+    } else if (!pending_.findings.empty() || !pending_.dead_letters.empty()) {
       writer_.Submit(std::exchange(pending_.findings, {}), std::exchange(pending_.dead_letters, {}));
+      pending_.submitted = true;  // sealed at the interval even if nothing else comes
     }
   }
   ForgetHeld();  // not processed, offsets not stored: the next owner reads them again

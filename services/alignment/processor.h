@@ -143,8 +143,11 @@ class Processor : public kafka::RebalanceListener {
     std::vector<DeadLetter> dead_letters;
     std::map<TP, int64_t> next_offsets;
     size_t records = 0;
+    bool submitted = false;  // findings already handed to the writer: the epoch still needs its seal
     std::chrono::steady_clock::time_point started{};
-    bool empty() const { return findings.empty() && dead_letters.empty() && next_offsets.empty() && records == 0; }
+    bool empty() const {
+      return findings.empty() && dead_letters.empty() && next_offsets.empty() && records == 0 && !submitted;
+    }
   };
 
   void Run();

@@ -92,6 +92,28 @@ class CountingEngine : public EnginePort {
   std::set<std::string> dirty_;
 };
 
+// A timer: one finding from AdvanceTime a second after the first event (whose epoch is sealed
+// by then: the finding is alone in its epoch).
+class TimerEngine : public CountingEngine {
+ public:
+  void AdvanceTime(std::chrono::system_clock::time_point now, std::vector<engine::EncodedFinding>* out) override {
+    if (events == 0 || fired_) return;
+    if (first_seen_ == std::chrono::system_clock::time_point{}) first_seen_ = now;
+    if (now - first_seen_ < std::chrono::seconds(1)) return;
+    fired_ = true;
+    v1::Finding f;
+    f.set_id("timer:sla");
+    f.set_type(v1::FINDING_TYPE_HANDOFF_SLA_BREACH);
+    f.set_customer_key("domain:timer.com");
+    *f.mutable_detected_at() = TimeUtil::MicrosecondsToTimestamp(
+        std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count());
+    *f.mutable_last_evidence_at() = f.detected_at();
+    out->push_back(engine::ToEncoded(f));
+  }
+  bool fired_ = false;
+  std::chrono::system_clock::time_point first_seen_{};
+};
+
 class ProcessorTest : public testing::Test {
  protected:
   void SetUp() override {
@@ -355,6 +377,19 @@ TEST_F(ProcessorTest, AnEventDatedAheadOfTheClockWaitsOnlyTheGrace) {
   ProduceMany(0, "domain:skew.com", "f-", 1, [](int) { return std::time(nullptr) + 3600; });
   EXPECT_TRUE(WaitFor([&] { return engine.events == 1; }, 15s));
   p.Stop();
+}
+
+TEST_F(ProcessorTest, ATimerFindingIsCheckpointedWithoutWaitingForTheNextEvent) {
+  // A finding raised by a timer while no record comes: published at once, and its epoch sealed
+  // and checkpointed at the interval (it waited for the next record, so the findings store and
+  // the metric missed it, and a restart published it again).
+  TimerEngine engine;
+  Processor p(options_, RedisOptions(), *producer_, engine);
+  ASSERT_TRUE(p.Start().ok());
+  ProduceEvent(0, "domain:timer.com", "t1");
+  EXPECT_TRUE(WaitFor([&] { return p.findings_published() == 1; }, 20s)) << p.findings_published();
+  p.Stop();
+  ExpectEachFindingOnce(1);
 }
 
 }  // namespace
