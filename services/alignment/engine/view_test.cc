@@ -360,14 +360,19 @@ std::string FromHex(const std::string& hex) {
   return out;
 }
 
+// The bytes of testdata/<name> (a hex dump); empty if it cannot be read.
+std::string Fixture(const std::string& name) {
+  std::ifstream in(SourceDir() + "/services/alignment/engine/testdata/" + name);
+  std::string hex;
+  in >> hex;
+  return FromHex(hex);
+}
+
 // testdata/state_v1_acme.hex: SerializeCustomer of the format-1 engine after lead, hand-off,
 // accept, quote, opportunity, message and duplicate contact (kT0 .. kT0+7h).
 TEST(StateFormatTest, RestoresFormat1Bytes) {
-  std::ifstream in(SourceDir() + "/services/alignment/engine/testdata/state_v1_acme.hex");
-  std::string hex;
-  in >> hex;
-  ASSERT_FALSE(hex.empty());
-  std::string v1 = FromHex(hex);
+  std::string v1 = Fixture("state_v1_acme.hex");
+  ASSERT_FALSE(v1.empty());
   ASSERT_EQ(v1[0], 1);
   Engine e(ExamplePlaybook());
   ASSERT_TRUE(e.RestoreCustomer(kKey, v1));
@@ -408,11 +413,8 @@ TEST(StateFormatTest, RestoresFormat1Bytes) {
 // their id, format 3 as raise keys: a restored format-2 state, and the same re-serialized as
 // format 4, must behave like the engine that never stopped.
 TEST(StateFormatTest, RestoresFormat2BytesAndItsRaisedFindings) {
-  std::ifstream in(SourceDir() + "/services/alignment/engine/testdata/state_v2_acme.hex");
-  std::string hex;
-  in >> hex;
-  ASSERT_FALSE(hex.empty());
-  const std::string v2 = FromHex(hex);
+  const std::string v2 = Fixture("state_v2_acme.hex");
+  ASSERT_FALSE(v2.empty());
   ASSERT_EQ(v2[0], 2);
   Playbook pb = ExamplePlaybook();
   pb.dedupe_ids = 0;
@@ -457,11 +459,8 @@ TEST(StateFormatTest, RestoresFormat2BytesAndItsRaisedFindings) {
 // bytes: a restored format-3 state, and the same re-serialized as format 4, must behave like
 // the engine that never stopped, replayed events included.
 TEST(StateFormatTest, RestoresFormat3Bytes) {
-  std::ifstream in(SourceDir() + "/services/alignment/engine/testdata/state_v3_acme.hex");
-  std::string hex;
-  in >> hex;
-  ASSERT_FALSE(hex.empty());
-  const std::string v3 = FromHex(hex);
+  const std::string v3 = Fixture("state_v3_acme.hex");
+  ASSERT_FALSE(v3.empty());
   ASSERT_EQ(v3[0], 3);
 
   Engine direct(ExamplePlaybook());
