@@ -41,6 +41,12 @@ PERF_CALL_GRAPH = ["--call-graph", os.environ["CONCORD_BENCH_PERF_CALL_GRAPH"]] 
     if os.environ.get("CONCORD_BENCH_PERF_CALL_GRAPH") else ["-g"]
 
 
+def start_perf(pid, path):
+    """perf record attached to `pid` (profiling only), stopped by stop_process."""
+    return subprocess.Popen(["perf", "record", *PERF_CALL_GRAPH, "-F", "499", "-o", str(path), "-p", str(pid)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 # --- Redis (a minimal RESP client: no dependency) ----------------------------------------
 class Redis:
     def __init__(self, port):
@@ -271,9 +277,7 @@ class Alignment:
                 raise RuntimeError(f"alignment exited {self.proc.returncode}; log {self.log_path}")
             if self.get("/healthz")[0] == 200:
                 if self.want_perf and self.perf is None:
-                    self.perf = subprocess.Popen(["perf", "record", *PERF_CALL_GRAPH, "-F", "499", "-o",
-                                                  str(OUT / f"perf-{self.tag}.data"), "-p", str(self.proc.pid)],
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    self.perf = start_perf(self.proc.pid, OUT / f"perf-{self.tag}.data")
                 return time.monotonic() - self.t_start
             time.sleep(0.05)
         raise RuntimeError(f"alignment not ready after {timeout}s; log {self.log_path}")
@@ -302,6 +306,12 @@ class Alignment:
             return None
         return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
                    if line.startswith(name + "{") or line.startswith(name + " "))
+
+    @staticmethod
+    def by_label(name, label, body):
+        """{label value: sample} of a counter with one label, from a /metrics body."""
+        return {line.split(f'{label}="', 1)[1].split('"', 1)[0]: int(float(line.rsplit(" ", 1)[1]))
+                for line in (body or "").splitlines() if line.startswith(name + "{")}
 
     def histogram(self, name, body=None):
         """{upper bound: cumulative count} of an unlabelled histogram, or {} if unreachable."""
@@ -575,11 +585,10 @@ def bench_throughput(a, kafka, redis, run, logs):
         settled_s = time.monotonic() - settle_start
         n_customers = al.metric("concord_alignment_state_customers") or customers
         log(f"alignment: {n} records in {secs:.2f}s, findings metric {published:.0f}, on topic {on_topic}")
-        by_type = {line.split('type="', 1)[1].split('"', 1)[0].replace("FINDING_TYPE_", ""): int(float(line.rsplit(" ", 1)[1]))
-                   for line in (al.scrape() or "").splitlines() if line.startswith("concord_alignment_findings_total{")}
-        body = al.scrape() or ""
-        out_of_merge = {line.split('reason="', 1)[1].split('"', 1)[0]: int(float(line.rsplit(" ", 1)[1]))
-                        for line in body.splitlines() if line.startswith("concord_alignment_events_out_of_merge_total{")}
+        body = al.scrape()
+        by_type = {t.replace("FINDING_TYPE_", ""): v
+                   for t, v in al.by_label("concord_alignment_findings_total", "type", body).items()}
+        out_of_merge = al.by_label("concord_alignment_events_out_of_merge_total", "reason", body)
         log(f"alignment: findings by type: {by_type}; events run outside the cross-team merge: {out_of_merge}")
         if on_topic > published:  # consumers dedupe by ce_id, but the service should not repeat itself
             dups, examples, types = kafka.duplicates(findings)
@@ -672,8 +681,7 @@ class WriteService:
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.perf = None
         if os.environ.get("CONCORD_BENCH_PERF") == "write":
-            self.perf = subprocess.Popen(["perf", "record", *PERF_CALL_GRAPH, "-F", "499", "-o", str(OUT / f"perf-{tag}-{name}.data"),
-                                          "-p", str(self.proc.pid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.perf = start_perf(self.proc.pid, OUT / f"perf-{tag}-{name}.data")
 
     @property
     def address(self):

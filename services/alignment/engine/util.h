@@ -425,6 +425,10 @@ class Interner {
   absl::flat_hash_map<std::string, uint32_t> index_;
 };
 
+// Zig-zag: signed values near 0 as small unsigned ones (-1 -> 1, 1 -> 2), for varints.
+inline uint64_t ZigZag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+inline int64_t UnZigZag(uint64_t u) { return static_cast<int64_t>((u >> 1) ^ (0 - (u & 1))); }
+
 // Compact binary encoding: varints, zig-zag signed, length-prefixed strings.
 class Writer {
  public:
@@ -436,7 +440,7 @@ class Writer {
     }
     out_.push_back(static_cast<char>(v));
   }
-  void I(int64_t v) { U((static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63)); }
+  void I(int64_t v) { U(ZigZag(v)); }
   void S(std::string_view s) {
     U(s.size());
     out_.append(s);
@@ -451,7 +455,6 @@ class Writer {
   void Fixed64(uint64_t v) { out_.append(reinterpret_cast<const char*>(&v), 8); }
   void Fixed32(uint32_t v) { out_.append(reinterpret_cast<const char*>(&v), 4); }
   void Raw(const void* p, size_t n) { out_.append(static_cast<const char*>(p), n); }
-  size_t size() const { return out_.size(); }
   std::string Take() { return std::move(out_); }
 
  private:
@@ -476,20 +479,8 @@ class Reader {
     ok_ = false;
     return 0;
   }
-  int64_t I() {
-    uint64_t u = U();
-    return static_cast<int64_t>((u >> 1) ^ (~(u & 1) + 1));
-  }
-  std::string S() {
-    uint64_t n = U();
-    if (!ok_ || n > in_.size() - pos_) {
-      ok_ = false;
-      return {};
-    }
-    std::string s(in_.substr(pos_, n));
-    pos_ += n;
-    return s;
-  }
+  int64_t I() { return UnZigZag(U()); }
+  std::string S() { return std::string(View()); }
   // Like S, without a copy: valid as long as the input is.
   std::string_view View() {
     uint64_t n = U();
