@@ -5,9 +5,11 @@
 // the scorecard counters, and findings of a restored engine fed more events (for the restored
 // customers and new ones). Also: every finding of Process / AdvanceTime against the bytes of
 // ProcessEncoded / AdvanceTimeEncoded on a twin engine fed the same events.
-//   engine_digest [--without-checkpoint-bytes] [seed...]   (default seeds 1 2 3; 3,000 customers each)
+//   engine_digest [--without-checkpoint-bytes] [--max-hot N] [seed...]   (default seeds 1 2 3; 3,000 customers each)
 // --without-checkpoint-bytes leaves the checkpoints' bytes out of the digest (still checked
 // for round trips): a change of the state format must leave that digest unchanged.
+// --max-hot N keeps at most N customers decoded in every engine (SetMaxHotCustomers: the rest
+// as checkpoint bytes); the digests must be those of a run without it.
 #include <openssl/evp.h>
 
 #include <cstdio>
@@ -67,6 +69,7 @@ size_t g_problems = 0;    // failed restores and round trips that differ
 size_t g_encoded = 0;     // findings compared with their ProcessEncoded twin
 size_t g_encoded_bad = 0; // ... whose bytes, id, key or type differ
 bool g_checkpoint_bytes = true;  // --without-checkpoint-bytes: false
+size_t g_max_hot = 0;            // --max-hot
 
 struct Mix {
   std::vector<ev::Event> events;
@@ -263,8 +266,11 @@ std::string Run(uint64_t seed, size_t customers, size_t* findings) {
   Digest d;
   Mix m = Build(rng, customers, "c" + std::to_string(seed) + "-");
   Engine engine(ExamplePlaybook()), twin(ExamplePlaybook());
+  engine.SetMaxHotCustomers(g_max_hot);
+  twin.SetMaxHotCustomers(g_max_hot);
   Feed(engine, m, d, rng, &twin);
   Engine restored(ExamplePlaybook());
+  restored.SetMaxHotCustomers(g_max_hot);
   State(engine, restored, d);
   // The restored engine goes on: more events for the same customers (new ids) and new ones.
   std::mt19937_64 rng2(seed * 7919);
@@ -273,6 +279,7 @@ std::string Run(uint64_t seed, size_t customers, size_t* findings) {
   Feed(restored, more, d, rng2, &twin);
   Feed(restored, fresh, d, rng2, &twin);
   Engine again(ExamplePlaybook());
+  again.SetMaxHotCustomers(g_max_hot);
   State(restored, again, d);
   *findings += restored.stats().findings + engine.stats().findings;
   return d.Hex();
@@ -286,6 +293,7 @@ int main(int argc, char** argv) {
   std::vector<uint64_t> seeds;
   for (int i = 1; i < argc; ++i) {
     if (std::string_view(argv[i]) == "--without-checkpoint-bytes") g_checkpoint_bytes = false;
+    else if (std::string_view(argv[i]) == "--max-hot" && i + 1 < argc) g_max_hot = std::strtoull(argv[++i], nullptr, 10);
     else seeds.push_back(std::strtoull(argv[i], nullptr, 10));
   }
   if (seeds.empty()) seeds = {1, 2, 3};

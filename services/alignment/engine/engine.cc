@@ -8,6 +8,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -303,16 +307,50 @@ struct Ev {
 
 }  // namespace
 
+// A cold customer: its checkpoint bytes and the timer it has registered, in one block (key and
+// bytes follow the header). About half the bytes of the decoded state.
+class ParkedCustomer {
+ public:
+  struct Delete {
+    void operator()(ParkedCustomer* p) const {
+      p->~ParkedCustomer();
+      ::operator delete(p);
+    }
+  };
+  using Ptr = std::unique_ptr<ParkedCustomer, Delete>;
+  static Ptr Make(std::string_view key, Micros timer_due, std::string_view bytes) {
+    void* block = ::operator new(sizeof(ParkedCustomer) + key.size() + bytes.size());
+    Ptr p(new (block) ParkedCustomer(timer_due, key.size(), bytes.size()));
+    std::memcpy(p->data(), key.data(), key.size());
+    std::memcpy(p->data() + key.size(), bytes.data(), bytes.size());
+    return p;
+  }
+  std::string_view key() const { return {data(), key_size_}; }
+  std::string_view bytes() const { return {data() + key_size_, bytes_size_}; }
+  size_t block_bytes() const { return sizeof(ParkedCustomer) + key_size_ + bytes_size_; }
+  Micros timer_due;
+
+ private:
+  ParkedCustomer(Micros due, size_t key_size, size_t bytes_size)
+      : timer_due(due), key_size_(static_cast<uint32_t>(key_size)), bytes_size_(static_cast<uint32_t>(bytes_size)) {}
+  char* data() { return reinterpret_cast<char*>(this + 1); }
+  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+  uint32_t key_size_, bytes_size_;
+};
+
 struct Engine::Impl {
   std::shared_ptr<const Playbook> pb;
   std::unique_ptr<ClaimExtractor> extractor;
-  Interner strings;
+  // Mutable: a read of a cold customer (View, segments) decodes it aside, which interns its
+  // strings again; they were interned when it was last decoded or processed, so nothing changes.
+  mutable Interner strings;
   // Customer states keyed by their own key (CustomerState::key): an 8-byte slot per customer
   // instead of a 40-byte (std::string, pointer) pair.
   struct KeyOf {
     using is_transparent = void;
     static std::string_view K(std::string_view k) { return k; }
     static std::string_view K(const std::unique_ptr<CustomerState>& s) { return s->key.view(); }
+    static std::string_view K(const ParkedCustomer::Ptr& p) { return p->key(); }
     template <class A>
     size_t operator()(const A& a) const {
       return absl::Hash<std::string_view>{}(K(a));
@@ -327,6 +365,108 @@ struct Engine::Impl {
     auto it = customers.find(key);
     return it == customers.end() ? nullptr : it->get();
   }
+
+  // ------------------------------------------------------------------ cold customers
+  // Beyond max_hot decoded customers, the least recently used are parked: kept as their
+  // checkpoint bytes (about half the memory) and decoded again on their next event, timer or
+  // read. Lossless: a decoded checkpoint is the same state (what a restart relies on), so the
+  // findings do not depend on what was parked. 0 = every customer stays decoded.
+  size_t max_hot = 0;
+  absl::flat_hash_set<ParkedCustomer::Ptr, KeyOf, KeyOf> parked;
+  // Recency in one byte per state (CustomerState::use_gen): the generation advances every
+  // max_hot/16 uses, and ages (gen - use_gen, modulo 256) are capped at kOldest at least every
+  // 64 generations, so they never wrap. A sweep parks the oldest generations first.
+  static constexpr uint8_t kOldest = 128;
+  uint8_t gen = 0;
+  uint64_t uses = 0;
+  uint32_t gens_since_cap = 0;
+
+  void MarkUsed(CustomerState& st) {
+    if (max_hot && ++uses % std::max<size_t>(1, max_hot / 16) == 0) {
+      ++gen;
+      if (++gens_since_cap == 64) CapAges();
+    }
+    st.use_gen = gen;
+  }
+  uint8_t Age(const CustomerState& st) const { return static_cast<uint8_t>(gen - st.use_gen); }
+  void CapAges() {
+    for (auto& st : customers)
+      if (Age(*st) > kOldest) st->use_gen = static_cast<uint8_t>(gen - kOldest);
+    gens_since_cap = 0;
+  }
+
+  static std::unique_ptr<CustomerState> DecodeOrDie(std::string_view key, std::string_view bytes, Interner* strings) {
+    auto st = std::make_unique<CustomerState>();
+    if (!DecodeState(bytes, st.get(), strings)) {
+      // The engine wrote these bytes itself: only a bug or corrupted memory gets here.
+      std::fprintf(stderr, "alignment engine: the parked state of %.*s does not decode\n", static_cast<int>(key.size()),
+                   key.data());
+      std::abort();
+    }
+    st->key = key;
+    return st;
+  }
+
+  // The customer's decoded state, made hot (decoded if it was parked), or null if unknown and
+  // !create. Marks it used.
+  CustomerState* Use(std::string_view key, bool create) {
+    auto it = customers.find(key);
+    if (it == customers.end()) {
+      std::unique_ptr<CustomerState> st;
+      if (auto p = parked.find(key); p != parked.end()) {
+        st = DecodeOrDie(key, (*p)->bytes(), &strings);
+        st->timer_due = (*p)->timer_due;  // its timer stays registered while parked
+        parked.erase(p);
+      } else if (create) {
+        st = std::make_unique<CustomerState>();
+        st->key = key;
+      } else {
+        return nullptr;
+      }
+      it = customers.insert(std::move(st)).first;
+    }
+    MarkUsed(**it);
+    return it->get();
+  }
+
+  // Read-only: the decoded state, hot or parked (then decoded into *scratch; the engine is
+  // unchanged), or null.
+  const CustomerState* Peek(std::string_view key, std::unique_ptr<CustomerState>* scratch) const {
+    if (const CustomerState* st = FindCustomer(key)) return st;
+    auto p = parked.find(key);
+    if (p == parked.end()) return nullptr;
+    *scratch = DecodeOrDie(key, (*p)->bytes(), &strings);
+    return scratch->get();
+  }
+
+  void Park(const CustomerState& st) {
+    parked.insert(ParkedCustomer::Make(st.key.view(), st.timer_due, EncodeState(st, strings)));
+  }
+
+  // Parks the least recently used customers once more than max_hot are decoded, down to 7/8 of
+  // max_hot (so a sweep, O(hot customers), runs once per max_hot/8 new hot customers). Call it
+  // only where no CustomerState reference is held.
+  void ParkColdest() {
+    if (max_hot == 0 || customers.size() <= max_hot) return;
+    size_t n = customers.size() - (max_hot - max_hot / 8);
+    CapAges();
+    // The youngest age to park: all older ones go, and of this age as many as still needed.
+    size_t count[kOldest + 1] = {};
+    for (const auto& st : customers) ++count[Age(*st)];
+    int age = kOldest;
+    size_t older = 0;
+    for (; age > 0 && older + count[age] < n; --age) older += count[age];
+    size_t of_age = n - older;
+    for (auto it = customers.begin(); it != customers.end();) {
+      auto cur = it++;
+      const int a = Age(**cur);
+      if (a < age || (a == age && of_age == 0)) continue;
+      if (a == age) --of_age;
+      Park(**cur);
+      customers.erase(cur);
+    }
+  }
+
   // (due, customer key), earliest first. Transparent: a timer is found by a string_view of the
   // key, without copying it, and moved to a new due time by re-keying its node (Reschedule).
   struct TimerLess {
@@ -1372,18 +1512,18 @@ struct Engine::Impl {
   // Findings into *out as protos, or into *encoded as wire bytes when that is set.
   void Process(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt, std::vector<Finding>* out,
                std::vector<EncodedFinding>* encoded) {
+    ProcessOne(e, pos, now_opt, out, encoded);
+    ParkColdest();
+  }
+
+  void ProcessOne(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt, std::vector<Finding>* out,
+                  std::vector<EncodedFinding>* encoded) {
     const std::string& key = e.customer().customer_key();
     if (key.empty()) {
       ++stats.ignored;
       return;
     }
-    auto it = customers.find(std::string_view(key));
-    if (it == customers.end()) {
-      auto fresh_state = std::make_unique<CustomerState>();
-      fresh_state->key = key;
-      it = customers.insert(std::move(fresh_state)).first;
-    }
-    CustomerState& st = **it;
+    CustomerState& st = *Use(key, true);
     uint64_t h = Hash64(e.id());
     if (RingHas(st.seen, h)) {
       ++stats.duplicates;
@@ -1664,12 +1804,13 @@ struct Engine::Impl {
     while (!timers.empty() && timers.begin()->first <= now) {
       auto [due, key] = *timers.begin();
       timers.erase(timers.begin());
-      CustomerState* st = FindCustomer(key);
+      CustomerState* st = Use(key, false);
       if (!st) continue;
       st->timer_due = 0;
       Ctx c{key, *st, now, out, encoded};
       FireTimers(c, now);
       Reschedule(key, *st);
+      ParkColdest();
     }
   }
 
@@ -1763,7 +1904,8 @@ struct Engine::Impl {
   }
 
   std::optional<av::CustomerView> View(std::string_view key, uint32_t max_touches, Micros now) const {
-    const CustomerState* found = FindCustomer(key);
+    std::unique_ptr<CustomerState> scratch;
+    const CustomerState* found = Peek(key, &scratch);
     if (!found) return std::nullopt;
     const CustomerState& st = *found;
     if (now == 0) now = st.last_event_at;
@@ -1967,11 +2109,16 @@ struct Engine::Impl {
       std::set<std::string_view> seen;
       for (const auto& k : seg.customers().customer_keys()) {
         if (!seen.insert(k).second) continue;
-        if (const CustomerState* st = FindCustomer(k)) add(*st);
+        std::unique_ptr<CustomerState> scratch;
+        if (const CustomerState* st = Peek(k, &scratch)) add(*st);
       }
     } else if (seg.has_criteria()) {
       for (const auto& st : customers)
         if (InSegment(*st, seg.criteria())) add(*st);
+      for (const auto& p : parked) {  // decoded one at a time
+        auto st = DecodeOrDie(p->key(), p->bytes(), &strings);
+        if (InSegment(*st, seg.criteria())) add(*st);
+      }
     }
     if (!samples.empty()) {
       std::sort(samples.begin(), samples.end());
@@ -2094,43 +2241,50 @@ EncodedFinding ToEncoded(const Finding& f) {
 Micros Engine::NextTimer() const { return impl_->timers.empty() ? 0 : impl_->timers.begin()->first; }
 
 std::string Engine::SerializeCustomer(std::string_view key) const {
-  const CustomerState* st = impl_->FindCustomer(key);
-  if (!st) return {};
-  return EncodeState(*st, impl_->strings);
+  if (const CustomerState* st = impl_->FindCustomer(key)) return EncodeState(*st, impl_->strings);
+  auto p = impl_->parked.find(key);
+  return p == impl_->parked.end() ? std::string() : std::string((*p)->bytes());
 }
 
 bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
   auto st = std::make_unique<CustomerState>();
   if (!DecodeState(bytes, st.get(), &impl_->strings)) return false;
-  std::string k(key);
-  st->key = k;
-  if (auto it = impl_->customers.find(std::string_view(k)); it != impl_->customers.end()) {
-    if ((*it)->timer_due) impl_->EraseTimer((*it)->timer_due, k);
-    impl_->customers.erase(it);
-  }
+  EraseCustomer(key);
+  st->key = key;
   CustomerState& placed = **impl_->customers.insert(std::move(st)).first;
   placed.timer_due = 0;
-  impl_->Reschedule(k, placed);
+  impl_->MarkUsed(placed);
+  impl_->Reschedule(std::string(key), placed);
+  impl_->ParkColdest();
   return true;
 }
 
 void Engine::EraseCustomer(std::string_view key) {
-  std::string k(key);
-  auto it = impl_->customers.find(std::string_view(k));
-  if (it == impl_->customers.end()) return;
-  if ((*it)->timer_due) impl_->EraseTimer((*it)->timer_due, k);
-  impl_->customers.erase(it);
+  if (auto it = impl_->customers.find(key); it != impl_->customers.end()) {
+    if ((*it)->timer_due) impl_->EraseTimer((*it)->timer_due, key);
+    impl_->customers.erase(it);
+  } else if (auto p = impl_->parked.find(key); p != impl_->parked.end()) {
+    if ((*p)->timer_due) impl_->EraseTimer((*p)->timer_due, key);
+    impl_->parked.erase(p);
+  }
 }
 
 std::vector<std::string> Engine::CustomerKeys() const {
   std::vector<std::string> keys;
-  keys.reserve(impl_->customers.size());
+  keys.reserve(customers());
   for (const auto& st : impl_->customers) keys.push_back(st->key.str());
+  for (const auto& p : impl_->parked) keys.emplace_back(p->key());
   std::sort(keys.begin(), keys.end());
   return keys;
 }
 
-size_t Engine::customers() const { return impl_->customers.size(); }
+size_t Engine::customers() const { return impl_->customers.size() + impl_->parked.size(); }
+size_t Engine::cold_customers() const { return impl_->parked.size(); }
+
+void Engine::SetMaxHotCustomers(size_t n) {
+  impl_->max_hot = n;
+  impl_->ParkColdest();
+}
 
 std::optional<av::CustomerView> Engine::CustomerView(std::string_view customer_key, uint32_t max_touches, Micros now) const {
   return impl_->View(customer_key, max_touches, now);
@@ -2148,6 +2302,7 @@ size_t Engine::ApproxMemoryBytes() const {
   size_t n = impl_->strings.ApproxBytes() + impl_->timers.size() * 80 + impl_->activity.size() * (sizeof(DayActivities) + 48);
   // Per customer: its slot (pointer + control byte, at ~60% load) and state (the key's block included).
   for (const auto& st : impl_->customers) n += 16 + st->ApproxBytes();
+  for (const auto& p : impl_->parked) n += 16 + p->block_bytes();
   return n;
 }
 
@@ -2158,6 +2313,12 @@ void Engine::ReplacePlaybook(Playbook playbook) {
   for (auto& st : impl_->customers) {
     st->timer_due = 0;
     impl_->Reschedule(st->key.str(), *st);
+  }
+  for (auto& p : impl_->parked) {  // decoded aside to find their timers; they stay parked
+    auto st = Impl::DecodeOrDie(p->key(), p->bytes(), &impl_->strings);
+    st->timer_due = 0;
+    impl_->Reschedule(std::string(p->key()), *st);
+    p->timer_due = st->timer_due;
   }
 }
 const Playbook& Engine::playbook() const { return *impl_->pb; }

@@ -119,6 +119,12 @@ class Engine {
 
   size_t customers() const;
 
+  // Memory: beyond n decoded customers, the least recently used (by events, timers, restores)
+  // are kept as their checkpoint bytes (about half the memory) and decoded again when next
+  // used (~2 us). Findings, checkpoints and views do not change. 0 (the default) = no limit.
+  void SetMaxHotCustomers(size_t n);
+  size_t cold_customers() const;  // of customers(), how many are kept as bytes
+
   // ---- read side (customer view, scorecards) ------------------------------------------------
   // The shared picture of one customer from its in-memory state; nullopt if the customer is
   // unknown here (not one of this engine's partitions, or never seen). Fields:

@@ -215,5 +215,90 @@ TEST(EngineTest, ReplacePlaybookChangesTimers) {
   EXPECT_EQ(f[0].playbook_version(), 8u);
 }
 
+// Cold customers (SetMaxHotCustomers) are kept as checkpoint bytes and decoded on use: the same
+// findings, timers, checkpoints, views and segment scorecards as with every customer decoded,
+// in less memory. bench/engine_digest --max-hot checks the same on 290k findings.
+TEST(EngineTest, ColdCustomersChangeNothingButMemory) {
+  Engine all(ExamplePlaybook()), cold(ExamplePlaybook());
+  cold.SetMaxHotCustomers(8);
+  std::vector<std::string> keys;
+  std::vector<std::string> found_all, found_cold;
+  auto run = [&](Engine& e, std::vector<std::string>* ids, const ev::Event& x) {
+    for (auto& f : e.Process(x, kPos)) ids->push_back(f.id());
+  };
+  // 40 customers one after another (each goes cold once the next ones arrive), a hand-off each
+  // (an SLA timer per customer, armed while it is cold), then a quote for every other customer
+  // in the order they were first seen: each is decoded again.
+  std::vector<Events> builders;
+  for (int c = 0; c < 40; ++c) {
+    keys.push_back("domain:c" + std::to_string(c) + ".com");
+    Events& E = builders.emplace_back(keys.back());
+    for (const auto& x : {E.Lead(kT0 + c, "lead-" + std::to_string(c), "Bob", "Smith", "bob@c.com", "+14155550100"),
+                          E.HandOff(kT0 + kHour + c, "h-" + std::to_string(c)),
+                          E.Message(kT0 + 2 * kHour + c, ev::TEAM_MARKETING, "mkt-1", ev::MESSAGE_PURPOSE_PROMOTION,
+                                    "Get 20% off Concord Pro.")}) {
+      run(all, &found_all, x);
+      run(cold, &found_cold, x);
+    }
+  }
+  EXPECT_EQ(cold.customers(), 40u);
+  EXPECT_GT(cold.cold_customers(), 30u);
+  EXPECT_EQ(all.cold_customers(), 0u);
+  EXPECT_EQ(cold.NextTimer(), all.NextTimer());
+  for (int c = 1; c < 40; c += 4) {  // an opportunity (a stalled-opportunity timer) for some
+    auto o = builders[c].Opportunity(kT0 + 3 * kHour + c, "opp-" + std::to_string(c), ev::OPPORTUNITY_STAGE_PROPOSAL);
+    run(all, &found_all, o);
+    run(cold, &found_cold, o);
+  }
+  for (int c = 0; c < 40; c += 2) {  // a quote (a sales touch) for every other customer
+    auto q = builders[c].Quote(kT0 + 3 * kHour + c, "rep-1", "Q-" + std::to_string(c), "concord-pro", 49, 10.0);
+    run(all, &found_all, q);
+    run(cold, &found_cold, q);
+  }
+  EXPECT_FALSE(found_cold.empty());
+  EXPECT_EQ(found_cold, found_all);
+  EXPECT_EQ(cold.NextTimer(), all.NextTimer());  // the quotes' customers went warm: no SLA timer left
+  // The SLA breaches fire for cold customers too (the accept SLA: 24 h after each hand-off; the
+  // customers without a quote were never touched by sales).
+  auto timed_all = all.AdvanceTime(kT0 + 2 * kDay), timed_cold = cold.AdvanceTime(kT0 + 2 * kDay);
+  EXPECT_EQ(Count(timed_cold, av::FINDING_TYPE_HANDOFF_SLA_BREACH), 20);
+  EXPECT_EQ(Ids(timed_cold), Ids(timed_all));
+  EXPECT_LE(cold.customers() - cold.cold_customers(), 8u);
+  EXPECT_EQ(cold.CustomerKeys(), all.CustomerKeys());
+  for (const auto& k : keys) {
+    EXPECT_EQ(cold.SerializeCustomer(k), all.SerializeCustomer(k)) << k;
+    auto va = all.CustomerView(k, 0), vc = cold.CustomerView(k, 0);
+    ASSERT_TRUE(va && vc) << k;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*va, *vc)) << k;
+  }
+  ev::Segment seg;
+  seg.mutable_criteria()->add_lifecycle_stages(ev::LIFECYCLE_STAGE_MQL);
+  auto sa = all.ScorecardActivity(seg, kT0 - kDay, kT0 + 90 * kDay), sc = cold.ScorecardActivity(seg, kT0 - kDay, kT0 + 90 * kDay);
+  EXPECT_EQ(sc.touches, sa.touches);
+  EXPECT_EQ(sc.handoffs_due, sa.handoffs_due);
+  EXPECT_LT(cold.ApproxMemoryBytes(), all.ApproxMemoryBytes());
+  // A playbook change re-arms the timers of cold customers too: once the first-touch SLAs have
+  // fired, the stalled opportunities' (14 days, now 7).
+  EXPECT_EQ(Ids(cold.AdvanceTime(kT0 + 3 * kDay)), Ids(all.AdvanceTime(kT0 + 3 * kDay)));
+  auto pb = ExamplePlaybook();
+  pb.stalled_opportunity_days = 7;
+  pb.version = 8;
+  all.ReplacePlaybook(pb);
+  cold.ReplacePlaybook(pb);
+  EXPECT_EQ(cold.NextTimer(), all.NextTimer());
+  EXPECT_EQ(cold.NextTimer(), kT0 + 3 * kHour + 1 + 7 * kDay);
+  // Erased and restored while cold.
+  const std::string bytes = cold.SerializeCustomer(keys[0]);
+  cold.EraseCustomer(keys[0]);
+  EXPECT_EQ(cold.customers(), 39u);
+  EXPECT_TRUE(cold.SerializeCustomer(keys[0]).empty());
+  ASSERT_TRUE(cold.RestoreCustomer(keys[0], bytes));
+  EXPECT_EQ(cold.SerializeCustomer(keys[0]), bytes);
+  // Every timer went with its customer: none was left behind by a customer going cold or warm.
+  for (const auto& k : keys) cold.EraseCustomer(k);
+  EXPECT_EQ(cold.customers(), 0u);
+  EXPECT_EQ(cold.NextTimer(), 0);
+}
+
 }  // namespace
 }  // namespace concord::alignment::engine

@@ -258,6 +258,7 @@ struct CustomerState {
   bool ever_customer = false;
   uint8_t emitted_legacy = 0;
   uint8_t lead_score = 0;               // 0..100, 0 = never scored
+  uint8_t use_gen = 0;  // the engine's use generation when last used (which customers are cold); not checkpointed
 
   // kNoEv reads as an empty reference: a hand-off accepted before it was seen (the acceptance
   // arrived first) has no acceptance event, and its evidence and checkpoint show an empty one.
