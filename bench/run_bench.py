@@ -453,6 +453,12 @@ def bench_engine(a):
         result("engine: allocated bytes per customer", mem["allocated_bytes_per_customer"], "B/customer",
                target="<= 1024", passed=mem["allocated_bytes_per_customer"] <= 1024,
                note=f"{int(mem['customers'])} customers")
+    cold = b.get("BM_EngineMemoryCold")
+    if cold and "allocated_bytes_per_customer" in cold:
+        result("engine: allocated bytes per customer, 2,000 decoded (the rest cold)",
+               cold["allocated_bytes_per_customer"], "B/customer", target="<= 1024",
+               passed=cold["allocated_bytes_per_customer"] <= 1024,
+               note=f"{int(cold['customers'])} customers, {int(cold['cold_customers'])} kept as checkpoint bytes")
 
 
 def shares(hist, bounds=(0.005, 0.025, 0.1)):

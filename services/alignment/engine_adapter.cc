@@ -58,6 +58,16 @@ size_t EngineAdapter::customers() const {
   return engine_.customers();
 }
 
+size_t EngineAdapter::cold_customers() const {
+  std::lock_guard lock(mu_);
+  return engine_.cold_customers();
+}
+
+void EngineAdapter::SetMaxHotCustomers(size_t n) {
+  std::lock_guard lock(mu_);
+  engine_.SetMaxHotCustomers(n);
+}
+
 void EngineAdapter::ReplacePlaybook(engine::Playbook playbook) {
   std::lock_guard lock(mu_);
   engine_.ReplacePlaybook(std::move(playbook));

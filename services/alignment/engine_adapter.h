@@ -25,6 +25,9 @@ class EngineAdapter : public EnginePort {
   absl::Status Restore(const std::string& customer_key, std::string_view bytes) override;
   void Drop(const std::string& customer_key) override;
   size_t customers() const override;
+  size_t cold_customers() const override;
+  // Engine::SetMaxHotCustomers: beyond n decoded customers the least recently used go cold.
+  void SetMaxHotCustomers(size_t n);
 
   void ReplacePlaybook(engine::Playbook playbook);
   uint64_t playbook_version() const;

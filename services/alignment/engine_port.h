@@ -32,6 +32,8 @@ class EnginePort {
   virtual absl::Status Restore(const std::string& customer_key, std::string_view bytes) = 0;
   virtual void Drop(const std::string& customer_key) = 0;
   virtual size_t customers() const = 0;
+  // Of customers(), how many are cold: kept as their checkpoint bytes until next used.
+  virtual size_t cold_customers() const { return 0; }
 };
 
 }  // namespace concord::alignment

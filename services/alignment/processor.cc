@@ -49,6 +49,9 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
                     .With({});
   lag_ = &reg.AddGauge("concord_alignment_consumer_lag", "Records behind the end of the assigned partitions").With({});
   customers_ = &reg.AddGauge("concord_alignment_state_customers", "Customers held in memory").With({});
+  cold_customers_ = &reg.AddGauge("concord_alignment_state_customers_cold",
+                                  "Of the customers held, those kept as checkpoint bytes until their next event (--hot-customers)")
+                        .With({});
   held_metric_ = &reg.AddGauge("concord_alignment_events_held",
                         "Decoded events waiting for the other team's partition (cross-team merge)").With({});
   caught_up_metric_ = &reg.AddGauge("concord_alignment_caught_up",
@@ -143,6 +146,7 @@ void Processor::Run() {
       }
       lag_->Set(static_cast<double>(consumer_->Lag()));
       customers_->Set(static_cast<double>(engine_.customers()));
+      cold_customers_->Set(static_cast<double>(engine_.cold_customers()));
       held_metric_->Set(static_cast<double>(held_count_));
     }
     if (!batch_.empty()) Detect();

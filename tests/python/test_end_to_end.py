@@ -77,10 +77,13 @@ def kinds(findings, suffix):
                   for f in findings)
 
 
-def alignment_env(group):
+def alignment_env(group, hot_customers=None):
     """One alignment deployment of its own: group, Redis keys and output topics."""
-    return {"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group, "CONCORD_REDIS_PREFIX": f"concord:test:{group}",
-            "CONCORD_FINDINGS_TOPIC": f"concord.test.findings.{group}", "CONCORD_DLQ_TOPIC": f"concord.test.dlq.{group}"}
+    env = {"CONCORD_PLAYBOOK": DEMO_PLAYBOOK, "CONCORD_GROUP_ID": group, "CONCORD_REDIS_PREFIX": f"concord:test:{group}",
+           "CONCORD_FINDINGS_TOPIC": f"concord.test.findings.{group}", "CONCORD_DLQ_TOPIC": f"concord.test.dlq.{group}"}
+    if hot_customers is not None:
+        env["CONCORD_HOT_CUSTOMERS"] = str(hot_customers)
+    return env
 
 
 def wait_caught_up(alignment, seconds=120):
@@ -94,8 +97,8 @@ def wait_caught_up(alignment, seconds=120):
     raise AssertionError("alignment did not catch up with the input topics")
 
 
-def start_all(start_service, group):
-    env = alignment_env(group)
+def start_all(start_service, group, hot_customers=None):
+    env = alignment_env(group, hot_customers)
     create_topics(env["CONCORD_FINDINGS_TOPIC"], env["CONCORD_DLQ_TOPIC"])
     marketing = start_service("marketing")
     sales = start_service("sales")
@@ -142,9 +145,11 @@ def test_scenario_gives_exactly_the_expected_findings(start_service):
 
 
 def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
+    """Also with one customer decoded at a time (--hot-customers 1): every other customer, its
+    SLA timer and its restored state are kept as checkpoint bytes and decoded when used."""
     suffix = f"{random.randrange(16**8):08x}"
     group = f"e2e-restart-{suffix}"
-    marketing, sales, alignment = start_all(start_service, group)
+    marketing, sales, alignment = start_all(start_service, group, hot_customers=1)
     reader = FindingsReader(suffix, alignment_env(group)["CONCORD_FINDINGS_TOPIC"])
     try:
         day = scenario.Day(f"127.0.0.1:{marketing.grpc_port}", f"127.0.0.1:{sales.grpc_port}", pace=0.1, suffix=suffix)
@@ -158,12 +163,16 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
             if steps == 6:  # half-way: after marketing's nurture email, before sales' quote
                 time.sleep(1)
                 alignment.kill()
-                alignment = start_service("alignment", env=alignment_env(group))
+                alignment = start_service("alignment", env=alignment_env(group, hot_customers=1))
 
         day.step = step
         day.run()
         wait_for(reader, len(EXPECTED), 90)
         assert_exactly_expected(reader, suffix)
+        status, body = alignment.admin("/metrics")
+        cold = [float(line.split()[-1]) for line in body.splitlines()
+                if line.startswith("concord_alignment_state_customers_cold")]
+        assert status == 200 and cold and cold[0] > 0, "customers were kept as checkpoint bytes"
     finally:
         reader.close()
 
