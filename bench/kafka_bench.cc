@@ -88,11 +88,7 @@ std::vector<ev::Event> Story(size_t c, At at) {
   out.push_back(b.Message(at(9), ev::TEAM_MARKETING, "mkt-auto", ev::MESSAGE_PURPOSE_NEWSLETTER,
                           "This month: audit log improvements and a webinar on SSO."));
   out.push_back(b.Call(at(10), "rep-" + std::to_string(c % 50), "Follow-up: security review scheduled."));
-  for (size_t i = 0; i < out.size(); ++i) {
-    char buf[48];
-    std::snprintf(buf, sizeof buf, "00000000-%04zx-4000-8000-%012zu", i, c);
-    out[i].set_id(buf);
-  }
+  for (size_t i = 0; i < out.size(); ++i) out[i].set_id(eng::testing::RandomUuid(c, i));
   return out;
 }
 

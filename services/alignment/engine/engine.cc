@@ -17,6 +17,7 @@
 
 #include "common/protobuf/deterministic.h"
 #include "services/alignment/engine/claims.h"
+#include "services/alignment/engine/cold_store.h"
 #include "services/alignment/engine/detectors.h"
 #include "services/alignment/engine/state.h"
 
@@ -307,37 +308,6 @@ struct Ev {
 
 }  // namespace
 
-// A cold customer: its checkpoint bytes and the timer it has registered, in one block (key and
-// bytes follow the header). About half the bytes of the decoded state.
-class ParkedCustomer {
- public:
-  struct Delete {
-    void operator()(ParkedCustomer* p) const {
-      p->~ParkedCustomer();
-      ::operator delete(p);
-    }
-  };
-  using Ptr = std::unique_ptr<ParkedCustomer, Delete>;
-  static Ptr Make(std::string_view key, Micros timer_due, std::string_view bytes) {
-    void* block = ::operator new(sizeof(ParkedCustomer) + key.size() + bytes.size());
-    Ptr p(new (block) ParkedCustomer(timer_due, key.size(), bytes.size()));
-    std::memcpy(p->data(), key.data(), key.size());
-    std::memcpy(p->data() + key.size(), bytes.data(), bytes.size());
-    return p;
-  }
-  std::string_view key() const { return {data(), key_size_}; }
-  std::string_view bytes() const { return {data() + key_size_, bytes_size_}; }
-  size_t block_bytes() const { return sizeof(ParkedCustomer) + key_size_ + bytes_size_; }
-  Micros timer_due;
-
- private:
-  ParkedCustomer(Micros due, size_t key_size, size_t bytes_size)
-      : timer_due(due), key_size_(static_cast<uint32_t>(key_size)), bytes_size_(static_cast<uint32_t>(bytes_size)) {}
-  char* data() { return reinterpret_cast<char*>(this + 1); }
-  const char* data() const { return reinterpret_cast<const char*>(this + 1); }
-  uint32_t key_size_, bytes_size_;
-};
-
 struct Engine::Impl {
   std::shared_ptr<const Playbook> pb;
   std::unique_ptr<ClaimExtractor> extractor;
@@ -350,7 +320,6 @@ struct Engine::Impl {
     using is_transparent = void;
     static std::string_view K(std::string_view k) { return k; }
     static std::string_view K(const std::unique_ptr<CustomerState>& s) { return s->key.view(); }
-    static std::string_view K(const ParkedCustomer::Ptr& p) { return p->key(); }
     template <class A>
     size_t operator()(const A& a) const {
       return absl::Hash<std::string_view>{}(K(a));
@@ -367,12 +336,13 @@ struct Engine::Impl {
   }
 
   // ------------------------------------------------------------------ cold customers
-  // Beyond max_hot decoded customers, the least recently used are parked: kept as their
-  // checkpoint bytes (about half the memory) and decoded again on their next event, timer or
-  // read. Lossless: a decoded checkpoint is the same state (what a restart relies on), so the
-  // findings do not depend on what was parked. 0 = every customer stays decoded.
+  // Beyond max_hot decoded customers, the least recently used go cold: kept as their checkpoint
+  // bytes, compressed (ColdStore), and decoded again on their next event, timer or read.
+  // Lossless: a decoded checkpoint is the same state (what a restart relies on), so findings do
+  // not depend on which customers were cold. 0 = every customer stays decoded.
   size_t max_hot = 0;
-  absl::flat_hash_set<ParkedCustomer::Ptr, KeyOf, KeyOf> parked;
+  ColdStore cold;
+  std::string cold_bytes;  // reused buffer
   // Recency in one byte per state (CustomerState::use_gen): the generation advances every
   // max_hot/16 uses, and ages (gen - use_gen, modulo 256) are capped at kOldest at least every
   // 64 generations, so they never wrap. A sweep parks the oldest generations first.
@@ -395,28 +365,34 @@ struct Engine::Impl {
     gens_since_cap = 0;
   }
 
-  static std::unique_ptr<CustomerState> DecodeOrDie(std::string_view key, std::string_view bytes, Interner* strings) {
+  std::unique_ptr<CustomerState> DecodeOrDie(std::string_view key, std::string_view bytes) const {
     auto st = std::make_unique<CustomerState>();
-    if (!DecodeState(bytes, st.get(), strings)) {
+    if (!DecodeState(bytes, st.get(), &strings)) {
       // The engine wrote these bytes itself: only a bug or corrupted memory gets here.
-      std::fprintf(stderr, "alignment engine: the parked state of %.*s does not decode\n", static_cast<int>(key.size()),
+      std::fprintf(stderr, "alignment engine: the cold state of %.*s does not decode\n", static_cast<int>(key.size()),
                    key.data());
       std::abort();
     }
     st->key = key;
     return st;
   }
+  std::unique_ptr<CustomerState> DecodeCold(const ColdStore::Entry& e) const {
+    std::string bytes;
+    cold.Checkpoint(e, &bytes);
+    return DecodeOrDie(e.key(), bytes);
+  }
 
-  // The customer's decoded state, made hot (decoded if it was parked), or null if unknown and
+  // The customer's decoded state, made hot (decoded if it was cold), or null if unknown and
   // !create. Marks it used.
   CustomerState* Use(std::string_view key, bool create) {
     auto it = customers.find(key);
     if (it == customers.end()) {
       std::unique_ptr<CustomerState> st;
-      if (auto p = parked.find(key); p != parked.end()) {
-        st = DecodeOrDie(key, (*p)->bytes(), &strings);
-        st->timer_due = (*p)->timer_due;  // its timer stays registered while parked
-        parked.erase(p);
+      if (const ColdStore::Entry* e = cold.Find(key)) {
+        cold.Checkpoint(*e, &cold_bytes);
+        st = DecodeOrDie(key, cold_bytes);
+        st->timer_due = e->timer_due;  // its timer stayed registered while it was cold
+        cold.Erase(key);
       } else if (create) {
         st = std::make_unique<CustomerState>();
         st->key = key;
@@ -429,19 +405,17 @@ struct Engine::Impl {
     return it->get();
   }
 
-  // Read-only: the decoded state, hot or parked (then decoded into *scratch; the engine is
+  // Read-only: the decoded state, hot or cold (then decoded into *scratch; the engine is
   // unchanged), or null.
   const CustomerState* Peek(std::string_view key, std::unique_ptr<CustomerState>* scratch) const {
     if (const CustomerState* st = FindCustomer(key)) return st;
-    auto p = parked.find(key);
-    if (p == parked.end()) return nullptr;
-    *scratch = DecodeOrDie(key, (*p)->bytes(), &strings);
+    const ColdStore::Entry* e = cold.Find(key);
+    if (!e) return nullptr;
+    *scratch = DecodeCold(*e);
     return scratch->get();
   }
 
-  void Park(const CustomerState& st) {
-    parked.insert(ParkedCustomer::Make(st.key.view(), st.timer_due, EncodeState(st, strings)));
-  }
+  void Park(const CustomerState& st) { cold.Put(st.key.view(), st.timer_due, EncodeState(st, strings)); }
 
   // Parks the least recently used customers once more than max_hot are decoded, down to 7/8 of
   // max_hot (so a sweep, O(hot customers), runs once per max_hot/8 new hot customers). Call it
@@ -2115,10 +2089,10 @@ struct Engine::Impl {
     } else if (seg.has_criteria()) {
       for (const auto& st : customers)
         if (InSegment(*st, seg.criteria())) add(*st);
-      for (const auto& p : parked) {  // decoded one at a time
-        auto st = DecodeOrDie(p->key(), p->bytes(), &strings);
+      cold.ForEach([&](const ColdStore::Entry& e) {  // decoded one at a time
+        auto st = DecodeCold(e);
         if (InSegment(*st, seg.criteria())) add(*st);
-      }
+      });
     }
     if (!samples.empty()) {
       std::sort(samples.begin(), samples.end());
@@ -2242,8 +2216,9 @@ Micros Engine::NextTimer() const { return impl_->timers.empty() ? 0 : impl_->tim
 
 std::string Engine::SerializeCustomer(std::string_view key) const {
   if (const CustomerState* st = impl_->FindCustomer(key)) return EncodeState(*st, impl_->strings);
-  auto p = impl_->parked.find(key);
-  return p == impl_->parked.end() ? std::string() : std::string((*p)->bytes());
+  std::string bytes;
+  if (const ColdStore::Entry* e = impl_->cold.Find(key)) impl_->cold.Checkpoint(*e, &bytes);
+  return bytes;
 }
 
 bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
@@ -2263,9 +2238,8 @@ void Engine::EraseCustomer(std::string_view key) {
   if (auto it = impl_->customers.find(key); it != impl_->customers.end()) {
     if ((*it)->timer_due) impl_->EraseTimer((*it)->timer_due, key);
     impl_->customers.erase(it);
-  } else if (auto p = impl_->parked.find(key); p != impl_->parked.end()) {
-    if ((*p)->timer_due) impl_->EraseTimer((*p)->timer_due, key);
-    impl_->parked.erase(p);
+  } else if (Micros due = 0; impl_->cold.Erase(key, &due)) {
+    if (due) impl_->EraseTimer(due, key);
   }
 }
 
@@ -2273,13 +2247,13 @@ std::vector<std::string> Engine::CustomerKeys() const {
   std::vector<std::string> keys;
   keys.reserve(customers());
   for (const auto& st : impl_->customers) keys.push_back(st->key.str());
-  for (const auto& p : impl_->parked) keys.emplace_back(p->key());
+  impl_->cold.ForEach([&](const ColdStore::Entry& e) { keys.emplace_back(e.key()); });
   std::sort(keys.begin(), keys.end());
   return keys;
 }
 
-size_t Engine::customers() const { return impl_->customers.size() + impl_->parked.size(); }
-size_t Engine::cold_customers() const { return impl_->parked.size(); }
+size_t Engine::customers() const { return impl_->customers.size() + impl_->cold.size(); }
+size_t Engine::cold_customers() const { return impl_->cold.size(); }
 
 void Engine::SetMaxHotCustomers(size_t n) {
   impl_->max_hot = n;
@@ -2302,7 +2276,7 @@ size_t Engine::ApproxMemoryBytes() const {
   size_t n = impl_->strings.ApproxBytes() + impl_->timers.size() * 80 + impl_->activity.size() * (sizeof(DayActivities) + 48);
   // Per customer: its slot (pointer + control byte, at ~60% load) and state (the key's block included).
   for (const auto& st : impl_->customers) n += 16 + st->ApproxBytes();
-  for (const auto& p : impl_->parked) n += 16 + p->block_bytes();
+  n += impl_->cold.ApproxBytes();
   return n;
 }
 
@@ -2314,12 +2288,12 @@ void Engine::ReplacePlaybook(Playbook playbook) {
     st->timer_due = 0;
     impl_->Reschedule(st->key.str(), *st);
   }
-  for (auto& p : impl_->parked) {  // decoded aside to find their timers; they stay parked
-    auto st = Impl::DecodeOrDie(p->key(), p->bytes(), &impl_->strings);
+  impl_->cold.ForEach([&](ColdStore::Entry& e) {  // decoded aside to find their timers; they stay cold
+    auto st = impl_->DecodeCold(e);
     st->timer_due = 0;
-    impl_->Reschedule(std::string(p->key()), *st);
-    p->timer_due = st->timer_due;
-  }
+    impl_->Reschedule(std::string(e.key()), *st);
+    e.timer_due = st->timer_due;
+  });
 }
 const Playbook& Engine::playbook() const { return *impl_->pb; }
 const EngineStats& Engine::stats() const { return impl_->stats; }

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers for the engine's unit tests: a playbook and event builders.
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -31,6 +32,25 @@ inline Playbook ExamplePlaybook() {
 
 // 2026-03-02 09:00:00 UTC (a Monday).
 inline constexpr Micros kT0 = 1772442000LL * kSecond;
+
+// A random-looking version-4 UUID, always the same for the same (a, b): benchmark event ids as
+// random as the services' own, so that state and checkpoint sizes are not flattered by ids that
+// compress well.
+inline std::string RandomUuid(uint64_t a, uint64_t b) {
+  auto mix = [](uint64_t z) {  // splitmix64
+    z += 0x9e3779b97f4a7c15ULL;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  };
+  const uint64_t hi = mix(a * 0x100000001b3ULL ^ mix(b)), lo = mix(hi ^ b);
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xffff), static_cast<unsigned>(hi & 0xfff),
+                static_cast<unsigned>(0x8000 | ((lo >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(lo & 0xffffffffffffULL));
+  return buf;
+}
 
 class Events {
  public:

@@ -1,0 +1,130 @@
+#pragma once
+// Cold customers (Engine::SetMaxHotCustomers): each kept as its checkpoint bytes and the timer it
+// has registered, in one block. The bytes are compressed with a zstd dictionary trained on the
+// customers stored here: the checkpoints of one deployment share most of their strings (topics,
+// actors, offer texts, products) and layout, so a ~1 KB checkpoint keeps ~350 bytes (random event
+// ids and hashes are most of what is left). The dictionary is trained when kFirstTraining
+// customers are stored, and again at 16x and 256x that many (the first ones may not be typical:
+// after a start, customers seen only once); a customer keeps the dictionary it was compressed
+// with until it is stored again. Training takes ~0.1 s of the caller's thread, three times at
+// most. Until then, and wherever compression does not help, bytes are kept as they are.
+// Not thread-safe (the engine's lock covers it).
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/flat_hash_set.h>
+#include <absl/hash/hash.h>
+
+#include "services/alignment/engine/util.h"
+
+struct ZSTD_CCtx_s;
+struct ZSTD_DCtx_s;
+struct ZSTD_CDict_s;
+struct ZSTD_DDict_s;
+
+namespace concord::alignment::engine {
+
+class ColdStore {
+ public:
+  // One stored customer: this header, then its key and its (compressed) checkpoint bytes.
+  class Entry {
+   public:
+    std::string_view key() const { return {data(), key_size_}; }
+    Micros timer_due;  // the timer registered in the engine for this customer (0 = none)
+
+   private:
+    friend class ColdStore;
+    Entry(Micros due, size_t key_size, size_t stored_size, unsigned dict)
+        : timer_due(due),
+          key_size_(static_cast<uint32_t>(key_size)),
+          stored_size_(static_cast<uint32_t>(stored_size)),
+          dict_(dict) {}
+    std::string_view stored() const { return {data() + key_size_, stored_size_}; }
+    size_t block_bytes() const { return sizeof(Entry) + key_size_ + stored_size_; }
+    char* data() { return reinterpret_cast<char*>(this + 1); }
+    const char* data() const { return reinterpret_cast<const char*>(this + 1); }
+    uint32_t key_size_;
+    uint32_t stored_size_ : 29;
+    uint32_t dict_ : 3;  // 0: as given; n: compressed with dictionary n - 1
+  };
+
+  static constexpr size_t kFirstTraining = 1000;
+  static constexpr size_t kTrainingSamples = 2000;  // at most, evenly over the stored customers
+  static constexpr size_t kDictionaryBytes = 4096;
+
+  ColdStore();
+  ~ColdStore();
+  ColdStore(const ColdStore&) = delete;
+  ColdStore& operator=(const ColdStore&) = delete;
+
+  // Stores (or replaces) a customer's checkpoint and timer.
+  void Put(std::string_view key, Micros timer_due, std::string_view checkpoint);
+  // The entry of a stored customer, or null.
+  Entry* Find(std::string_view key) const;
+  // Its checkpoint bytes, as given to Put, into *out.
+  void Checkpoint(const Entry& e, std::string* out) const;
+  // Removes a customer; returns whether it was stored, and its timer in *timer_due.
+  bool Erase(std::string_view key, Micros* timer_due = nullptr);
+
+  template <class F>  // f(Entry&) for every stored customer
+  void ForEach(F&& f) {
+    for (auto& e : entries_) f(*e);
+  }
+  template <class F>
+  void ForEach(F&& f) const {
+    for (const auto& e : entries_) f(static_cast<const Entry&>(*e));
+  }
+
+  size_t size() const { return entries_.size(); }
+  size_t compressed() const { return compressed_; }
+  size_t dictionaries() const { return ddicts_.size(); }
+  // Heap bytes: the blocks, the set's slots and the dictionaries with their contexts.
+  size_t ApproxBytes() const;
+
+ private:
+  struct Delete {
+    void operator()(Entry* e) const;
+  };
+  using Ptr = std::unique_ptr<Entry, Delete>;
+  struct KeyOf {
+    using is_transparent = void;
+    static std::string_view K(std::string_view k) { return k; }
+    static std::string_view K(const Ptr& e) { return e->key(); }
+    template <class A>
+    size_t operator()(const A& a) const {
+      return absl::Hash<std::string_view>{}(K(a));
+    }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return K(a) == K(b);
+    }
+  };
+  struct FreeCCtx {
+    void operator()(ZSTD_CCtx_s* p) const;
+  };
+  struct FreeDCtx {
+    void operator()(ZSTD_DCtx_s* p) const;
+  };
+  struct FreeCDict {
+    void operator()(ZSTD_CDict_s* p) const;
+  };
+  struct FreeDDict {
+    void operator()(ZSTD_DDict_s* p) const;
+  };
+
+  void Train();
+
+  absl::flat_hash_set<Ptr, KeyOf, KeyOf> entries_;
+  size_t compressed_ = 0;
+  std::string scratch_;
+  size_t next_training_ = kFirstTraining;  // 0: no more
+  std::unique_ptr<ZSTD_CCtx_s, FreeCCtx> cctx_;  // compresses with the newest dictionary
+  std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict_;
+  std::vector<std::unique_ptr<ZSTD_DDict_s, FreeDDict>> ddicts_;  // every dictionary trained (<= 3), oldest first
+  mutable std::unique_ptr<ZSTD_DCtx_s, FreeDCtx> dctx_;
+};
+
+}  // namespace concord::alignment::engine
