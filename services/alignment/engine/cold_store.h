@@ -16,7 +16,6 @@
 #include <vector>
 
 #include <absl/container/flat_hash_set.h>
-#include <absl/hash/hash.h>
 
 #include "services/alignment/engine/util.h"
 
@@ -89,18 +88,9 @@ class ColdStore {
     void operator()(Entry* e) const;
   };
   using Ptr = std::unique_ptr<Entry, Delete>;
-  struct KeyOf {
-    using is_transparent = void;
+  struct EntryKey {
     static std::string_view K(std::string_view k) { return k; }
     static std::string_view K(const Ptr& e) { return e->key(); }
-    template <class A>
-    size_t operator()(const A& a) const {
-      return absl::Hash<std::string_view>{}(K(a));
-    }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      return K(a) == K(b);
-    }
   };
   struct FreeCCtx {
     void operator()(ZSTD_CCtx_s* p) const;
@@ -117,7 +107,7 @@ class ColdStore {
 
   void Train();
 
-  absl::flat_hash_set<Ptr, KeyOf, KeyOf> entries_;
+  absl::flat_hash_set<Ptr, ByKey<EntryKey>, ByKey<EntryKey>> entries_;
   size_t compressed_ = 0;
   std::string scratch_;
   size_t next_training_ = kFirstTraining;  // 0: no more

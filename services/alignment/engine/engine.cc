@@ -316,20 +316,11 @@ struct Engine::Impl {
   mutable Interner strings;
   // Customer states keyed by their own key (CustomerState::key): an 8-byte slot per customer
   // instead of a 40-byte (std::string, pointer) pair.
-  struct KeyOf {
-    using is_transparent = void;
+  struct StateKey {
     static std::string_view K(std::string_view k) { return k; }
     static std::string_view K(const std::unique_ptr<CustomerState>& s) { return s->key.view(); }
-    template <class A>
-    size_t operator()(const A& a) const {
-      return absl::Hash<std::string_view>{}(K(a));
-    }
-    template <class A, class B>
-    bool operator()(const A& a, const B& b) const {
-      return K(a) == K(b);
-    }
   };
-  absl::flat_hash_set<std::unique_ptr<CustomerState>, KeyOf, KeyOf> customers;
+  absl::flat_hash_set<std::unique_ptr<CustomerState>, ByKey<StateKey>, ByKey<StateKey>> customers;
   CustomerState* FindCustomer(std::string_view key) const {
     auto it = customers.find(key);
     return it == customers.end() ? nullptr : it->get();

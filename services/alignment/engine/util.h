@@ -13,6 +13,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+
+#include <absl/hash/hash.h>
 #include <utility>
 #include <vector>
 
@@ -413,6 +415,22 @@ class CompactVec {
 };
 
 // Maps strings to small integers and back (actors, topics, products). Append-only.
+// Transparent hash and equality (absl containers) for a set of objects that carry their own
+// string key: Key::K(x) gives the key of an element and of a lookup argument (string_view), so
+// a lookup by string_view copies nothing.
+template <class Key>
+struct ByKey {
+  using is_transparent = void;
+  template <class A>
+  size_t operator()(const A& a) const {
+    return absl::Hash<std::string_view>{}(Key::K(a));
+  }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return Key::K(a) == Key::K(b);
+  }
+};
+
 class Interner {
  public:
   uint32_t Intern(std::string_view s);
