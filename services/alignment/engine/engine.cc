@@ -2217,10 +2217,17 @@ bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
   if (!DecodeState(bytes, st.get(), &impl_->strings)) return false;
   EraseCustomer(key);
   st->key = key;
+  st->timer_due = 0;
+  impl_->Reschedule(std::string(key), *st);
+  // With the decoded customers at the limit (a restart restoring a whole partition), a
+  // checkpoint of the current format goes cold as it is: re-encoding it would give the same bytes.
+  if (impl_->max_hot && impl_->customers.size() >= impl_->max_hot && !bytes.empty() &&
+      static_cast<uint8_t>(bytes[0]) == kStateFormat) {
+    impl_->cold.Put(key, st->timer_due, bytes);
+    return true;
+  }
   CustomerState& placed = **impl_->customers.insert(std::move(st)).first;
-  placed.timer_due = 0;
   impl_->MarkUsed(placed);
-  impl_->Reschedule(std::string(key), placed);
   impl_->ParkColdest();
   return true;
 }

@@ -15,7 +15,7 @@ namespace {
 // the count of leading legacy entries (format 2: a ring of Hash64(finding id) and its write
 // position). 4: the same fields, denser (EncodeState). DecodeState reads 1 to 4; EncodeState
 // writes 4.
-constexpr uint64_t kFormat = 4;
+constexpr uint64_t kFormat = kStateFormat;
 
 size_t StrBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
 
