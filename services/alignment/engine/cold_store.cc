@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
 #include <new>
 #include <utility>
 
@@ -34,10 +35,11 @@ void ColdStore::FreeDCtx::operator()(ZSTD_DCtx_s* p) const { ZSTD_freeDCtx(p); }
 void ColdStore::FreeCDict::operator()(ZSTD_CDict_s* p) const { ZSTD_freeCDict(p); }
 void ColdStore::FreeDDict::operator()(ZSTD_DDict_s* p) const { ZSTD_freeDDict(p); }
 
-ColdStore::ColdStore() = default;
-ColdStore::~ColdStore() = default;
+ColdStore::ColdStore(bool train_in_background) : background_(train_in_background) {}
+ColdStore::~ColdStore() = default;  // waits for a training still running (std::async's future)
 
 void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view checkpoint) {
+  InstallIfTrained();
   std::string_view stored = checkpoint;
   unsigned dict = 0;
   if (cdict_) {
@@ -56,7 +58,7 @@ void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view che
   std::memcpy(e->data() + key.size(), stored.data(), stored.size());
   compressed_ += dict != 0;
   entries_.insert(std::move(e));
-  if (next_training_ && entries_.size() >= next_training_) Train();
+  if (next_training_ && entries_.size() >= next_training_ && !training_.valid()) StartTraining();
 }
 
 ColdStore::Entry* ColdStore::Find(std::string_view key) const {
@@ -96,32 +98,56 @@ size_t ColdStore::ApproxBytes() const {
   return n;
 }
 
-void ColdStore::Train() {
+void ColdStore::StartTraining() {
   // Next time at 16x as many customers; three dictionaries at most (an entry's dict_ has room
   // for seven).
-  next_training_ = ddicts_.size() < 2 ? next_training_ * 16 : 0;
+  next_training_ = trainings_ < 2 ? next_training_ * 16 : 0;
+  ++trainings_;
   // Samples: at most kTrainingSamples, evenly over the stored customers (in hash order, which
-  // has nothing to do with age).
-  std::string samples, one;
-  std::vector<size_t> sizes;
+  // has nothing to do with age), copied for the training.
+  auto samples = std::make_shared<std::string>();
+  auto sizes = std::make_shared<std::vector<size_t>>();
+  std::string one;
   const size_t step = std::max<size_t>(1, entries_.size() / kTrainingSamples);
   size_t i = 0;
   for (const auto& e : entries_) {
     if (i++ % step != 0) continue;
     Checkpoint(*e, &one);
-    samples.append(one);
-    sizes.push_back(one.size());
+    samples->append(one);
+    sizes->push_back(one.size());
   }
-  std::string dict(kDictionaryBytes, '\0');
-  const size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), samples.data(), sizes.data(), static_cast<unsigned>(sizes.size()));
-  if (ZDICT_isError(n)) return;  // too little to learn from: as before
-  std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict(ZSTD_createCDict(dict.data(), n, kLevel));
-  std::unique_ptr<ZSTD_DDict_s, FreeDDict> ddict(ZSTD_createDDict(dict.data(), n));
+  auto train = [samples, sizes]() -> Trained {
+    std::string dict(kDictionaryBytes, '\0');
+    const size_t n =
+        ZDICT_trainFromBuffer(dict.data(), dict.size(), samples->data(), sizes->data(), static_cast<unsigned>(sizes->size()));
+    Trained t;
+    if (ZDICT_isError(n)) return t;  // too little to learn from: as before
+    t.cdict.reset(ZSTD_createCDict(dict.data(), n, kLevel));
+    t.ddict.reset(ZSTD_createDDict(dict.data(), n));
+    return t;
+  };
+  if (background_) {
+    training_ = std::async(std::launch::async, std::move(train));
+  } else {
+    Install(train());
+  }
+}
+
+void ColdStore::InstallIfTrained() {
+  if (training_.valid() && training_.wait_for(std::chrono::seconds(0)) == std::future_status::ready) Install(training_.get());
+}
+
+void ColdStore::WaitForTraining() {
+  if (training_.valid()) Install(training_.get());
+}
+
+void ColdStore::Install(Trained t) {
+  if (!t.cdict || !t.ddict) return;
   if (!cctx_) cctx_.reset(ZSTD_createCCtx());
   if (!dctx_) dctx_.reset(ZSTD_createDCtx());
-  if (!cdict || !ddict || !cctx_ || !dctx_) throw std::bad_alloc();
-  cdict_ = std::move(cdict);
-  ddicts_.push_back(std::move(ddict));
+  if (!cctx_ || !dctx_) throw std::bad_alloc();
+  cdict_ = std::move(t.cdict);
+  ddicts_.push_back(std::move(t.ddict));
   // The frame keeps its content size (the decoder sizes its output from it) and leaves out the
   // checksum and the dictionary id: 4-8 bytes a customer; an entry records its dictionary.
   for (auto [param, value] : {std::pair{ZSTD_c_compressionLevel, kLevel}, std::pair{ZSTD_c_dictIDFlag, 0},
@@ -129,12 +155,15 @@ void ColdStore::Train() {
     if (const size_t r = ZSTD_CCtx_setParameter(cctx_.get(), param, value); ZSTD_isError(r)) Die("parameter", r);
   }
   if (const size_t r = ZSTD_CCtx_refCDict(cctx_.get(), cdict_.get()); ZSTD_isError(r)) Die("dictionary", r);
-  // After the first training, the customers stored so far are compressed too (later ones wait
-  // until they are stored again: recompressing hundreds of thousands would stall the caller).
+  // With the first dictionary, the customers stored so far are compressed too (~2 us each;
+  // later ones wait until they are stored again: recompressing hundreds of thousands would
+  // stall the caller).
   if (ddicts_.size() > 1) return;
   std::vector<std::pair<std::string, Micros>> keys;
   keys.reserve(entries_.size());
-  for (const auto& e : entries_) keys.emplace_back(std::string(e->key()), e->timer_due);
+  for (const auto& e : entries_)
+    if (e->dict_ == 0) keys.emplace_back(std::string(e->key()), e->timer_due);
+  std::string one;
   for (const auto& [key, due] : keys) {
     Checkpoint(*Find(key), &one);
     Put(key, due, one);

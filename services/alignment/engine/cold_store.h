@@ -6,10 +6,11 @@
 // ids and hashes are most of what is left). The dictionary is trained when kFirstTraining
 // customers are stored, and again at 16x and 256x that many (the first ones may not be typical:
 // after a start, customers seen only once); a customer keeps the dictionary it was compressed
-// with until it is stored again. Training takes ~0.1 s of the caller's thread, three times at
-// most. Until then, and wherever compression does not help, bytes are kept as they are.
-// Not thread-safe (the engine's lock covers it).
+// with until it is stored again. Training (~0.1 s) runs on a thread of its own, so the caller
+// (the service's read loop) does not wait; until a dictionary is ready, and wherever compression
+// does not help, bytes are kept as they are. Not thread-safe (the engine's lock covers it).
 #include <cstdint>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -54,7 +55,8 @@ class ColdStore {
   static constexpr size_t kTrainingSamples = 2000;  // at most, evenly over the stored customers
   static constexpr size_t kDictionaryBytes = 4096;
 
-  ColdStore();
+  // train_in_background = false: trainings run in Put (tests: deterministic).
+  explicit ColdStore(bool train_in_background = true);
   ~ColdStore();
   ColdStore(const ColdStore&) = delete;
   ColdStore& operator=(const ColdStore&) = delete;
@@ -80,6 +82,8 @@ class ColdStore {
   size_t size() const { return entries_.size(); }
   size_t compressed() const { return compressed_; }
   size_t dictionaries() const { return ddicts_.size(); }
+  // Blocks until a training in the background is done and its dictionary in use (tests).
+  void WaitForTraining();
   // Heap bytes: the blocks, the set's slots and the dictionaries with their contexts.
   size_t ApproxBytes() const;
 
@@ -105,12 +109,21 @@ class ColdStore {
     void operator()(ZSTD_DDict_s* p) const;
   };
 
-  void Train();
+  struct Trained {
+    std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict;
+    std::unique_ptr<ZSTD_DDict_s, FreeDDict> ddict;
+  };
+  void StartTraining();
+  void InstallIfTrained();
+  void Install(Trained t);
 
   absl::flat_hash_set<Ptr, ByKey<EntryKey>, ByKey<EntryKey>> entries_;
   size_t compressed_ = 0;
   std::string scratch_;
+  const bool background_;
   size_t next_training_ = kFirstTraining;  // 0: no more
+  int trainings_ = 0;
+  std::future<Trained> training_;
   std::unique_ptr<ZSTD_CCtx_s, FreeCCtx> cctx_;  // compresses with the newest dictionary
   std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict_;
   std::vector<std::unique_ptr<ZSTD_DDict_s, FreeDDict>> ddicts_;  // every dictionary trained (<= 3), oldest first

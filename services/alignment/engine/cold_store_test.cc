@@ -19,7 +19,7 @@ std::string Blob(std::mt19937_64& rng, int i) {
 }
 
 TEST(ColdStoreTest, EveryCheckpointComesBackAsStoredThroughTrainings) {
-  ColdStore store;
+  ColdStore store(/*train_in_background=*/false);
   std::mt19937_64 rng(7);
   std::vector<std::string> blobs;
   size_t raw = 0;
@@ -69,7 +69,7 @@ TEST(ColdStoreTest, EveryCheckpointComesBackAsStoredThroughTrainings) {
 
 // Random bytes do not compress: kept as they are (except the few the dictionary holds copies of).
 TEST(ColdStoreTest, BytesThatDoNotCompressAreKeptAsTheyAre) {
-  ColdStore store;
+  ColdStore store(/*train_in_background=*/false);
   std::mt19937_64 rng(11);
   std::vector<std::string> blobs;
   for (int i = 0; i < 1500; ++i) {
@@ -84,6 +84,26 @@ TEST(ColdStoreTest, BytesThatDoNotCompressAreKeptAsTheyAre) {
   for (int i = 0; i < 1500; ++i) {
     store.Checkpoint(*store.Find("k" + std::to_string(i)), &out);
     ASSERT_EQ(out, blobs[i]);
+  }
+}
+
+// The service's store trains in the background: the caller goes on storing meanwhile, and
+// nothing stored before, during or after the training is lost.
+TEST(ColdStoreTest, TrainingInTheBackgroundLosesNothing) {
+  ColdStore store;
+  std::mt19937_64 rng(3);
+  std::vector<std::string> blobs;
+  for (int i = 0; i < 1500; ++i) {
+    blobs.push_back(Blob(rng, i));
+    store.Put("k" + std::to_string(i), i, blobs.back());
+  }
+  store.WaitForTraining();
+  EXPECT_EQ(store.dictionaries(), 1u);
+  EXPECT_EQ(store.compressed(), store.size());  // those stored meanwhile were compressed when it arrived
+  std::string out;
+  for (int i = 0; i < 1500; ++i) {
+    store.Checkpoint(*store.Find("k" + std::to_string(i)), &out);
+    ASSERT_EQ(out, blobs[i]) << i;
   }
 }
 
