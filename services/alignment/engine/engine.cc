@@ -408,13 +408,36 @@ struct Engine::Impl {
 
   void Park(const CustomerState& st) { cold.Put(st.key.view(), st.timer_due, EncodeState(st, strings)); }
 
-  // Parks the least recently used customers once more than max_hot are decoded, down to 15/16
-  // of max_hot: a sweep, O(hot customers), runs once per max_hot/16 new hot customers, and
-  // parks max_hot/16 (~2.5 ms at the default 10,000). Call it only where no CustomerState
-  // reference is held.
+  // Parks the least recently used customers once more than max_hot are decoded, a few per
+  // call: a sweep (O(hot customers), once per max_hot/16 new hot customers) chooses max_hot/16
+  // of them, and each call parks at most kParkPerCall (~4 us each), so that no event waits
+  // for a whole sweep's worth (~2.5 ms at the default 10,000). Beyond max_hot + max_hot/16 (a
+  // burst of new customers or restores) it parks at once, down to max_hot. Call it only where
+  // no CustomerState reference is held.
+  static constexpr size_t kParkPerCall = 16;
+  std::vector<std::string> to_park;  // chosen by the last sweep
+  size_t to_park_at = 0;
+  int to_park_age = 0;  // each was at least this old when chosen: one used since is younger and stays
+
   void ParkColdest() {
-    if (max_hot == 0 || customers.size() <= max_hot) return;
-    size_t n = customers.size() - (max_hot - max_hot / 16);
+    if (max_hot == 0) return;
+    const size_t slack = std::max<size_t>(1, max_hot / 16);
+    size_t budget = customers.size() > max_hot + slack ? customers.size() - max_hot : kParkPerCall;
+    while (budget > 0) {
+      if (to_park_at == to_park.size()) {
+        if (customers.size() <= max_hot) return;
+        ChooseColdest(customers.size() - (max_hot - slack));
+      }
+      auto it = customers.find(to_park[to_park_at++]);
+      if (it == customers.end() || Age(**it) < to_park_age) continue;  // gone, or used since
+      Park(**it);
+      customers.erase(it);
+      --budget;
+    }
+  }
+
+  // The n least recently used hot customers into to_park (n <= customers.size()).
+  void ChooseColdest(size_t n) {
     CapAges();
     // The youngest age to park: all older ones go, and of this age as many as still needed.
     size_t count[kOldest + 1] = {};
@@ -423,13 +446,14 @@ struct Engine::Impl {
     size_t older = 0;
     for (; age > 0 && older + count[age] < n; --age) older += count[age];
     size_t of_age = n - older;
-    for (auto it = customers.begin(); it != customers.end();) {
-      auto cur = it++;
-      const int a = Age(**cur);
+    to_park.clear();
+    to_park_at = 0;
+    to_park_age = age;
+    for (const auto& st : customers) {
+      const int a = Age(*st);
       if (a < age || (a == age && of_age == 0)) continue;
       if (a == age) --of_age;
-      Park(**cur);
-      customers.erase(cur);
+      to_park.push_back(st->key.str());
     }
   }
 
