@@ -40,7 +40,7 @@ void ColdStore::FreeDDict::operator()(ZSTD_DDict_s* p) const { ZSTD_freeDDict(p)
 ColdStore::ColdStore(bool train_in_background) : background_(train_in_background) {}
 ColdStore::~ColdStore() = default;  // waits for a training still running (std::async's future)
 
-void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view checkpoint) {
+void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view checkpoint, const Segmenting& segmenting) {
   InstallIfTrained();
   std::string_view stored = checkpoint;
   unsigned dict = 0;
@@ -55,7 +55,7 @@ void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view che
   }
   Erase(key);
   void* block = ::operator new(sizeof(Entry) + key.size() + stored.size());
-  Ptr e(new (block) Entry(timer_due, key.size(), stored.size(), dict));
+  Ptr e(new (block) Entry(timer_due, segmenting, key.size(), stored.size(), dict));
   std::memcpy(e->data(), key.data(), key.size());
   std::memcpy(e->data() + key.size(), stored.data(), stored.size());
   compressed_ += dict != 0;
@@ -164,14 +164,15 @@ void ColdStore::Install(Trained t) {
   // later ones wait until they are stored again: recompressing hundreds of thousands would
   // stall the caller).
   if (ddicts_.size() > 1) return;
-  std::vector<std::pair<std::string, Micros>> keys;
+  std::vector<std::string> keys;
   keys.reserve(entries_.size());
   for (const auto& e : entries_)
-    if (e->dict_ == 0) keys.emplace_back(std::string(e->key()), e->timer_due);
+    if (e->dict_ == 0) keys.emplace_back(e->key());
   std::string one;
-  for (const auto& [key, due] : keys) {
-    Checkpoint(*Find(key), &one);
-    Put(key, due, one);
+  for (const auto& key : keys) {
+    const Entry& e = *Find(key);
+    Checkpoint(e, &one);
+    Put(key, e.timer_due, one, Segmenting(e.segmenting));
   }
 }
 

@@ -29,16 +29,26 @@ namespace concord::alignment::engine {
 
 class ColdStore {
  public:
+  // What segment criteria select on (the engine's interned industry, region and country, and
+  // the lifecycle stage), kept beside the bytes so that a segment decodes only the cold
+  // customers in it.
+  struct Segmenting {
+    uint32_t industry, region, country;
+    uint8_t stage;
+  };
+
   // One stored customer: this header, then its key and its (compressed) checkpoint bytes.
   class Entry {
    public:
     std::string_view key() const { return {data(), key_size_}; }
     Micros timer_due;  // the timer registered in the engine for this customer (0 = none)
+    Segmenting segmenting;
 
    private:
     friend class ColdStore;
-    Entry(Micros due, size_t key_size, size_t stored_size, unsigned dict)
+    Entry(Micros due, const Segmenting& seg, size_t key_size, size_t stored_size, unsigned dict)
         : timer_due(due),
+          segmenting(seg),
           key_size_(static_cast<uint32_t>(key_size)),
           stored_size_(static_cast<uint32_t>(stored_size)),
           dict_(dict) {}
@@ -62,7 +72,8 @@ class ColdStore {
   ColdStore& operator=(const ColdStore&) = delete;
 
   // Stores (or replaces) a customer's checkpoint and timer.
-  void Put(std::string_view key, Micros timer_due, std::string_view checkpoint);
+  void Put(std::string_view key, Micros timer_due, std::string_view checkpoint,
+           const Segmenting& segmenting = Segmenting());
   // The entry of a stored customer, or null.
   Entry* Find(std::string_view key) const;
   // Its checkpoint bytes, as given to Put, into *out.

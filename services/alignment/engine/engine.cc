@@ -406,7 +406,10 @@ struct Engine::Impl {
     return scratch->get();
   }
 
-  void Park(const CustomerState& st) { cold.Put(st.key.view(), st.timer_due, EncodeState(st, strings)); }
+  void Park(const CustomerState& st) { cold.Put(st.key.view(), st.timer_due, EncodeState(st, strings), Segmenting(st)); }
+  static ColdStore::Segmenting Segmenting(const CustomerState& st) {
+    return {st.industry, st.region, st.country, st.stage};
+  }
 
   // Parks the least recently used customers once more than max_hot are decoded, a few per
   // call: a sweep (O(hot customers), once per max_hot/16 new hot customers) chooses max_hot/16
@@ -2055,7 +2058,8 @@ struct Engine::Impl {
     return out;
   }
 
-  bool InSegment(const CustomerState& st, const ev::SegmentCriteria& c) const {
+  bool InSegment(const CustomerState& st, const ev::SegmentCriteria& c) const { return InSegment(Segmenting(st), c); }
+  bool InSegment(const ColdStore::Segmenting& st, const ev::SegmentCriteria& c) const {
     auto any = [&](const auto& list, uint32_t value) {
       if (list.empty()) return true;
       const std::string& v = strings.Get(value);
@@ -2105,9 +2109,8 @@ struct Engine::Impl {
     } else if (seg.has_criteria()) {
       for (const auto& st : customers)
         if (InSegment(*st, seg.criteria())) add(*st);
-      cold.ForEach([&](const ColdStore::Entry& e) {  // decoded one at a time
-        auto st = DecodeCold(e);
-        if (InSegment(*st, seg.criteria())) add(*st);
+      cold.ForEach([&](const ColdStore::Entry& e) {  // only those in the segment are decoded
+        if (InSegment(e.segmenting, seg.criteria())) add(*DecodeCold(e));
       });
     }
     if (!samples.empty()) {
@@ -2248,7 +2251,7 @@ bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
   // checkpoint of the current format goes cold as it is: re-encoding it would give the same bytes.
   if (impl_->max_hot && impl_->customers.size() >= impl_->max_hot && !bytes.empty() &&
       static_cast<uint8_t>(bytes[0]) == kStateFormat) {
-    impl_->cold.Put(key, st->timer_due, bytes);
+    impl_->cold.Put(key, st->timer_due, bytes, Impl::Segmenting(*st));
     return true;
   }
   CustomerState& placed = **impl_->customers.insert(std::move(st)).first;
