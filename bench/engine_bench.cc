@@ -115,6 +115,7 @@ void EngineMemory(benchmark::State& state, size_t max_hot) {
     // Afterwards: the mix visits every customer round-robin, so with the limit set before, the
     // customers going cold would all be half-told stories (and decoded again at every event).
     engine->SetMaxHotCustomers(max_hot);
+    engine->FinishColdTraining();  // what the service does with its next customer going cold
     ReleaseFreeMemory();
     size_t after = RssBytes(), allocated_after = AllocatedBytes();
     double n = static_cast<double>(engine->customers());

@@ -143,7 +143,8 @@ void ColdStore::InstallIfTrained() {
 }
 
 void ColdStore::WaitForTraining() {
-  if (training_.valid()) Install(training_.get());
+  // Installing the first dictionary recompresses what is stored, which may start the next training.
+  while (training_.valid()) Install(training_.get());
 }
 
 void ColdStore::Install(Trained t) {

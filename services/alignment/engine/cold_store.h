@@ -93,7 +93,8 @@ class ColdStore {
   size_t size() const { return entries_.size(); }
   size_t compressed() const { return compressed_; }
   size_t dictionaries() const { return ddicts_.size(); }
-  // Blocks until a training in the background is done and its dictionary in use (tests).
+  // Blocks until the trainings in the background are done and their dictionaries in use
+  // (tests, benchmarks).
   void WaitForTraining();
   // Heap bytes: the blocks, the set's slots and the dictionaries with their contexts.
   size_t ApproxBytes() const;

@@ -11,7 +11,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <set>
 
@@ -333,7 +332,7 @@ struct Engine::Impl {
   // not depend on which customers were cold. 0 = every customer stays decoded.
   size_t max_hot = 0;
   ColdStore cold;
-  std::string cold_bytes;  // reused buffer
+  mutable std::string cold_bytes;  // reused by DecodeCold
   // Recency in one byte per state (CustomerState::use_gen): the generation advances every
   // max_hot/16 uses, and ages (gen - use_gen, modulo 256) are capped at kOldest at least every
   // 64 generations, so they never wrap. A sweep parks the oldest generations first.
@@ -356,21 +355,18 @@ struct Engine::Impl {
     gens_since_cap = 0;
   }
 
-  std::unique_ptr<CustomerState> DecodeOrDie(std::string_view key, std::string_view bytes) const {
+  // A cold customer's state, decoded (the cold store keeps it).
+  std::unique_ptr<CustomerState> DecodeCold(const ColdStore::Entry& e) const {
+    cold.Checkpoint(e, &cold_bytes);
     auto st = std::make_unique<CustomerState>();
-    if (!DecodeState(bytes, st.get(), &strings)) {
+    if (!DecodeState(cold_bytes, st.get(), &strings)) {
       // The engine wrote these bytes itself: only a bug or corrupted memory gets here.
-      std::fprintf(stderr, "alignment engine: the cold state of %.*s does not decode\n", static_cast<int>(key.size()),
-                   key.data());
+      std::fprintf(stderr, "alignment engine: the cold state of %.*s does not decode\n", static_cast<int>(e.key().size()),
+                   e.key().data());
       std::abort();
     }
-    st->key = key;
+    st->key = e.key();
     return st;
-  }
-  std::unique_ptr<CustomerState> DecodeCold(const ColdStore::Entry& e) const {
-    std::string bytes;
-    cold.Checkpoint(e, &bytes);
-    return DecodeOrDie(e.key(), bytes);
   }
 
   // The customer's decoded state, made hot (decoded if it was cold), or null if unknown and
@@ -380,8 +376,7 @@ struct Engine::Impl {
     if (it == customers.end()) {
       std::unique_ptr<CustomerState> st;
       if (const ColdStore::Entry* e = cold.Find(key)) {
-        cold.Checkpoint(*e, &cold_bytes);
-        st = DecodeOrDie(key, cold_bytes);
+        st = DecodeCold(*e);
         st->timer_due = e->timer_due;  // its timer stayed registered while it was cold
         cold.Erase(key);
       } else if (create) {
@@ -428,6 +423,8 @@ struct Engine::Impl {
     size_t budget = customers.size() > max_hot + slack ? customers.size() - max_hot : kParkPerCall;
     while (budget > 0) {
       if (to_park_at == to_park.size()) {
+        std::vector<std::string>().swap(to_park);  // a bulk sweep's keys are not kept
+        to_park_at = 0;
         if (customers.size() <= max_hot) return;
         ChooseColdest(customers.size() - (max_hot - slack));
       }
@@ -2280,6 +2277,7 @@ std::vector<std::string> Engine::CustomerKeys() const {
 
 size_t Engine::customers() const { return impl_->customers.size() + impl_->cold.size(); }
 size_t Engine::cold_customers() const { return impl_->cold.size(); }
+void Engine::FinishColdTraining() { impl_->cold.WaitForTraining(); }
 
 void Engine::SetMaxHotCustomers(size_t n) {
   impl_->max_hot = n;

@@ -13,10 +13,10 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-
-#include <absl/hash/hash.h>
 #include <utility>
 #include <vector>
+
+#include <absl/hash/hash.h>
 
 #include <absl/container/flat_hash_map.h>
 
@@ -414,7 +414,6 @@ class CompactVec {
   uint16_t size_ = 0, cap_ = 0;
 };
 
-// Maps strings to small integers and back (actors, topics, products). Append-only.
 // Transparent hash and equality (absl containers) for a set of objects that carry their own
 // string key: Key::K(x) gives the key of an element and of a lookup argument (string_view), so
 // a lookup by string_view copies nothing.
@@ -431,6 +430,7 @@ struct ByKey {
   }
 };
 
+// Maps strings to small integers and back (actors, topics, products). Append-only.
 class Interner {
  public:
   uint32_t Intern(std::string_view s);
