@@ -11,6 +11,13 @@ absl::StatusOr<events::v1::Event> DecodeEvent(std::string_view key, std::string_
 
 absl::StatusOr<events::v1::Event> DecodeEvent(std::string_view key, std::string_view value,
                                               const kafka::HeaderViews& headers, const DecodeLimits& limits) {
+  events::v1::Event event;
+  if (auto s = DecodeEventInto(key, value, headers, limits, event); !s.ok()) return s;
+  return event;
+}
+
+absl::Status DecodeEventInto(std::string_view key, std::string_view value, const kafka::HeaderViews& headers,
+                             const DecodeLimits& limits, events::v1::Event& event) {
   if (value.size() > limits.max_record_bytes) {
     return absl::InvalidArgumentError("record of " + std::to_string(value.size()) + " bytes exceeds the limit of " +
                                       std::to_string(limits.max_record_bytes));
@@ -23,7 +30,6 @@ absl::StatusOr<events::v1::Event> DecodeEvent(std::string_view key, std::string_
   if (!ce->dataschema.empty() && ce->dataschema != "concord.events.v1.Event") {
     return absl::InvalidArgumentError("ce_dataschema " + std::string(ce->dataschema) + " is not concord.events.v1.Event");
   }
-  events::v1::Event event;
   if (!event.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
     return absl::InvalidArgumentError("value is not a valid concord.events.v1.Event (protobuf parse failed)");
   }
@@ -38,7 +44,7 @@ absl::StatusOr<events::v1::Event> DecodeEvent(std::string_view key, std::string_
     return absl::InvalidArgumentError("record key differs from the event's customer key " + event.customer().customer_key());
   }
   if (!event.has_occurred_at()) return absl::InvalidArgumentError("event has no occurred_at");
-  return event;
+  return absl::OkStatus();
 }
 
 }  // namespace concord::alignment

@@ -17,5 +17,8 @@ absl::StatusOr<events::v1::Event> DecodeEvent(std::string_view key, std::string_
                                               const kafka::HeaderViews& headers, const DecodeLimits& limits = {});
 absl::StatusOr<events::v1::Event> DecodeEvent(std::string_view key, std::string_view value,
                                               const kafka::Headers& headers, const DecodeLimits& limits = {});
+// The same, parsed into `event`: a message decoded into again keeps its allocations.
+absl::Status DecodeEventInto(std::string_view key, std::string_view value, const kafka::HeaderViews& headers,
+                             const DecodeLimits& limits, events::v1::Event& event);
 
 }  // namespace concord::alignment

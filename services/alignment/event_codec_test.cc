@@ -27,6 +27,29 @@ TEST(EventCodecTest, DecodesAValidRecord) {
   EXPECT_EQ(e->id(), "ev-1");
 }
 
+// The processor decodes every record into one reused message: nothing of the record before
+// may be left in it, whether the next one decodes or not.
+TEST(EventCodecTest, DecodingIntoAReusedMessageKeepsNothingOfTheLastRecord) {
+  auto first = ValidEvent();
+  first.mutable_actor()->set_id("rep-042");
+  first.mutable_message_sent()->mutable_message()->set_subject("Spring offer");
+  auto second = ValidEvent();
+  second.set_id("ev-2");
+  second.clear_payload();
+  second.mutable_activity_logged();
+
+  events::v1::Event reused;
+  ASSERT_TRUE(DecodeEventInto("domain:acme.com", first.SerializeAsString(), kafka::Views(Headers()), {}, reused).ok());
+  EXPECT_EQ(reused.message_sent().message().subject(), "Spring offer");
+  ASSERT_TRUE(DecodeEventInto("domain:acme.com", second.SerializeAsString(), kafka::Views(Headers("ev-2")), {}, reused).ok());
+  EXPECT_EQ(reused.SerializeAsString(), second.SerializeAsString());
+  EXPECT_FALSE(reused.has_actor());
+
+  auto bad = DecodeEventInto("domain:acme.com", "\xff\xff garbage", kafka::Views(Headers()), {}, reused);
+  EXPECT_EQ(bad.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.message().find("protobuf parse failed"), std::string::npos);
+}
+
 TEST(EventCodecTest, EachKindOfBadRecordHasItsReason) {
   auto reason = [](std::string_view key, std::string_view value, const kafka::Headers& h, DecodeLimits l = {}) {
     auto e = DecodeEvent(key, value, h, l);

@@ -19,6 +19,10 @@ namespace {
 
 std::string PartitionField(const std::string& topic, int32_t partition) { return topic + ":" + std::to_string(partition); }
 
+int64_t EventMicros(const events::v1::Event& e) {
+  return e.occurred_at().seconds() * 1000000 + e.occurred_at().nanos() / 1000;
+}
+
 }  // namespace
 
 Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Producer& producer, EnginePort& engine)
@@ -180,37 +184,27 @@ void Processor::Handle(const kafka::Message& m) {
   while (topic_index < options_.input_topics.size() && options_.input_topics[topic_index].data() != tp.first.data()) ++topic_index;
   if (topic_index < consumed_by_topic_.size()) consumed_by_topic_[topic_index]->Inc();
   else consumed_->With({std::string(tp.first)}).Inc();
-  auto event = DecodeEvent(m.key(), m.value(), m.header_views(), options_.limits);
+  auto decoded = DecodeEventInto(m.key(), m.value(), m.header_views(), options_.limits, event_);
   auto& held = held_[tp];
   read_upto_[tp] = m.offset() + 1;
-  if (!event.ok()) {
+  if (!decoded.ok()) {
     if (held.empty()) batch_.next_offsets[tp] = m.offset() + 1;
     else dead_tail_[tp] = m.offset() + 1;  // applied once the held ones go
-    batch_.dead_letters.push_back({std::string(m.key()), std::string(m.value()), std::string(event.status().message()),
+    batch_.dead_letters.push_back({std::string(m.key()), std::string(m.value()), std::string(decoded.message()),
                                   m.headers(), {std::string(tp.first), m.partition(), m.offset()}});
     return;
   }
-  Decoded d;
-  d.arrived = std::chrono::steady_clock::now();
-  d.replayed = Replayed(tp, m.offset());
-  {
-    const auto& t = event->occurred_at();
-    auto& seen = seen_us_[tp];
-    seen = std::max<int64_t>(seen, t.seconds() * 1000000 + t.nanos() / 1000);
-  }
-  d.event = std::move(*event);
-  d.position.set_topic(tp.first.data(), tp.first.size());
-  d.position.set_partition(m.partition());
-  d.position.set_offset(m.offset());
+  Decoded d{.value = std::string(m.value()),
+            .at_us = EventMicros(event_),
+            .tp = tp,
+            .offset = m.offset(),
+            .arrived = std::chrono::steady_clock::now(),
+            .replayed = Replayed(tp, m.offset())};
+  auto& seen = seen_us_[tp];
+  seen = std::max(seen, d.at_us);
   held.push_back(std::move(d));
   ++held_count_;
 }
-
-namespace {
-int64_t EventMicros(const events::v1::Event& e) {
-  return e.occurred_at().seconds() * 1000000 + e.occurred_at().nanos() / 1000;
-}
-}  // namespace
 
 bool Processor::Replayed(const TP& tp, int64_t offset) {
   auto it = assigned_hw_.find(tp);
@@ -259,7 +253,7 @@ Processor::Alone Processor::MayGoAlone(const Decoded& d, const TP& other, int64_
       // relay publishes in time order, so nothing earlier can still come from there). An event
       // dated ahead of this clock (a producer's clock skew) waits the grace after it arrived,
       // not until its date.
-      int64_t at = EventMicros(d.event);
+      int64_t at = d.at_us;
       if (at <= grace_edge_us || now - d.arrived >= options_.reorder_grace) return Alone::kInOrder;
       auto seen = seen_us_.find(other);
       return seen != seen_us_.end() && seen->second >= at ? Alone::kInOrder : Alone::kWait;
@@ -279,7 +273,7 @@ void Processor::Release(bool all) {
                                     .count();
   const auto now = std::chrono::steady_clock::now();
   auto take = [&](const TP& tp, std::deque<Decoded>& q) {
-    batch_.next_offsets[tp] = std::max(batch_.next_offsets[tp], q.front().position.offset() + 1);
+    batch_.next_offsets[tp] = std::max(batch_.next_offsets[tp], q.front().offset + 1);
     batch_.decoded.push_back(std::move(q.front()));
     q.pop_front();
     --held_count_;
@@ -293,7 +287,7 @@ void Processor::Release(bool all) {
       for (const auto& topic : options_.input_topics) {
         TP tp{topic, p};
         auto& q = held_[tp];
-        while (!q.empty() && (all || EventMicros(q.front().event) <= grace_edge_us)) take(tp, q);
+        while (!q.empty() && (all || q.front().at_us <= grace_edge_us)) take(tp, q);
       }
     } else {
       TP ta{options_.input_topics[0], p}, tb{options_.input_topics[1], p};
@@ -301,7 +295,7 @@ void Processor::Release(bool all) {
       auto& b = held_[tb];
       while (!a.empty() || !b.empty()) {
         if (!a.empty() && !b.empty()) {
-          if (EventMicros(a.front().event) <= EventMicros(b.front().event)) take(ta, a);
+          if (a.front().at_us <= b.front().at_us) take(ta, a);
           else take(tb, b);
           continue;
         }
@@ -368,16 +362,25 @@ void Processor::Detect() {
       std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   const auto now = std::chrono::steady_clock::now();
   for (auto& d : batch_.decoded) {
-    event_age_->Observe(static_cast<double>(now_us - EventMicros(d.event)) / 1e6);
+    event_age_->Observe(static_cast<double>(now_us - d.at_us) / 1e6);
     held_for_->Observe(std::chrono::duration<double>(now - d.arrived).count());
-    const auto& key = d.event.customer().customer_key();
+    // The bytes parsed when they were read: they parse again.
+    if (!event_.ParseFromString(d.value)) {
+      log::Error("a decoded record no longer parses; skipped",
+                 {{"topic", d.tp.first}, {"partition", d.tp.second}, {"offset", d.offset}});
+      continue;
+    }
+    const auto& key = event_.customer().customer_key();
     if (!key.empty()) {
       // Usually known already: the key is copied only for a new customer.
-      if (auto it = partition_of_.find(key); it != partition_of_.end()) it->second = d.position.partition();
-      else partition_of_.emplace(key, d.position.partition());
+      if (auto it = partition_of_.find(key); it != partition_of_.end()) it->second = d.tp.second;
+      else partition_of_.emplace(key, d.tp.second);
     }
+    position_.set_topic(d.tp.first.data(), d.tp.first.size());
+    position_.set_partition(d.tp.second);
+    position_.set_offset(d.offset);
     found_.clear();
-    engine_.Process(d.event, d.position, &found_);
+    engine_.Process(event_, position_, &found_);
     for (auto& f : found_) pending_.findings.push_back({std::move(f), d.replayed});
   }
   for (auto& d : batch_.dead_letters) pending_.dead_letters.push_back(std::move(d));
