@@ -323,10 +323,11 @@ class Alignment:
                 out[float("inf") if le == "+Inf" else float(le)] = float(line.rsplit(" ", 1)[1])
         return out
 
-    def rss(self):
+    def rss(self, field="VmRSS"):
+        """Resident bytes now, or with field="VmHWM" the most the process has had resident."""
         with open(f"/proc/{self.proc.pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) * 1024
         return 0
 
@@ -616,6 +617,11 @@ def bench_throughput(a, kafka, redis, run, logs):
         result("alignment: RSS growth per customer during the run", (rss1 - rss0) / n_customers, "B/customer",
                target="<= 1024", passed=(rss1 - rss0) / n_customers <= 1024,
                note=f"idle {rss0 / 2**20:.0f} MiB -> {rss1 / 2**20:.0f} MiB settled ({rss_peak / 2**20:.0f} MiB peak)")
+        # What a memory limit must allow: the replay's high-water mark (read-ahead, events held
+        # for the merge, epochs and findings on their way to Redis and Kafka, on top of the state).
+        hwm = al.rss("VmHWM")
+        result("alignment: peak RSS during the run", hwm / 2**20, "MiB",
+               note=f"VmHWM, {hwm / n_customers:,.0f} B per customer; settled {rss1 / 2**20:.0f} MiB")
         # Where the settled RSS is: live heap (the engine's state and everything else the service
         # allocated), the allocator's slack (freed, not yet returned), and the rest (code,
         # stacks, mappings outside malloc).
