@@ -740,9 +740,9 @@ class Noop:
         self.log.close()
 
 
-def write_load(a, marketing, sales, mode, tag, ids=None, rate=None):
+def write_load(a, marketing, sales, mode, tag, ids=None, rate=None, seconds=None):
     cmd = [str(BIN / "concord-write-bench"), "load", "--marketing", marketing, "--sales", sales, "--mode", mode,
-           "--seconds", a.write_seconds, "--warmup", a.write_warmup, "--concurrency", a.write_concurrency,
+           "--seconds", seconds or a.write_seconds, "--warmup", a.write_warmup, "--concurrency", a.write_concurrency,
            "--seed", a.write_seed, "--tag", tag]
     if rate:
         cmd += ["--rate", f"{rate:.0f}"]
@@ -756,14 +756,36 @@ def write_load(a, marketing, sales, mode, tag, ids=None, rate=None):
     return out
 
 
-def redis_stats(redis):
-    """Redis INFO stats as a dict (forks for AOF rewrites stall Redis: they explain latency tails)."""
+def redis_stats(redis, section="stats"):
+    """A Redis INFO section as a dict (forks for AOF rewrites stall Redis: they explain latency tails)."""
     out = {}
-    for line in redis.cmd("INFO", "stats").decode().splitlines():
+    for line in redis.cmd("INFO", section).decode().splitlines():
         if ":" in line:
             k, v = line.split(":", 1)
             out[k] = v.strip()
     return out
+
+
+def rewrite_aof_now(redis, timeout):
+    """Rewrites Redis' AOF and waits for the rewrite to end; returns its seconds.
+
+    Redis rewrites its AOF each time the file has doubled: it forks, and the child writes the
+    whole dataset, taking one of this machine's two cores for about a second. The bench's Redis
+    starts empty, so in the first minute of writing that happens every few seconds, and whether
+    one falls into a 10-second measured window was chance (one did in most runs: p99 at half the
+    saturation rate ~100-130 ms with one, ~10 ms without). Rewriting just before each measured
+    run makes the window measure the write path; the forks that still happen are counted."""
+    t0 = time.monotonic()
+    try:
+        redis.cmd("BGREWRITEAOF")
+    except RuntimeError as e:  # one already running (or scheduled): wait for it instead
+        log(f"BGREWRITEAOF: {e}")
+    while time.monotonic() - t0 < timeout:
+        p = redis_stats(redis, "persistence")
+        if p.get("aof_rewrite_in_progress") == "0" and p.get("aof_rewrite_scheduled") == "0":
+            break
+        time.sleep(0.05)
+    return time.monotonic() - t0
 
 
 def wait_outbox_empty(redis, services, timeout):
@@ -793,7 +815,16 @@ def bench_write(a, kafka, redis, run, logs):
         for s in services:
             s.wait_ready()
         addr = [s.address for s in services]
+        # Warm-up, not measured: the bench broker's JVM compiles the produce path it has not
+        # run yet (its C2 compiler threads took ~0.2 of a core through the first ~25 s of these
+        # writes), and the services' and Redis' first calls allocate what later ones reuse.
+        if a.write_warmup_load:
+            write_load(a, *addr, "saturate", f"{run}-warmup-load", seconds=a.write_warmup_load)
+            wait_outbox_empty(redis, services, a.timeout)
+        rewrites = [rewrite_aof_now(redis, a.timeout)]
+        forks_sat = redis_stats(redis)
         sat = write_load(a, *addr, "saturate", f"{run}-sat", ids=ids)
+        forks_sat = int(redis_stats(redis).get("total_forks", 0)) - int(forks_sat.get("total_forks", 0))
         # The relay may trail at saturation: let it finish before anything else is measured
         # (its catching up would take CPU from the next phase).
         sat_drain, _ = wait_outbox_empty(redis, services, a.timeout)
@@ -801,6 +832,7 @@ def bench_write(a, kafka, redis, run, logs):
         # the mean of the runs just before and just after the measured one.
         base_sat2 = write_load(a, noops[0].address, noops[1].address, "saturate", f"{run}-noop-sat2")
         rate = a.write_rate or max(1.0, sat["req_per_s"] / 2)
+        rewrites.append(rewrite_aof_now(redis, a.timeout))
         forks0 = redis_stats(redis)
         fixed = write_load(a, *addr, "rate", f"{run}-rate", ids=ids, rate=rate)
         forks1 = redis_stats(redis)
@@ -823,7 +855,9 @@ def bench_write(a, kafka, redis, run, logs):
     result("write: saturation, req/s", sat["req_per_s"], "req/s", base_rps, "no-op gRPC, same client",
            ">= 40% of no-op", sat["req_per_s"] >= 0.4 * base_rps and sat["errors"] == 0,
            note=f"{sat['concurrency']} in flight, {a.write_seconds}s; {mix}; {errs(sat)}; no-op before/after "
-                f"{base_sat['req_per_s']:,.0f}/{base_sat2['req_per_s']:,.0f}; outbox empty {sat_drain:.1f}s after")
+                f"{base_sat['req_per_s']:,.0f}/{base_sat2['req_per_s']:,.0f}; outbox empty {sat_drain:.1f}s after; "
+                f"{a.write_warmup_load:g}s of unmeasured writes first; Redis forks meanwhile: {forks_sat} "
+                f"(AOF rewritten just before, {rewrites[0]:.1f}s)")
     result("write: saturation p99", sat["p99_ms"], "ms", (base_sat["p99_ms"] + base_sat2["p99_ms"]) / 2,
            "no-op p99 at its saturation", note=f"p50 {sat['p50_ms']:.2f} ms, p99.9 {sat['p999_ms']:.2f} ms")
     for q, key in (("p50", "p50_ms"), ("p99", "p99_ms"), ("p99.9", "p999_ms")):
@@ -835,7 +869,8 @@ def bench_write(a, kafka, redis, run, logs):
                f"no-op {q} at the same rate", target, passed,
                note=f"open loop {rate:,.0f} req/s, latency from the intended send time; {errs(fixed)}; Redis forks "
                     f"(AOF rewrites) meanwhile: {int(forks1.get('total_forks', 0)) - int(forks0.get('total_forks', 0))}"
-                    f", latest {int(forks1.get('latest_fork_usec', 0)) / 1000:.1f} ms")
+                    f", latest {int(forks1.get('latest_fork_usec', 0)) / 1000:.1f} ms (AOF rewritten just before, "
+                    f"{rewrites[1]:.1f}s)")
     result("write: acknowledged writes with their event on the topic", float(check["found"]), "events",
            float(check["expected"]), "acknowledged writes", "= all", check["missing"] == 0 and check["expected"] > 0,
            note=f"outbox drained {drained:.1f}s after the load (pending {pending}); "
@@ -866,6 +901,8 @@ def main():
     ap.add_argument("--redis-port", type=int, default=0, help="port of the dedicated benchmark Redis (default kafka port + 4)")
     ap.add_argument("--write-seconds", type=float, default=10, help="measured seconds of each write-path load")
     ap.add_argument("--write-warmup", type=float, default=2, help="unmeasured seconds before each write-path load")
+    ap.add_argument("--write-warmup-load", type=float, default=30,
+                    help="seconds of unmeasured saturation writes to the services before the measured ones (0: none)")
     ap.add_argument("--write-concurrency", type=int, default=64, help="calls in flight at write-path saturation")
     ap.add_argument("--write-seed", type=int, default=500, help="leads and accounts created before the write loads")
     ap.add_argument("--write-rate", type=float, default=0,
@@ -877,6 +914,7 @@ def main():
     if a.smoke:
         a.events, a.rate, a.latency_seconds, a.engine_min_time = 5000, 500, 3, 0.05
         a.write_seconds, a.write_warmup, a.write_concurrency, a.write_seed = 1.5, 0.5, 16, 20
+        a.write_warmup_load = 1
     only = set(a.only.split(","))
     OUT.mkdir(parents=True, exist_ok=True)
     logs = OUT / "logs"
