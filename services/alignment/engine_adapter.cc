@@ -25,32 +25,32 @@ void EngineAdapter::AdvanceTime(std::chrono::system_clock::time_point now, std::
   for (size_t i = before; i < out->size(); ++i) dirty_.insert((*out)[i].customer_key);  // the timer is now spent
 }
 
-std::vector<std::string> EngineAdapter::TakeDirty() {
+std::vector<EnginePort::Checkpoint> EngineAdapter::TakeDirty() {
   std::lock_guard lock(mu_);
-  std::vector<std::string> out(dirty_.begin(), dirty_.end());
+  std::vector<Checkpoint> out;
+  out.reserve(dirty_.size());
+  for (const auto& key : dirty_) {
+    const int32_t partition = engine_.CustomerPartition(key);
+    if (partition < 0) continue;
+    auto bytes = engine_.SerializeCustomer(key);
+    out.push_back({key, partition, bytes.empty() ? std::nullopt : std::optional<std::string>(std::move(bytes))});
+  }
   dirty_.clear();
   return out;
 }
 
-std::optional<std::string> EngineAdapter::Serialize(const std::string& customer_key) {
+absl::Status EngineAdapter::Restore(const std::string& customer_key, std::string_view bytes, int32_t partition) {
   std::lock_guard lock(mu_);
-  auto bytes = engine_.SerializeCustomer(customer_key);
-  if (bytes.empty()) return std::nullopt;
-  return bytes;
-}
-
-absl::Status EngineAdapter::Restore(const std::string& customer_key, std::string_view bytes) {
-  std::lock_guard lock(mu_);
-  if (!engine_.RestoreCustomer(customer_key, bytes)) {
+  if (!engine_.RestoreCustomer(customer_key, bytes, partition)) {
     return absl::DataLossError("checkpointed state of " + customer_key + " does not decode");
   }
   return absl::OkStatus();
 }
 
-void EngineAdapter::Drop(const std::string& customer_key) {
+void EngineAdapter::DropPartitions(const std::set<int32_t>& partitions) {
   std::lock_guard lock(mu_);
-  engine_.EraseCustomer(customer_key);
-  dirty_.erase(customer_key);
+  engine_.EraseCustomersOf([&](int32_t p) { return partitions.contains(p); });
+  // Their keys left in dirty_ have no partition now: TakeDirty leaves them out.
 }
 
 size_t EngineAdapter::customers() const {

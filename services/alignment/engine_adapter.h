@@ -20,10 +20,9 @@ class EngineAdapter : public EnginePort {
   void Process(const events::v1::Event& event, const v1::SourcePosition& position,
                std::vector<engine::EncodedFinding>* out) override;
   void AdvanceTime(std::chrono::system_clock::time_point now, std::vector<engine::EncodedFinding>* out) override;
-  std::vector<std::string> TakeDirty() override;
-  std::optional<std::string> Serialize(const std::string& customer_key) override;
-  absl::Status Restore(const std::string& customer_key, std::string_view bytes) override;
-  void Drop(const std::string& customer_key) override;
+  std::vector<Checkpoint> TakeDirty() override;
+  absl::Status Restore(const std::string& customer_key, std::string_view bytes, int32_t partition) override;
+  void DropPartitions(const std::set<int32_t>& partitions) override;
   size_t customers() const override;
   size_t cold_customers() const override;
   // Engine::SetMaxHotCustomers: beyond n decoded customers the least recently used go cold.

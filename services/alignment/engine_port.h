@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,11 +27,21 @@ class EnginePort {
                        std::vector<engine::EncodedFinding>* out) = 0;
   // Findings that fire on time alone (SLA timers, stalled opportunities), appended to *out.
   virtual void AdvanceTime(std::chrono::system_clock::time_point now, std::vector<engine::EncodedFinding>* out) = 0;
-  // Customers whose state changed since the last call.
-  virtual std::vector<std::string> TakeDirty() = 0;
-  virtual std::optional<std::string> Serialize(const std::string& customer_key) = 0;
-  virtual absl::Status Restore(const std::string& customer_key, std::string_view bytes) = 0;
-  virtual void Drop(const std::string& customer_key) = 0;
+  // A customer whose state changed, as a checkpoint: its bytes (nullopt: the engine keeps no
+  // state for it any more) and the input partition it is checkpointed under (that of its latest
+  // event, or the one it was restored from).
+  struct Checkpoint {
+    std::string key;
+    int32_t partition = -1;
+    std::optional<std::string> bytes;
+  };
+  // The customers whose state changed since the last call (those of no known partition are
+  // left out: dropped with their partition since).
+  virtual std::vector<Checkpoint> TakeDirty() = 0;
+  // `partition`: the one whose checkpoint the bytes came from.
+  virtual absl::Status Restore(const std::string& customer_key, std::string_view bytes, int32_t partition) = 0;
+  // Forgets the customers of these partitions (revoked or lost).
+  virtual void DropPartitions(const std::set<int32_t>& partitions) = 0;
   virtual size_t customers() const = 0;
   // Of customers(), how many are cold: kept as their checkpoint bytes until next used.
   virtual size_t cold_customers() const { return 0; }

@@ -1,6 +1,7 @@
 #include "services/alignment/processor.h"
 
 #include <algorithm>
+#include <cstdlib>
 
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
@@ -370,12 +371,7 @@ void Processor::Detect() {
                  {{"topic", d.tp.first}, {"partition", d.tp.second}, {"offset", d.offset}});
       continue;
     }
-    const auto& key = event_.customer().customer_key();
-    if (!key.empty()) {
-      // Usually known already: the key is copied only for a new customer.
-      if (auto it = partition_of_.find(key); it != partition_of_.end()) it->second = d.tp.second;
-      else partition_of_.emplace(key, d.tp.second);
-    }
+    // The engine keeps each customer's partition (from the position): where Seal checkpoints it.
     position_.set_topic(d.tp.first.data(), d.tp.first.size());
     position_.set_partition(d.tp.second);
     position_.set_offset(d.offset);
@@ -396,12 +392,9 @@ void Processor::Seal() {
   // Serialized here, on the read thread (the engine is not thread-safe), as of the epoch's
   // last record: the state matches the offsets written with it.
   std::vector<std::vector<std::string>> state;
-  for (auto& key : engine_.TakeDirty()) {
-    auto it = partition_of_.find(key);
-    if (it == partition_of_.end()) continue;
-    auto bytes = engine_.Serialize(key);
-    if (bytes) state.push_back({"HSET", StateKey(it->second), std::move(key), std::move(*bytes)});
-    else state.push_back({"HDEL", StateKey(it->second), std::move(key)});
+  for (auto& c : engine_.TakeDirty()) {
+    if (c.bytes) state.push_back({"HSET", StateKey(c.partition), std::move(c.key), std::move(*c.bytes)});
+    else state.push_back({"HDEL", StateKey(c.partition), std::move(c.key)});
   }
   writer_.Submit(std::move(pending_.findings), std::move(pending_.dead_letters));
   NextOffsets offsets;
@@ -416,7 +409,16 @@ std::string Processor::StateKey(int32_t partition) const {
 
 void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
   std::set<int32_t> numbers;
-  for (const auto& tp : partitions) numbers.insert(tp.partition);
+  for (const auto& tp : partitions) {
+    if (engine::PackPartition(tp.partition) == engine::kNoPartition) {
+      // The engine keeps a customer's partition in two bytes (engine/util.h): its state could
+      // not be checkpointed. Stopping beats losing it quietly; no real topic has this many.
+      log::Error("input partition numbers above 65534 are not supported",
+                 {{"topic", tp.topic}, {"partition", tp.partition}});
+      std::abort();
+    }
+    numbers.insert(tp.partition);
+  }
   // Restore each partition's customers and resume at its checkpoint. Redis is required:
   // starting without the state would repeat or miss findings, so wait for it.
   for (int attempt = 0;; ++attempt) {
@@ -432,10 +434,7 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
       for (size_t i = 0; i < numbers.size(); ++i, ++p) {
         const auto& el = (*replies)[i].elements;
         for (size_t j = 0; j + 1 < el.size(); j += 2) {
-          if (engine_.Restore(el[j].str, el[j + 1].str).ok()) {
-            partition_of_[el[j].str] = *p;
-            ++restored;
-          }
+          if (engine_.Restore(el[j].str, el[j + 1].str, *p).ok()) ++restored;
         }
       }
       const auto& offsets = replies->back().elements;
@@ -516,11 +515,7 @@ void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {
 void Processor::DropPartitions(const std::vector<kafka::TopicPartition>& partitions) {
   std::set<int32_t> numbers;
   for (const auto& tp : partitions) numbers.insert(tp.partition);
-  absl::erase_if(partition_of_, [&](const auto& kv) {
-    if (!numbers.count(kv.second)) return false;
-    engine_.Drop(kv.first);
-    return true;
-  });
+  engine_.DropPartitions(numbers);
 }
 
 }  // namespace concord::alignment

@@ -47,10 +47,7 @@
 #include <set>
 #include <string>
 #include <thread>
-#include <unordered_map>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 #include "common/kafka/consumer.h"
 #include "common/kafka/producer.h"
@@ -175,8 +172,6 @@ class Processor : public kafka::RebalanceListener {
   std::atomic<bool> stop_{false};
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> processed_{0};
-  // customer -> partition; looked up for every event (a flat map: one probe, no node per key).
-  absl::flat_hash_map<std::string, int32_t> partition_of_;
   std::chrono::steady_clock::time_point last_tick_{};
   Batch batch_;      // released for the engine; a rebalance processes it before partitions go
   Pending pending_;  // since the last seal; a rebalance seals it before partitions go

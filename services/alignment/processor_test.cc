@@ -37,10 +37,9 @@ class OrderEngine : public EnginePort {
     times_.push_back(e.occurred_at().seconds());
   }
   void AdvanceTime(std::chrono::system_clock::time_point, std::vector<engine::EncodedFinding>*) override {}
-  std::vector<std::string> TakeDirty() override { return {}; }
-  std::optional<std::string> Serialize(const std::string&) override { return std::nullopt; }
-  absl::Status Restore(const std::string&, std::string_view) override { return absl::OkStatus(); }
-  void Drop(const std::string&) override {}
+  std::vector<Checkpoint> TakeDirty() override { return {}; }
+  absl::Status Restore(const std::string&, std::string_view, int32_t) override { return absl::OkStatus(); }
+  void DropPartitions(const std::set<int32_t>&) override {}
   size_t customers() const override { return 0; }
   std::vector<int64_t> times() {
     std::lock_guard lock(mu_);
@@ -55,10 +54,11 @@ class OrderEngine : public EnginePort {
 // Counts events per customer; raises one finding when a customer reaches its 2nd event.
 class CountingEngine : public EnginePort {
  public:
-  void Process(const events::v1::Event& e, const v1::SourcePosition&, std::vector<engine::EncodedFinding>* out) override {
+  void Process(const events::v1::Event& e, const v1::SourcePosition& pos, std::vector<engine::EncodedFinding>* out) override {
+    const auto& key = e.customer().customer_key();
+    partition_[key] = pos.partition();
     if (!seen_.insert(e.id()).second) return;
     ++events;
-    const auto& key = e.customer().customer_key();
     dirty_.insert(key);
     if (++counts_[key] != 2) return;
     v1::Finding f;
@@ -74,20 +74,29 @@ class CountingEngine : public EnginePort {
   }
   void AdvanceTime(std::chrono::system_clock::time_point, std::vector<engine::EncodedFinding>*) override {}
   std::atomic<int> events{0};  // distinct events run through the engine (read from the test thread)
-  std::vector<std::string> TakeDirty() override {
-    std::vector<std::string> out(dirty_.begin(), dirty_.end());
+  std::vector<Checkpoint> TakeDirty() override {
+    std::vector<Checkpoint> out;
+    for (const auto& key : dirty_)
+      if (auto it = partition_.find(key); it != partition_.end()) out.push_back({key, it->second, std::to_string(counts_[key])});
     dirty_.clear();
     return out;
   }
-  std::optional<std::string> Serialize(const std::string& key) override { return std::to_string(counts_[key]); }
-  absl::Status Restore(const std::string& key, std::string_view bytes) override {
+  absl::Status Restore(const std::string& key, std::string_view bytes, int32_t partition) override {
     counts_[key] = std::stoi(std::string(bytes));
+    partition_[key] = partition;
     return absl::OkStatus();
   }
-  void Drop(const std::string& key) override { counts_.erase(key); }
+  void DropPartitions(const std::set<int32_t>& partitions) override {
+    std::erase_if(partition_, [&](const auto& kv) {
+      if (!partitions.contains(kv.second)) return false;
+      counts_.erase(kv.first);
+      return true;
+    });
+  }
   size_t customers() const override { return counts_.size(); }
 
   std::map<std::string, int> counts_;
+  std::map<std::string, int32_t> partition_;  // of each customer's latest event (as the engine keeps it)
   std::set<std::string> seen_;
   std::set<std::string> dirty_;
 };

@@ -37,10 +37,12 @@ void ColdStore::FreeDCtx::operator()(ZSTD_DCtx_s* p) const { ZSTD_freeDCtx(p); }
 void ColdStore::FreeCDict::operator()(ZSTD_CDict_s* p) const { ZSTD_freeCDict(p); }
 void ColdStore::FreeDDict::operator()(ZSTD_DDict_s* p) const { ZSTD_freeDDict(p); }
 
+static_assert(sizeof(ColdStore::Entry) == 32, "the partition sits in what was the summary's padding");
+
 ColdStore::ColdStore(bool train_in_background) : background_(train_in_background) {}
 ColdStore::~ColdStore() = default;  // waits for a training still running (std::async's future)
 
-void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view checkpoint, const Segmenting& segmenting) {
+void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view checkpoint, const Summary& summary) {
   InstallIfTrained();
   std::string_view stored = checkpoint;
   unsigned dict = 0;
@@ -55,7 +57,7 @@ void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view che
   }
   Erase(key);
   void* block = ::operator new(sizeof(Entry) + key.size() + stored.size());
-  Ptr e(new (block) Entry(timer_due, segmenting, key.size(), stored.size(), dict));
+  Ptr e(new (block) Entry(timer_due, summary, key.size(), stored.size(), dict));
   std::memcpy(e->data(), key.data(), key.size());
   std::memcpy(e->data() + key.size(), stored.data(), stored.size());
   compressed_ += dict != 0;
@@ -173,7 +175,7 @@ void ColdStore::Install(Trained t) {
   for (const auto& key : keys) {
     const Entry& e = *Find(key);
     Checkpoint(e, &one);
-    Put(key, e.timer_due, one, Segmenting(e.segmenting));
+    Put(key, e.timer_due, one, Summary(e.summary));
   }
 }
 

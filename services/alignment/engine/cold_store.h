@@ -29,12 +29,14 @@ namespace concord::alignment::engine {
 
 class ColdStore {
  public:
-  // What segment criteria select on (the engine's interned industry, region and country, and
-  // the lifecycle stage), kept beside the bytes so that a segment decodes only the cold
-  // customers in it.
-  struct Segmenting {
-    uint32_t industry, region, country;
-    uint8_t stage;
+  // What the engine reads of a cold customer without decoding it, kept beside the bytes: what
+  // segment criteria select on (the interned industry, region and country, and the lifecycle
+  // stage), so that a segment decodes only the cold customers in it; and the partition the
+  // customer is checkpointed under (state.h: kNoPartition), in what was padding.
+  struct Summary {
+    uint32_t industry = 0, region = 0, country = 0;
+    uint8_t stage = 0;
+    uint16_t partition = kNoPartition;
   };
 
   // One stored customer: this header, then its key and its (compressed) checkpoint bytes.
@@ -42,13 +44,13 @@ class ColdStore {
    public:
     std::string_view key() const { return {data(), key_size_}; }
     Micros timer_due;  // the timer registered in the engine for this customer (0 = none)
-    Segmenting segmenting;
+    Summary summary;
 
    private:
     friend class ColdStore;
-    Entry(Micros due, const Segmenting& seg, size_t key_size, size_t stored_size, unsigned dict)
+    Entry(Micros due, const Summary& sum, size_t key_size, size_t stored_size, unsigned dict)
         : timer_due(due),
-          segmenting(seg),
+          summary(sum),
           key_size_(static_cast<uint32_t>(key_size)),
           stored_size_(static_cast<uint32_t>(stored_size)),
           dict_(dict) {}
@@ -72,8 +74,8 @@ class ColdStore {
   ColdStore& operator=(const ColdStore&) = delete;
 
   // Stores (or replaces) a customer's checkpoint and timer.
-  void Put(std::string_view key, Micros timer_due, std::string_view checkpoint,
-           const Segmenting& segmenting = Segmenting());
+  void Put(std::string_view key, Micros timer_due, std::string_view checkpoint, const Summary& summary);
+  void Put(std::string_view key, Micros timer_due, std::string_view checkpoint) { Put(key, timer_due, checkpoint, {}); }
   // The entry of a stored customer, or null.
   Entry* Find(std::string_view key) const;
   // Its checkpoint bytes, as given to Put, into *out.

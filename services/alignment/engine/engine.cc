@@ -366,6 +366,7 @@ struct Engine::Impl {
       std::abort();
     }
     st->key = e.key();
+    st->partition = e.summary.partition;
     return st;
   }
 
@@ -401,9 +402,9 @@ struct Engine::Impl {
     return scratch->get();
   }
 
-  void Park(const CustomerState& st) { cold.Put(st.key.view(), st.timer_due, EncodeState(st, strings), Segmenting(st)); }
-  static ColdStore::Segmenting Segmenting(const CustomerState& st) {
-    return {st.industry, st.region, st.country, st.stage};
+  void Park(const CustomerState& st) { cold.Put(st.key.view(), st.timer_due, EncodeState(st, strings), Summary(st)); }
+  static ColdStore::Summary Summary(const CustomerState& st) {
+    return {st.industry, st.region, st.country, st.stage, st.partition};
   }
 
   // Parks the least recently used customers once more than max_hot are decoded, a few per
@@ -1514,6 +1515,7 @@ struct Engine::Impl {
       return;
     }
     CustomerState& st = *Use(key, true);
+    if (pos.partition >= 0) st.partition = PackPartition(pos.partition);  // a redelivery's too, as before
     uint64_t h = Hash64(e.id());
     if (RingHas(st.seen, h)) {
       ++stats.duplicates;
@@ -2055,8 +2057,8 @@ struct Engine::Impl {
     return out;
   }
 
-  bool InSegment(const CustomerState& st, const ev::SegmentCriteria& c) const { return InSegment(Segmenting(st), c); }
-  bool InSegment(const ColdStore::Segmenting& st, const ev::SegmentCriteria& c) const {
+  bool InSegment(const CustomerState& st, const ev::SegmentCriteria& c) const { return InSegment(Summary(st), c); }
+  bool InSegment(const ColdStore::Summary& st, const ev::SegmentCriteria& c) const {
     auto any = [&](const auto& list, uint32_t value) {
       if (list.empty()) return true;
       const std::string& v = strings.Get(value);
@@ -2107,7 +2109,7 @@ struct Engine::Impl {
       for (const auto& st : customers)
         if (InSegment(*st, seg.criteria())) add(*st);
       cold.ForEach([&](const ColdStore::Entry& e) {  // only those in the segment are decoded
-        if (InSegment(e.segmenting, seg.criteria())) add(*DecodeCold(e));
+        if (InSegment(e.summary, seg.criteria())) add(*DecodeCold(e));
       });
     }
     if (!samples.empty()) {
@@ -2237,18 +2239,19 @@ std::string Engine::SerializeCustomer(std::string_view key) const {
   return bytes;
 }
 
-bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes) {
+bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes, int32_t partition) {
   auto st = std::make_unique<CustomerState>();
   if (!DecodeState(bytes, st.get(), &impl_->strings)) return false;
   EraseCustomer(key);
   st->key = key;
   st->timer_due = 0;
+  st->partition = PackPartition(partition);
   impl_->Reschedule(std::string(key), *st);
   // With the decoded customers at the limit (a restart restoring a whole partition), a
   // checkpoint of the current format goes cold as it is: re-encoding it would give the same bytes.
   if (impl_->max_hot && impl_->customers.size() >= impl_->max_hot && !bytes.empty() &&
       static_cast<uint8_t>(bytes[0]) == kStateFormat) {
-    impl_->cold.Put(key, st->timer_due, bytes, Impl::Segmenting(*st));
+    impl_->cold.Put(key, st->timer_due, bytes, Impl::Summary(*st));
     return true;
   }
   CustomerState& placed = **impl_->customers.insert(std::move(st)).first;
@@ -2264,6 +2267,23 @@ void Engine::EraseCustomer(std::string_view key) {
   } else if (Micros due = 0; impl_->cold.Erase(key, &due)) {
     if (due) impl_->EraseTimer(due, key);
   }
+}
+
+int32_t Engine::CustomerPartition(std::string_view key) const {
+  if (const CustomerState* st = impl_->FindCustomer(key)) return UnpackPartition(st->partition);
+  if (const ColdStore::Entry* e = impl_->cold.Find(key)) return UnpackPartition(e->summary.partition);
+  return -1;
+}
+
+size_t Engine::EraseCustomersOf(absl::FunctionRef<bool(int32_t partition)> of) {
+  std::vector<std::string> keys;
+  for (const auto& st : impl_->customers)
+    if (of(UnpackPartition(st->partition))) keys.push_back(st->key.str());
+  impl_->cold.ForEach([&](const ColdStore::Entry& e) {
+    if (of(UnpackPartition(e.summary.partition))) keys.emplace_back(e.key());
+  });
+  for (const auto& key : keys) EraseCustomer(key);
+  return keys.size();
 }
 
 std::vector<std::string> Engine::CustomerKeys() const {

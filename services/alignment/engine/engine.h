@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include <absl/functional/function_ref.h>
+
 #include "concord/alignment/v1/alignment.pb.h"
 #include "concord/events/v1/events.pb.h"
 #include "services/alignment/engine/playbook.h"
@@ -111,9 +113,17 @@ class Engine {
   // Per-customer checkpoint (compact binary, versioned). Empty string if unknown.
   std::string SerializeCustomer(std::string_view customer_key) const;
   // Replaces the customer's state; false if the bytes do not decode (state left unchanged).
-  bool RestoreCustomer(std::string_view customer_key, std::string_view bytes);
+  // `partition`: the input partition it was checkpointed under (CustomerPartition).
+  bool RestoreCustomer(std::string_view customer_key, std::string_view bytes, int32_t partition = -1);
+  // The input partition a customer is checkpointed under: that of its latest event with a
+  // position (SourcePosition::partition), or the one it was restored from; -1 if none or
+  // unknown. Partitions above 65534 are not tracked. Kept with each customer (two bytes of the
+  // state, or of a cold customer's summary), so the service needs no map of its own.
+  int32_t CustomerPartition(std::string_view customer_key) const;
   // Drops a customer (partition revoked).
   void EraseCustomer(std::string_view customer_key);
+  // Drops every customer whose CustomerPartition satisfies `of`; returns how many.
+  size_t EraseCustomersOf(absl::FunctionRef<bool(int32_t partition)> of);
   // Every tracked customer key (e.g. to checkpoint a whole partition).
   std::vector<std::string> CustomerKeys() const;
 

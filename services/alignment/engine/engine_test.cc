@@ -200,6 +200,44 @@ TEST(EngineTest, EventTableDropsUnreferencedEvents) {
   EXPECT_EQ(a.SerializeCustomer("domain:acme.com"), b.SerializeCustomer("domain:acme.com"));
 }
 
+// The engine keeps the input partition each customer is checkpointed under (the service has no
+// map of its own): that of its latest event with a position, or the one it was restored from,
+// hot or cold; EraseCustomersOf drops a revoked partition's customers and their timers.
+TEST(EngineTest, KeepsEachCustomersPartitionHotOrCold) {
+  Engine e(ExamplePlaybook());
+  e.SetMaxHotCustomers(2);
+  auto key = [](int c) { return "domain:p" + std::to_string(c) + ".com"; };
+  for (int c = 0; c < 12; ++c) {
+    Events E(key(c));
+    e.Process(E.HandOff(kT0 + c, "h-" + std::to_string(c)), SourcePosition{"concord.sales.events.v1", c % 3, c});
+  }
+  EXPECT_GT(e.cold_customers(), 8u);
+  for (int c = 0; c < 12; ++c) EXPECT_EQ(e.CustomerPartition(key(c)), c % 3) << c;
+  // A later event on another partition moves the customer there (decoded, then cold again).
+  Events E0(key(0));
+  e.Process(E0.Call(kT0 + kHour, "rep-1", "Hello"), SourcePosition{"concord.sales.events.v1", 7, 100});
+  for (int c = 1; c < 6; ++c) e.Process(Events(key(c)).Call(kT0 + kHour + c, "rep-1", "Hi"), SourcePosition{"t", c % 3, c});
+  EXPECT_EQ(e.CustomerPartition(key(0)), 7);
+  EXPECT_EQ(e.CustomerPartition("domain:unknown.com"), -1);
+  // An event without a position leaves it where it was.
+  e.Process(E0.Call(kT0 + 2 * kHour, "rep-1", "Again"), SourcePosition{});
+  EXPECT_EQ(e.CustomerPartition(key(0)), 7);
+
+  // Restored customers keep the partition they were restored from, whether they go hot or
+  // straight to the cold store (the decoded ones at the limit).
+  Engine r(ExamplePlaybook());
+  r.SetMaxHotCustomers(2);
+  for (int c = 0; c < 12; ++c) ASSERT_TRUE(r.RestoreCustomer(key(c), e.SerializeCustomer(key(c)), 10 + c % 2));
+  EXPECT_GT(r.cold_customers(), 8u);
+  for (int c = 0; c < 12; ++c) EXPECT_EQ(r.CustomerPartition(key(c)), 10 + c % 2) << c;
+
+  // Revoking partition 10 drops its six customers, hot and cold, and their SLA timers.
+  EXPECT_EQ(r.EraseCustomersOf([](int32_t p) { return p == 10; }), 6u);
+  EXPECT_EQ(r.customers(), 6u);
+  for (int c = 0; c < 12; ++c) EXPECT_EQ(r.CustomerPartition(key(c)), c % 2 ? 11 : -1) << c;
+  EXPECT_EQ(Count(r.AdvanceTime(kT0 + 2 * kDay), av::FINDING_TYPE_HANDOFF_SLA_BREACH), 6);
+}
+
 TEST(EngineTest, ReplacePlaybookChangesTimers) {
   Engine e(ExamplePlaybook());
   Events E;

@@ -424,7 +424,9 @@ class Decoder4 {
     s_.first_event_at = Time();
     s_.owner[0] = Str();
     s_.owner[1] = Str();
-    s_.lead_score = static_cast<uint8_t>(r_.U());
+    const uint64_t score = r_.U();
+    if (score > 100) return false;  // no engine writes one (0..100; the state keeps 7 bits)
+    s_.lead_score = static_cast<uint8_t>(score);
     s_.scored_at = Time();
     for (uint64_t k = Count(64), i = 0; i < k && r_.ok(); ++i) {
       ScoreReasonRec x;
@@ -662,7 +664,9 @@ bool DecodeLegacy(Reader& r, uint64_t version, CustomerState* s, Interner* in) {
     s->first_event_at = r.I();
     s->owner[0] = in->Intern(r.S());
     s->owner[1] = in->Intern(r.S());
-    s->lead_score = static_cast<uint8_t>(r.U());
+    const uint64_t score = r.U();
+    if (score > 100) return false;  // as in format 4
+    s->lead_score = static_cast<uint8_t>(score);
     s->scored_at = r.I();
     for (uint64_t n = count(64), i = 0; i < n && r.ok(); ++i) {
       ScoreReasonRec x;

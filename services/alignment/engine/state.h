@@ -212,6 +212,7 @@ struct ScoreReasonRec {
 
 inline constexpr size_t kMaxEmitted = 64;
 
+
 // Scorecard scopes counted per customer per UTC day: overall, marketing, sales.
 inline constexpr int kActivityScopes = 3;
 
@@ -254,11 +255,13 @@ struct CustomerState {
 
   EvIx stage_ev = kNoEv;
   uint8_t stage = 0;  // LifecycleStage
-  bool has_stage_ev = false;
-  bool ever_customer = false;
-  uint8_t emitted_legacy = 0;
-  uint8_t lead_score = 0;               // 0..100, 0 = never scored
+  // Bit fields: the 256-byte block has no spare byte, and partition needs two.
+  uint8_t lead_score : 7 = 0;  // 0..100, 0 = never scored
+  bool has_stage_ev : 1 = false;
+  uint8_t emitted_legacy : 7 = 0;  // <= kMaxEmitted
+  bool ever_customer : 1 = false;
   uint8_t use_gen = 0;  // the engine's use generation when last used (which customers are cold); not checkpointed
+  uint16_t partition = kNoPartition;  // see kNoPartition; not checkpointed
 
   // kNoEv reads as an empty reference: a hand-off accepted before it was seen (the acceptance
   // arrived first) has no acceptance event, and its evidence and checkpoint show an empty one.

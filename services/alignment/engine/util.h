@@ -24,6 +24,15 @@ namespace concord::alignment::engine {
 
 // Microseconds since the Unix epoch (UTC). The engine never reads a clock.
 using Micros = int64_t;
+
+// The input partition a customer is checkpointed under: that of its latest event with a
+// position, or the one it was restored from (the service keeps a partition's customers in that
+// partition's hash). Kept in the state and in a cold customer's summary, in two bytes:
+// partitions above 65534 are not tracked (the service refuses to be assigned one).
+inline constexpr uint16_t kNoPartition = 0xFFFF;
+inline uint16_t PackPartition(int32_t p) { return p >= 0 && p < kNoPartition ? static_cast<uint16_t>(p) : kNoPartition; }
+inline int32_t UnpackPartition(uint16_t p) { return p == kNoPartition ? -1 : p; }
+
 inline constexpr Micros kSecond = 1'000'000;
 inline constexpr Micros kMinute = 60 * kSecond;
 inline constexpr Micros kHour = 60 * kMinute;
