@@ -42,6 +42,16 @@ struct Reply {
   bool is_error() const { return type == Type::kError; }
 };
 
+// A command's arguments, each moved in or built in place. A braced list ({"SET", key, bytes})
+// copies every element, payloads included: use this where an argument is large.
+template <class... Args>
+std::vector<std::string> Cmd(Args&&... args) {
+  std::vector<std::string> v;
+  v.reserve(sizeof...(args));
+  (v.emplace_back(std::forward<Args>(args)), ...);
+  return v;
+}
+
 namespace detail {
 // Appends one command in the Redis protocol (RESP) to `out`.
 void AppendCommand(const std::vector<std::string>& args, std::string& out);

@@ -81,12 +81,13 @@ std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const v1::Find
 std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const std::string& id, const std::string& customer_key,
                                                                   int64_t detected_ms, std::string bytes) const {
   auto ms = std::to_string(detected_ms);
-  return {
-      {"SET", FindingKey(id), std::move(bytes)},
-      {"ZADD", AllIndexKey(), ms, id},
-      {"ZADD", CustomerIndexKey(customer_key), ms, id},
-      {"XADD", FeedKey(), "MAXLEN", "~", "1000000", "*", "kind", "raised", "id", id},
-  };
+  std::vector<std::vector<std::string>> out;
+  out.reserve(4);
+  out.push_back(redis::Cmd("SET", FindingKey(id), std::move(bytes)));  // the finding's bytes, not copied
+  out.push_back(redis::Cmd("ZADD", AllIndexKey(), ms, id));
+  out.push_back(redis::Cmd("ZADD", CustomerIndexKey(customer_key), ms, id));
+  out.push_back(redis::Cmd("XADD", FeedKey(), "MAXLEN", "~", "1000000", "*", "kind", "raised", "id", id));
+  return out;
 }
 
 absl::StatusOr<std::optional<v1::Finding>> FindingsStore::Get(redis::Connection& conn, const std::string& id) const {

@@ -393,8 +393,8 @@ void Processor::Seal() {
   // last record: the state matches the offsets written with it.
   std::vector<std::vector<std::string>> state;
   for (auto& c : engine_.TakeDirty()) {
-    if (c.bytes) state.push_back({"HSET", StateKey(c.partition), std::move(c.key), std::move(*c.bytes)});
-    else state.push_back({"HDEL", StateKey(c.partition), std::move(c.key)});
+    if (c.bytes) state.push_back(redis::Cmd("HSET", StateKey(c.partition), std::move(c.key), std::move(*c.bytes)));
+    else state.push_back(redis::Cmd("HDEL", StateKey(c.partition), std::move(c.key)));
   }
   writer_.Submit(std::move(pending_.findings), std::move(pending_.dead_letters));
   NextOffsets offsets;
