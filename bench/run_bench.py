@@ -817,7 +817,10 @@ def bench_write(a, kafka, redis, run, logs):
         addr = [s.address for s in services]
         # Warm-up, not measured: the bench broker's JVM compiles the produce path it has not
         # run yet (its C2 compiler threads took ~0.2 of a core through the first ~25 s of these
-        # writes), and the services' and Redis' first calls allocate what later ones reuse.
+        # writes), and the bench's Redis, which starts empty, grows its keyspace through several
+        # doublings (each an incremental rehash, ~25% of its CPU meanwhile) and AOF rewrites: with
+        # 30 s of it the measured saturation was ~6.6k req/s, with 90 s (~1M keys) ~9.9k, as in
+        # a full run, where the other stages come first. A long-lived Redis is rarely mid-growth.
         if a.write_warmup_load:
             write_load(a, *addr, "saturate", f"{run}-warmup-load", seconds=a.write_warmup_load)
             wait_outbox_empty(redis, services, a.timeout)
@@ -901,7 +904,7 @@ def main():
     ap.add_argument("--redis-port", type=int, default=0, help="port of the dedicated benchmark Redis (default kafka port + 4)")
     ap.add_argument("--write-seconds", type=float, default=10, help="measured seconds of each write-path load")
     ap.add_argument("--write-warmup", type=float, default=2, help="unmeasured seconds before each write-path load")
-    ap.add_argument("--write-warmup-load", type=float, default=30,
+    ap.add_argument("--write-warmup-load", type=float, default=90,
                     help="seconds of unmeasured saturation writes to the services before the measured ones (0: none)")
     ap.add_argument("--write-concurrency", type=int, default=64, help="calls in flight at write-path saturation")
     ap.add_argument("--write-seed", type=int, default=500, help="leads and accounts created before the write loads")
