@@ -766,6 +766,11 @@ def redis_stats(redis, section="stats"):
     return out
 
 
+def forks_between(before, after):
+    """Redis forks (AOF rewrites) between two redis_stats() snapshots."""
+    return int(after.get("total_forks", 0)) - int(before.get("total_forks", 0))
+
+
 def rewrite_aof_now(redis, timeout):
     """Rewrites Redis' AOF and waits for the rewrite to end; returns its seconds.
 
@@ -825,9 +830,9 @@ def bench_write(a, kafka, redis, run, logs):
             write_load(a, *addr, "saturate", f"{run}-warmup-load", seconds=a.write_warmup_load)
             wait_outbox_empty(redis, services, a.timeout)
         rewrites = [rewrite_aof_now(redis, a.timeout)]
-        forks_sat = redis_stats(redis)
+        stats_before_sat = redis_stats(redis)
         sat = write_load(a, *addr, "saturate", f"{run}-sat", ids=ids)
-        forks_sat = int(redis_stats(redis).get("total_forks", 0)) - int(forks_sat.get("total_forks", 0))
+        forks_sat = forks_between(stats_before_sat, redis_stats(redis))
         # The relay may trail at saturation: let it finish before anything else is measured
         # (its catching up would take CPU from the next phase).
         sat_drain, _ = wait_outbox_empty(redis, services, a.timeout)
@@ -871,7 +876,7 @@ def bench_write(a, kafka, redis, run, logs):
         result(f"write: {q} at {at}", fixed[key], "ms", base_fixed[key],
                f"no-op {q} at the same rate", target, passed,
                note=f"open loop {rate:,.0f} req/s, latency from the intended send time; {errs(fixed)}; Redis forks "
-                    f"(AOF rewrites) meanwhile: {int(forks1.get('total_forks', 0)) - int(forks0.get('total_forks', 0))}"
+                    f"(AOF rewrites) meanwhile: {forks_between(forks0, forks1)}"
                     f", latest {int(forks1.get('latest_fork_usec', 0)) / 1000:.1f} ms (AOF rewritten just before, "
                     f"{rewrites[1]:.1f}s)")
     result("write: acknowledged writes with their event on the topic", float(check["found"]), "events",

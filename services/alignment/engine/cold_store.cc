@@ -175,7 +175,7 @@ void ColdStore::Install(Trained t) {
   for (const auto& key : keys) {
     const Entry& e = *Find(key);
     Checkpoint(e, &one);
-    Put(key, e.timer_due, one, Summary(e.summary));
+    Put(key, e.timer_due, one, Summary(e.summary));  // a copy: Put replaces the entry it is read from
   }
 }
 

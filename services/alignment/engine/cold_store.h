@@ -32,7 +32,7 @@ class ColdStore {
   // What the engine reads of a cold customer without decoding it, kept beside the bytes: what
   // segment criteria select on (the interned industry, region and country, and the lifecycle
   // stage), so that a segment decodes only the cold customers in it; and the partition the
-  // customer is checkpointed under (state.h: kNoPartition), in what was padding.
+  // customer is checkpointed under (util.h: kNoPartition), in what was padding.
   struct Summary {
     uint32_t industry = 0, region = 0, country = 0;
     uint8_t stage = 0;

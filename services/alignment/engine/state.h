@@ -212,7 +212,6 @@ struct ScoreReasonRec {
 
 inline constexpr size_t kMaxEmitted = 64;
 
-
 // Scorecard scopes counted per customer per UTC day: overall, marketing, sales.
 inline constexpr int kActivityScopes = 3;
 

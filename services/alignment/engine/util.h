@@ -16,9 +16,8 @@
 #include <utility>
 #include <vector>
 
-#include <absl/hash/hash.h>
-
 #include <absl/container/flat_hash_map.h>
+#include <absl/hash/hash.h>
 
 namespace concord::alignment::engine {
 
