@@ -31,15 +31,6 @@ std::string FormatMoney(const char* currency, int64_t micros) {
   return buf;
 }
 
-namespace {
-std::string Num(double v) {
-  char buf[32];
-  if (std::fabs(v - std::round(v)) < 1e-9) std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(std::llround(v)));
-  else std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
-}  // namespace
-
 std::string DisplayValue(const ExtractedClaim& c) {
   switch (c.attr) {
     case Attr::kPrice: {
@@ -53,10 +44,10 @@ std::string DisplayValue(const ExtractedClaim& c) {
       }
       return s;
     }
-    case Attr::kDiscount: return Num(c.v.qty) + " %";
-    case Attr::kTrial: return c.v.qty == 0 ? "no trial" : Num(c.v.qty) + " days";
+    case Attr::kDiscount: return FormatNumber(c.v.qty) + " %";
+    case Attr::kTrial: return c.v.qty == 0 ? "no trial" : FormatNumber(c.v.qty) + " days";
     case Attr::kDeliveryDate: return FormatYmd(c.v.ymd);
-    case Attr::kContractTerm: return Num(c.v.qty) + " months";
+    case Attr::kContractTerm: return FormatNumber(c.v.qty) + " months";
     case Attr::kFreeShipping: return c.v.flag ? "free shipping" : "no free shipping";
     case Attr::kFeature:
       switch (c.v.avail) {

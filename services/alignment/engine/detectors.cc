@@ -9,12 +9,6 @@ namespace concord::alignment::engine {
 namespace ev = concord::events::v1;
 
 namespace {
-std::string Fmt(double v) {
-  char buf[32];
-  if (std::fabs(v - std::round(v)) < 1e-9) std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(std::llround(v)));
-  else std::snprintf(buf, sizeof buf, "%g", v);
-  return buf;
-}
 std::string Show(const StoredClaim& c) {
   ExtractedClaim e;
   e.attr = c.attr;
@@ -51,20 +45,20 @@ bool Disagree(const StoredClaim& a, const StoredClaim& b, const Playbook& pb, st
       if (hi <= 0) return false;
       double diff = std::fabs(x - y) / hi * 100.0;
       if (diff <= pb.price_tolerance_percent + 1e-9) return false;
-      *why = "price " + Show(a) + " vs " + Show(b) + " (differ by " + Fmt(std::round(diff * 10) / 10) + " %, tolerance " +
-             Fmt(pb.price_tolerance_percent) + " %)";
+      *why = "price " + Show(a) + " vs " + Show(b) + " (differ by " + FormatNumber(std::round(diff * 10) / 10) + " %, tolerance " +
+             FormatNumber(pb.price_tolerance_percent) + " %)";
       return true;
     }
     case Attr::kDiscount: {
       double d = std::fabs(a.v.qty - b.v.qty);
       if (d <= pb.discount_tolerance_points + 1e-9) return false;
-      *why = "discount " + Show(a) + " vs " + Show(b) + " (tolerance " + Fmt(pb.discount_tolerance_points) + " points)";
+      *why = "discount " + Show(a) + " vs " + Show(b) + " (tolerance " + FormatNumber(pb.discount_tolerance_points) + " points)";
       return true;
     }
     case Attr::kTrial: {
       double d = std::fabs(a.v.qty - b.v.qty);
       if (d <= pb.trial_tolerance_days + 1e-9) return false;
-      *why = "trial " + Show(a) + " vs " + Show(b) + " (tolerance " + Fmt(pb.trial_tolerance_days) + " days)";
+      *why = "trial " + Show(a) + " vs " + Show(b) + " (tolerance " + FormatNumber(pb.trial_tolerance_days) + " days)";
       return true;
     }
     case Attr::kContractTerm: {
@@ -126,7 +120,7 @@ std::vector<OffBookProblem> CheckOffBook(const StoredClaim& c, std::string_view 
         rule = "price_book.*.max_discount_percent";
       }
       if (max >= 0 && c.v.qty > max + pb.discount_tolerance_points + 1e-9)
-        out.push_back({"discount " + Show(c) + " exceeds the maximum " + Fmt(max) + " %" +
+        out.push_back({"discount " + Show(c) + " exceeds the maximum " + FormatNumber(max) + " %" +
                            (product.empty() ? std::string(" of every product") : " for " + std::string(product)),
                        rule});
       break;
@@ -176,7 +170,7 @@ std::vector<OffBookProblem> CheckOffBook(const StoredClaim& c, std::string_view 
       std::string rule = "approved_offers[" + o->code + "]";
       if (c.attr == Attr::kDiscount && o->discount_percent &&
           std::fabs(*o->discount_percent - c.v.qty) > pb.discount_tolerance_points + 1e-9)
-        out.push_back({"discount " + Show(c) + " differs from approved offer " + o->code + " (" + Fmt(*o->discount_percent) + " %)", rule});
+        out.push_back({"discount " + Show(c) + " differs from approved offer " + o->code + " (" + FormatNumber(*o->discount_percent) + " %)", rule});
       if (c.attr == Attr::kTrial && o->trial_days && std::fabs(*o->trial_days - c.v.qty) > pb.trial_tolerance_days + 1e-9)
         out.push_back({"trial " + Show(c) + " differs from approved offer " + o->code + " (" + std::to_string(*o->trial_days) + " days)", rule});
       if (c.attr == Attr::kFreeShipping && o->free_shipping && *o->free_shipping != c.v.flag)

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -931,7 +932,7 @@ struct Engine::Impl {
     if (!o.owner().id().empty()) rec.owner = strings.Intern(o.owner().id());
     if (o.has_amount()) {
       rec.amount_micros = o.amount().units() * 1'000'000 + o.amount().nanos() / 1000;
-      std::snprintf(rec.currency, 4, "%s", o.amount().currency_code().c_str());
+      CopyCurrency(rec.currency, o.amount().currency_code());
     }
     if (o.has_close_date() && o.close_date().year())
       rec.close_ymd = Ymd(o.close_date().year(), o.close_date().month(), o.close_date().day());
@@ -1108,7 +1109,7 @@ struct Engine::Impl {
     };
     if (o.has_price() && (o.price().units() || o.price().nanos())) {
       auto c = base(Attr::kPrice);
-      std::snprintf(c.v.currency, 4, "%s", o.price().currency_code().c_str());
+      CopyCurrency(c.v.currency, o.price().currency_code());
       c.v.micros = o.price().units() * 1'000'000 + o.price().nanos() / 1000;
       c.v.period = static_cast<uint8_t>(o.billing_period());
       ex.push_back(c);
@@ -1145,8 +1146,7 @@ struct Engine::Impl {
       c.product = li.product();
       if (li.has_unit_price()) {
         c.attr = Attr::kPrice;
-        std::snprintf(c.v.currency, 4, "%s",
-                      (li.unit_price().currency_code().empty() ? q.currency_code() : li.unit_price().currency_code()).c_str());
+        CopyCurrency(c.v.currency, li.unit_price().currency_code().empty() ? q.currency_code() : li.unit_price().currency_code());
         c.v.micros = li.unit_price().units() * 1'000'000 + li.unit_price().nanos() / 1000;
         c.v.period = static_cast<uint8_t>(li.billing_period());
         ex.push_back(c);
@@ -1348,8 +1348,9 @@ struct Engine::Impl {
       // Hash64(team + ":" + actor), without building the string.
       auto who = [&](const EvRef& r) {
         char team[4];
-        int n = std::snprintf(team, sizeof team, "%u:", r.team);
-        return Hash64Append(Hash64(std::string_view(team, static_cast<size_t>(n))), strings.Get(r.actor));
+        auto end = std::to_chars(team, team + 3, r.team).ptr;
+        *end++ = ':';
+        return Hash64Append(Hash64(std::string_view(team, static_cast<size_t>(end - team))), strings.Get(r.actor));
       };
       static const uint64_t kDupOutreach = Hash64("dup-outreach");
       uint64_t a = who(se), b = who(te);
@@ -1468,8 +1469,7 @@ struct Engine::Impl {
       if (!evs.empty()) {
         static const char* kType[] = {"record", "lead", "contact", "account"};
         evs.push_back({&re, "duplicate_record", nullptr, std::string(kType[r.type & 3]) + " " + rid + " created by " + Who(re)});
-        char score[16];
-        std::snprintf(score, sizeof score, "%.2f", best);
+        const std::string score = FormatFixed2(best);
         Emit(c, av::FINDING_TYPE_DUPLICATE_RECORD, "identity", std::move(evs),
              std::string("Duplicate ") + kType[r.type & 3] + " record",
              std::string("The new ") + kType[r.type & 3] + " " + rid + " matches an existing record: " + reasons + ".",

@@ -177,14 +177,6 @@ std::string MatchResult::Reasons() const {
   return s;
 }
 
-namespace {
-std::string Fmt(double v) {
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "%.2f", v);
-  return buf;
-}
-}  // namespace
-
 MatchResult MatchPersons(const IdentityView& a, const IdentityView& b, const MatchOptions& opt) {
   MatchResult r;
   if (!a.email.empty() && a.email == b.email) {
@@ -201,7 +193,7 @@ MatchResult MatchPersons(const IdentityView& a, const IdentityView& b, const Mat
   if (!a.name.empty() && !b.name.empty()) {
     double jw = JaroWinkler(a.name, b.name);
     if (jw >= opt.name_threshold) {
-      r.reasons.push_back("name Jaro-Winkler " + Fmt(jw) + (a.name == b.name ? " (after nicknames)" : ""));
+      r.reasons.push_back("name Jaro-Winkler " + FormatFixed2(jw) + (a.name == b.name ? " (after nicknames)" : ""));
       if (same_company && !r.matched) {
         r.matched = true;
         r.score = 0.9 * jw;
@@ -227,7 +219,7 @@ MatchResult MatchAccounts(const IdentityView& a, const IdentityView& b, const Ma
     if (jw >= opt.name_threshold) {
       if (!r.matched) r.score = jw;
       r.matched = true;
-      r.reasons.push_back("company name Jaro-Winkler " + Fmt(jw));
+      r.reasons.push_back("company name Jaro-Winkler " + FormatFixed2(jw));
     }
   }
   return r;

@@ -558,8 +558,7 @@ bool DecodeLegacy(Reader& r, uint64_t version, CustomerState* s, Interner* in) {
     c.product = in->Intern(r.S());
     c.feature = in->Intern(r.S());
     c.v.micros = r.I();
-    std::string cur = r.S();
-    std::snprintf(c.v.currency, 4, "%s", cur.c_str());
+    CopyCurrency(c.v.currency, r.View());
     c.v.period = static_cast<uint8_t>(r.U());
     c.v.qty = r.D();
     c.v.ymd = static_cast<int32_t>(r.I());
@@ -631,8 +630,7 @@ bool DecodeLegacy(Reader& r, uint64_t version, CustomerState* s, Interner* in) {
       o.name = r.S();
       o.owner = in->Intern(r.S());
       o.amount_micros = r.I();
-      std::string cur = r.S();
-      std::snprintf(o.currency, 4, "%s", cur.c_str());
+      CopyCurrency(o.currency, r.View());
       o.close_ymd = static_cast<int32_t>(r.I());
     }
     s->opps.push_back(std::move(o));

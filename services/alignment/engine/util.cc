@@ -4,6 +4,8 @@
 #include <openssl/sha.h>
 
 #include <array>
+#include <charconv>
+#include <cmath>
 #include <cstdio>
 
 namespace concord::alignment::engine {
@@ -43,6 +45,20 @@ std::string FormatYmd(int32_t ymd) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "%04d-%02d-%02d", ymd / 10000, (ymd / 100) % 100, ymd % 100);
   return buf;
+}
+
+std::string FormatNumber(double v) {
+  char buf[32];
+  std::to_chars_result r;
+  if (std::fabs(v - std::round(v)) < 1e-9) r = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(std::llround(v)));
+  else r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general, 6);
+  return std::string(buf, r.ptr);
+}
+
+std::string FormatFixed2(double v) {
+  char buf[352];  // room for any double in fixed notation
+  auto r = std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed, 2);
+  return std::string(buf, r.ptr);
 }
 
 std::string FormatDuration(Micros d) {

@@ -46,6 +46,17 @@ int64_t YmdToDays(int32_t ymd);
 int32_t DaysToYmd(int64_t days);
 std::string FormatYmd(int32_t ymd);  // "2026-03-01"
 std::string FormatDuration(Micros d);  // "72h", "30d", "90m", "45s"
+// A number as the findings show it: a whole number without decimals ("20"), else printf's %g
+// ("12.5"). std::to_chars, not snprintf: the same text without the locale and format parsing.
+std::string FormatNumber(double v);
+std::string FormatFixed2(double v);  // printf's %.2f: "0.93"
+// A currency code into a 4-byte field: at most 3 characters (up to a NUL), then a NUL, as
+// snprintf(dst, 4, "%s", code) wrote them.
+inline void CopyCurrency(char (&dst)[4], std::string_view code) {
+  const size_t n = code.empty() ? 0 : strnlen(code.data(), std::min<size_t>(3, code.size()));
+  if (n) std::memcpy(dst, code.data(), n);
+  dst[n] = '\0';
+}
 
 // 64-bit FNV-1a. Hash64Append continues a hash: Hash64Append(Hash64(a), b) == Hash64(a + b).
 inline constexpr uint64_t kHash64Seed = 1469598103934665603ull;

@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
 namespace concord::alignment::engine {
 namespace {
 
@@ -27,6 +31,32 @@ TEST(CompactIdTest, RoundTripsEveryForm) {
   EXPECT_EQ(CompactId(uuid).HeapBytes(), 0u);
   EXPECT_GT(CompactId("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0").HeapBytes(), 0u);
   EXPECT_FALSE(CompactId(uuid) == CompactId("0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0"));
+}
+
+// The findings' numbers read as printf wrote them before (%lld for whole numbers, %g, %.2f).
+TEST(FormatTest, NumbersAsPrintfWroteThem) {
+  for (double v : {0.0, -0.0, 1.0, 20.0, -3.0, 12.5, 0.1, 1.0 / 3, 2.0 / 3, 99.995, 1234567.0, 1234567.5, 1e-7, 3e-10,
+                   1e21, -7.25, 0.005, 0.015, 1.005, 0.93, 0.925, std::numeric_limits<double>::max(),
+                   std::numeric_limits<double>::infinity(), std::nan("")}) {
+    char g[400], f[400];
+    if (std::fabs(v - std::round(v)) < 1e-9 && std::fabs(v) < 9e18) std::snprintf(g, sizeof g, "%lld", static_cast<long long>(std::llround(v)));
+    else std::snprintf(g, sizeof g, "%g", v);
+    std::snprintf(f, sizeof f, "%.2f", v);
+    if (std::fabs(v) < 9e18 || !std::isfinite(v)) EXPECT_EQ(FormatNumber(v), g) << v;
+    EXPECT_EQ(FormatFixed2(v), f) << v;
+  }
+}
+
+TEST(FormatTest, CopyCurrencyKeepsThreeCharactersUpToANul) {
+  char c[4] = {'x', 'x', 'x', 'x'};
+  CopyCurrency(c, "EUR");
+  EXPECT_STREQ(c, "EUR");
+  CopyCurrency(c, "USDX");
+  EXPECT_STREQ(c, "USD");
+  CopyCurrency(c, std::string_view("G\0BP", 4));
+  EXPECT_STREQ(c, "G");
+  CopyCurrency(c, "");
+  EXPECT_STREQ(c, "");
 }
 
 }  // namespace
