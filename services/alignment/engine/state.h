@@ -30,6 +30,9 @@ struct EvRef {
   int64_t offset = -1;
 };
 static_assert(sizeof(EvRef) == 64);
+// Its two CompactIds hold their text inline or through a plain owning pointer.
+template <>
+struct Relocatable<EvRef> : std::true_type {};
 
 // A customer's events are kept once each, in its event table (CustomerState::events), and
 // touches, claims, records, the hand-off, opportunities and the stage refer to them by index:

@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -295,6 +296,12 @@ class CompactPair {
   char* p_ = nullptr;
 };
 
+// Whether a T can move to a new address as its bytes (a memcpy, no constructor or destructor
+// run): trivially copyable types, and types that own a block through a plain pointer and
+// nothing that points back at them (specialized where they are defined, e.g. EvRef).
+template <typename T>
+struct Relocatable : std::is_trivially_copyable<T> {};
+
 // A vector in 12 bytes and alignment 2 (std::vector: 24 and 8), for the per-customer arrays
 // that nine of live in every customer's state: an unaligned pointer and 16-bit size and
 // capacity (the state's arrays are bounded well below 65535). Same growth as std::vector
@@ -373,8 +380,12 @@ class CompactVec {
     if (n > kMaxSize) throw std::length_error("CompactVec");
     T* q = static_cast<T*>(::operator new(n * sizeof(T)));
     T* old = data();
-    std::uninitialized_move(old, old + size_, q);
-    std::destroy(old, old + size_);
+    if constexpr (Relocatable<T>::value) {
+      if (size_) std::memcpy(static_cast<void*>(q), static_cast<const void*>(old), size_ * sizeof(T));
+    } else {
+      std::uninitialized_move(old, old + size_, q);
+      std::destroy(old, old + size_);
+    }
     ::operator delete(old);
     SetPtr(q);
     cap_ = static_cast<uint16_t>(std::clamp(malloc_usable_size(q) / sizeof(T), n, kMaxSize));

@@ -42,7 +42,9 @@ TEST(FormatTest, NumbersAsPrintfWroteThem) {
     if (std::fabs(v - std::round(v)) < 1e-9 && std::fabs(v) < 9e18) std::snprintf(g, sizeof g, "%lld", static_cast<long long>(std::llround(v)));
     else std::snprintf(g, sizeof g, "%g", v);
     std::snprintf(f, sizeof f, "%.2f", v);
-    if (std::fabs(v) < 9e18 || !std::isfinite(v)) EXPECT_EQ(FormatNumber(v), g) << v;
+    if (std::fabs(v) < 9e18 || !std::isfinite(v)) {  // llround of a larger whole number overflows
+      EXPECT_EQ(FormatNumber(v), g) << v;
+    }
     EXPECT_EQ(FormatFixed2(v), f) << v;
   }
 }
