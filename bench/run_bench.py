@@ -437,11 +437,17 @@ def bench_engine(a):
            f"--benchmark_out={out}", "--benchmark_out_format=json"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=sys.stderr, env=dict(os.environ, CONCORD_SOURCE_DIR=str(ROOT)))
     b = {x["name"].split("/")[0]: x for x in json.loads(out.read_text())["benchmarks"]}
+    decoded = b["BM_EngineDecodedEvents"]["items_per_second"]
     proc = b["BM_EngineProcess"]["items_per_second"]
     parse = b["BM_EventParseBaseline"]["items_per_second"]
-    # Engine events/s per core: items/s is per wall second of a single thread (one core).
-    result("engine: Process, events/s (1 thread)", proc, "events/s", parse, "protobuf parse of the same events",
-           ">= 1,000,000", proc >= 1e6)
+    # Engine events/s per core: items/s is per second of the engine calls on one thread (one
+    # core), each event parsed just before, as the service's processor does.
+    result("engine: events/s (1 thread), each event just decoded", decoded, "events/s", parse,
+           "protobuf parse of the same events", ">= 1,000,000", decoded >= 1e6,
+           note=f"{b['BM_EngineDecodedEvents'].get('findings_per_run', 0):,.0f} findings per run")
+    # Rounds 1-9's figure: pre-built events walked in memory (their first loads miss the caches).
+    result("engine: Process over pre-built events, events/s (1 thread)", proc, "events/s", parse,
+           "protobuf parse of the same events", ">= 1,000,000", proc >= 1e6)
     mem = b["BM_EngineMemory"]
     result("engine: state per customer (ApproxMemoryBytes)", mem["approx_bytes_per_customer"], "B/customer",
            target="<= 1024", passed=mem["approx_bytes_per_customer"] <= 1024,
