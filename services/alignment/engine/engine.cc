@@ -230,40 +230,49 @@ const char* TouchKindName(uint8_t k) {
 class Wire {
  public:
   explicit Wire(std::string* out) : out_(out) {}
-  void Var(uint64_t v) {
-    char b[10];
-    size_t n = 0;
+  // A varint at p; returns the end. A tag and its value go out in one append (each append
+  // checks the capacity and length: ~half of writing a finding was appends).
+  static char* PutVar(char* p, uint64_t v) {
     while (v >= 0x80) {
-      b[n++] = static_cast<char>(v | 0x80);
+      *p++ = static_cast<char>(v | 0x80);
       v >>= 7;
     }
-    b[n++] = static_cast<char>(v);
-    out_->append(b, n);
+    *p++ = static_cast<char>(v);
+    return p;
+  }
+  // A varint field into a buffer of at least 20 bytes (nothing for 0); returns the end.
+  static char* PutInt(char* p, uint32_t field, int64_t v) {
+    if (v == 0) return p;
+    return PutVar(PutVar(p, field << 3), static_cast<uint64_t>(v));
+  }
+  void Var(uint64_t v) {
+    char b[10];
+    out_->append(b, static_cast<size_t>(PutVar(b, v) - b));
   }
   void Tag(uint32_t field, uint32_t type) { Var(field << 3 | type); }
   // uint32/uint64/int32/int64/enum/bool: negative values are sign-extended to 64 bits.
   void Int(uint32_t field, int64_t v) {
-    if (v == 0) return;
-    Tag(field, 0);
-    Var(static_cast<uint64_t>(v));
+    char b[20];
+    if (char* e = PutInt(b, field, v); e != b) out_->append(b, static_cast<size_t>(e - b));
   }
   void Str(uint32_t field, std::string_view s) {
     if (s.empty()) return;
     Bytes(field, s);
   }
   void Bytes(uint32_t field, std::string_view s) {  // also a present sub-message
-    Tag(field, 2);
-    Var(s.size());
+    char b[20];
+    char* e = PutVar(PutVar(b, field << 3 | 2), s.size());
+    out_->append(b, static_cast<size_t>(e - b));
     out_->append(s);
   }
   void Double(uint32_t field, double d) {
     uint64_t bits;
     std::memcpy(&bits, &d, 8);
     if (bits == 0) return;  // +0.0 only: -0.0 is written, as protobuf does
-    Tag(field, 1);
-    char b[8];
-    for (int i = 0; i < 8; ++i) b[i] = static_cast<char>(bits >> (8 * i));
-    out_->append(b, 8);
+    char b[18];
+    char* e = PutVar(b, field << 3 | 1);
+    for (int i = 0; i < 8; ++i) *e++ = static_cast<char>(bits >> (8 * i));
+    out_->append(b, static_cast<size_t>(e - b));
   }
   std::string* out() { return out_; }
 
@@ -271,31 +280,30 @@ class Wire {
   std::string* out_;
 };
 
-// google.protobuf.Timestamp of SetTimestamp(m) into w (field `field`), built in `scratch`.
-void WireTimestamp(Wire& w, uint32_t field, Micros m, std::string* scratch) {
+// A google.protobuf.Timestamp or Duration (seconds, nanos) as field `field` of w.
+void WireSecondsNanos(Wire& w, uint32_t field, int64_t seconds, int32_t nanos) {
+  char b[40];
+  char* e = Wire::PutInt(Wire::PutInt(b, 1, seconds), 2, nanos);
+  w.Bytes(field, std::string_view(b, static_cast<size_t>(e - b)));
+}
+
+// google.protobuf.Timestamp of SetTimestamp(m) into w (field `field`).
+void WireTimestamp(Wire& w, uint32_t field, Micros m) {
   int64_t s = m / kSecond, us = m % kSecond;
   if (us < 0) {
     us += kSecond;
     --s;
   }
-  scratch->clear();
-  Wire t(scratch);
-  t.Int(1, s);
-  t.Int(2, static_cast<int32_t>(us * 1000));
-  w.Bytes(field, *scratch);
+  WireSecondsNanos(w, field, s, static_cast<int32_t>(us * 1000));
 }
 
 // Finding fields 13-16: detected_at, first_evidence_at, last_evidence_at, detection_latency.
-void WireTimes(Wire& w, Micros detected, Micros first, Micros last, Micros latency, std::string* scratch) {
-  WireTimestamp(w, 13, detected, scratch);
-  WireTimestamp(w, 14, first, scratch);
-  WireTimestamp(w, 15, last, scratch);
+void WireTimes(Wire& w, Micros detected, Micros first, Micros last, Micros latency) {
+  WireTimestamp(w, 13, detected);
+  WireTimestamp(w, 14, first);
+  WireTimestamp(w, 15, last);
   latency = std::max<Micros>(0, latency);
-  scratch->clear();
-  Wire dur(scratch);
-  dur.Int(1, latency / kSecond);
-  dur.Int(2, static_cast<int32_t>((latency % kSecond) * 1000));
-  w.Bytes(16, *scratch);
+  WireSecondsNanos(w, 16, latency / kSecond, static_cast<int32_t>((latency % kSecond) * 1000));
 }
 
 // One piece of evidence to render.
@@ -681,7 +689,7 @@ struct Engine::Impl {
       actor.Int(1, r.team);
       actor.Str(2, strings.Get(r.actor));
       x.Bytes(4, s[2]);
-      WireTimestamp(x, 5, r.at, &s[2]);
+      WireTimestamp(x, 5, r.at);
       x.Str(6, e.role);
       if (!r.record_id.empty()) {
         s[2].clear();
@@ -728,11 +736,11 @@ struct Engine::Impl {
     out.last_evidence_at = last;
     out.complete_at = complete;
     out.times_begin = b.size();
-    WireTimes(w, c.now, first, last, c.now - complete, &s[1]);
+    WireTimes(w, c.now, first, last, c.now - complete);
     out.times_end = b.size();
     w.Int(17, static_cast<int64_t>(pb->version));
     w.Str(18, rule);
-    WireTimestamp(w, 20, c.now, &s[1]);
+    WireTimestamp(w, 20, c.now);
     // details: a map (the last value of a repeated key wins), entries sorted by key; an entry
     // writes its key and value even when empty.
     wire_details.clear();
@@ -2196,9 +2204,9 @@ void Engine::ProcessEncoded(const Event& event, const SourcePosition& pos, Micro
 }
 void Engine::AdvanceTimeEncoded(Micros now, std::vector<EncodedFinding>* out) { impl_->Advance(now, nullptr, out); }
 void SetDetection(EncodedFinding* f, Micros detected_at, Micros detection_latency) {
-  std::string times, scratch;
+  std::string times;
   Wire w(&times);
-  WireTimes(w, detected_at, f->first_evidence_at, f->last_evidence_at, detection_latency, &scratch);
+  WireTimes(w, detected_at, f->first_evidence_at, f->last_evidence_at, detection_latency);
   f->bytes.replace(f->times_begin, f->times_end - f->times_begin, times);
   f->times_end = f->times_begin + times.size();
 }
