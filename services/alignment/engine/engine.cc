@@ -842,8 +842,10 @@ struct Engine::Impl {
     }
   }
 
+  // Finding text is built with StrCat (one allocation of the summed size), not operator+ chains.
   std::string Who(const EvRef& r) {
-    return std::string(TeamTitle(r.team)) + " (" + (strings.Get(r.actor).empty() ? "unknown" : strings.Get(r.actor)) + ")";
+    const std::string& actor = strings.Get(r.actor);
+    return actor.empty() ? absl::StrCat(TeamTitle(r.team), " (unknown)") : absl::StrCat(TeamTitle(r.team), " (", actor, ")");
   }
 
   // ------------------------------------------------------------------ suppression
@@ -1237,10 +1239,11 @@ struct Engine::Impl {
     e.attr = c.attr;
     e.v = c.v;
     e.detail = c.text.detail();
-    std::string what = std::string(AttrName(c.attr)) + " " + DisplayValue(e);
-    if (c.attr == Attr::kFeature) what = "'" + strings.Get(c.feature) + "' " + DisplayValue(e);
-    std::string s = Who(st.ev(c.ev)) + " claimed " + what;
-    if (c.product) s += " for " + strings.Get(c.product);
+    const std::string value = DisplayValue(e);
+    std::string s = c.attr == Attr::kFeature
+                        ? absl::StrCat(Who(st.ev(c.ev)), " claimed '", strings.Get(c.feature), "' ", value)
+                        : absl::StrCat(Who(st.ev(c.ev)), " claimed ", AttrName(c.attr), " ", value);
+    if (c.product) absl::StrAppend(&s, " for ", strings.Get(c.product));
     if (!c.structured) s.append(": \"").append(c.text.span_text()).append("\"");
     else if (!c.text.offer_code().empty()) s.append(" (offer ").append(c.text.offer_code()).append(")");
     return s;
@@ -1366,15 +1369,18 @@ struct Engine::Impl {
       if (Suppressed(st, key, te.at)) return;
       Suppress(st, key, te.at + pb->duplicate_outreach_window, te.at);
       std::string w = FormatDuration(pb->duplicate_outreach_window);
-      std::string summary = two_teams ? "Both marketing and sales reached out to this customer within " + w + ": "
-                                      : "Two sales reps reached out to this customer within " + w + ": ";
-      summary += Who(se) + " then " + Who(te) + ".";
+      const std::string who_first = Who(se), who_second = Who(te);
+      std::string summary = absl::StrCat(two_teams ? "Both marketing and sales reached out to this customer within "
+                                                   : "Two sales reps reached out to this customer within ",
+                                         w, ": ", who_first, " then ", who_second, ".");
       uint8_t owner = static_cast<uint8_t>(pb->OwnerOf(static_cast<LifecycleStage>(st.stage)));
       Emit(c, av::FINDING_TYPE_DUPLICATE_OUTREACH, "windows.duplicate_outreach",
-           {{&se, "first_outreach", nullptr, "Outreach by " + Who(se)}, {&te, "second_outreach", nullptr, "Outreach by " + Who(te)}},
-           two_teams ? "Marketing and sales both reached out within " + w : "Two sales reps reached out within " + w, summary,
-           std::string("Agree on a single owner for this customer (playbook owner at stage ") + StageName(st.stage) + ": " +
-               (owner ? TeamName(owner) : "shared") + ") and pause the other sequence.",
+           {{&se, "first_outreach", nullptr, absl::StrCat("Outreach by ", who_first)},
+            {&te, "second_outreach", nullptr, absl::StrCat("Outreach by ", who_second)}},
+           absl::StrCat(two_teams ? "Marketing and sales both reached out within " : "Two sales reps reached out within ", w),
+           std::move(summary),
+           absl::StrCat("Agree on a single owner for this customer (playbook owner at stage ", StageName(st.stage), ": ",
+                        owner ? TeamName(owner) : "shared", ") and pause the other sequence."),
            owner ? owner : te.team, std::nullopt, {{"window", w}, {"stage", StageName(st.stage)}});
       return;
     }
@@ -1395,16 +1401,22 @@ struct Engine::Impl {
     if (Suppressed(st, key, te.at)) return;
     Suppress(st, key, te.at + pb->ownership_repeat_window, te.at);
     std::vector<Ev> evs;
-    if (st.has_stage_ev) evs.push_back({&st.ev(st.stage_ev), "stage", nullptr, std::string("Customer entered stage ") + StageName(st.stage)});
-    evs.push_back({&te, "action", nullptr, "Outreach by " + Who(te) + (t.purpose ? std::string(" (") + PurposeName(t.purpose) + ")" : "")});
-    std::string rule = std::string("ownership.stages.") + StageName(st.stage);
+    const char* stage = StageName(st.stage);
+    const std::string who = Who(te);
+    const char* purpose = t.purpose ? PurposeName(t.purpose) : "";
+    if (st.has_stage_ev) evs.push_back({&st.ev(st.stage_ev), "stage", nullptr, absl::StrCat("Customer entered stage ", stage)});
+    evs.push_back({&te, "action", nullptr,
+                   t.purpose ? absl::StrCat("Outreach by ", who, " (", purpose, ")") : absl::StrCat("Outreach by ", who)});
+    std::string rule = absl::StrCat("ownership.stages.", stage);
     Emit(c, av::FINDING_TYPE_OWNERSHIP_VIOLATION, rule, std::move(evs),
-         std::string(TeamTitle(te.team)) + " acted on a customer owned by " + TeamName(owner) + " (" + StageName(st.stage) + ")",
-         std::string("The playbook gives ") + TeamName(owner) + " the customer at stage " + StageName(st.stage) + ", but " +
-             Who(te) + " reached out" + (t.purpose ? std::string(" with a ") + PurposeName(t.purpose) + " message" : "") + ".",
-         std::string(TeamTitle(te.team)) + ": stop this sequence and route the contact through the owning team (" +
-             TeamName(owner) + ").",
-         te.team, std::nullopt, {{"stage", StageName(st.stage)}, {"owner", TeamName(owner)}});
+         absl::StrCat(TeamTitle(te.team), " acted on a customer owned by ", TeamName(owner), " (", stage, ")"),
+         t.purpose ? absl::StrCat("The playbook gives ", TeamName(owner), " the customer at stage ", stage, ", but ", who,
+                                  " reached out with a ", purpose, " message.")
+                   : absl::StrCat("The playbook gives ", TeamName(owner), " the customer at stage ", stage, ", but ", who,
+                                  " reached out."),
+         absl::StrCat(TeamTitle(te.team), ": stop this sequence and route the contact through the owning team (",
+                      TeamName(owner), ")."),
+         te.team, std::nullopt, {{"stage", stage}, {"owner", TeamName(owner)}});
   }
 
   void DetectJourney(Ctx& c, const TouchRec& t, const ev::OutboundMessage& m) {
