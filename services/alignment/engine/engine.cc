@@ -1292,14 +1292,16 @@ struct Engine::Impl {
           cross_team |= st.ev(s->ev).team != ne.team;
         }
         evs.push_back({&ne, "claim", &nc, Describe(st, nc)});
-        std::string subject = nc.attr == Attr::kFeature ? "'" + strings.Get(nc.feature) + "'"
-                                                        : std::string(AttrName(nc.attr)) +
-                                                              (nc.product ? " of " + strings.Get(nc.product) : "");
-        const StoredClaim& first = *conflicts.back();
-        Emit(c, av::FINDING_TYPE_CONFLICTING_CLAIM, "tolerances", std::move(evs), "Conflicting " + subject + " claims",
-             (cross_team ? "Marketing and sales" : "Two people") + std::string(" told the customer different things: ") + why +
-                 ". " + Describe(st, first) + "; " + Describe(st, nc) + ".",
-             "Agree on one " + subject + " per the price book and send the customer a single corrected message.",
+        std::string subject = nc.attr == Attr::kFeature ? absl::StrCat("'", strings.Get(nc.feature), "'")
+                              : nc.product              ? absl::StrCat(AttrName(nc.attr), " of ", strings.Get(nc.product))
+                                                        : std::string(AttrName(nc.attr));
+        // The latest conflicting claim's description and the new one's, as in the evidence.
+        std::string summary = absl::StrCat(cross_team ? "Marketing and sales" : "Two people",
+                                           " told the customer different things: ", why, ". ",
+                                           evs[conflicts.size() - 1].description, "; ", evs.back().description, ".");
+        Emit(c, av::FINDING_TYPE_CONFLICTING_CLAIM, "tolerances", std::move(evs), absl::StrCat("Conflicting ", subject, " claims"),
+             std::move(summary),
+             absl::StrCat("Agree on one ", subject, " per the price book and send the customer a single corrected message."),
              ne.team == ev::TEAM_MARKETING ? ev::TEAM_MARKETING : ev::TEAM_SALES, std::nullopt,
              {{"window", FormatDuration(pb->claim_validity)}, {"difference", why}});
       }
