@@ -55,7 +55,13 @@ void FindingText(av::FindingType type, std::string_view rule, std::vector<std::s
   }
 }
 
-std::string FindingIdOf(std::string_view text) { return "f-" + Sha256Hex(text).substr(0, 32); }
+std::string FindingIdOf(std::string_view text) {  // "f-" and the first 32 hex digits of its SHA-256
+  std::string id;
+  id.reserve(34);
+  id.append("f-");
+  AppendSha256Hex(text, 32, &id);
+  return id;
+}
 
 }  // namespace
 
@@ -1376,9 +1382,11 @@ struct Engine::Impl {
                                                    : "Two sales reps reached out to this customer within ",
                                          w, ": ", who_first, " then ", who_second, ".");
       uint8_t owner = static_cast<uint8_t>(pb->OwnerOf(static_cast<LifecycleStage>(st.stage)));
-      Emit(c, av::FINDING_TYPE_DUPLICATE_OUTREACH, "windows.duplicate_outreach",
-           {{&se, "first_outreach", nullptr, absl::StrCat("Outreach by ", who_first)},
-            {&te, "second_outreach", nullptr, absl::StrCat("Outreach by ", who_second)}},
+      std::vector<Ev> evs;  // not a braced list: that would copy each description
+      evs.reserve(2);
+      evs.push_back({&se, "first_outreach", nullptr, absl::StrCat("Outreach by ", who_first)});
+      evs.push_back({&te, "second_outreach", nullptr, absl::StrCat("Outreach by ", who_second)});
+      Emit(c, av::FINDING_TYPE_DUPLICATE_OUTREACH, "windows.duplicate_outreach", std::move(evs),
            absl::StrCat(two_teams ? "Marketing and sales both reached out within " : "Two sales reps reached out within ", w),
            std::move(summary),
            absl::StrCat("Agree on a single owner for this customer (playbook owner at stage ", StageName(st.stage), ": ",

@@ -69,7 +69,7 @@ std::string FormatDuration(Micros d) {
   return std::to_string(d) + "us";
 }
 
-std::string Sha256Hex(std::string_view s) {
+void AppendSha256Hex(std::string_view s, size_t hex_chars, std::string* out) {
   // SHA256() fetches the algorithm and allocates a digest context on every call (OpenSSL 3),
   // which costs more than hashing a finding's ~100 bytes: fetch once, one context per thread.
   static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
@@ -81,11 +81,17 @@ std::string Sha256Hex(std::string_view s) {
     SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
   }
   static const char* kHex = "0123456789abcdef";
-  std::string out(2 * SHA256_DIGEST_LENGTH, '0');
+  char hex[2 * SHA256_DIGEST_LENGTH];
   for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
-    out[2 * i] = kHex[digest[i] >> 4];
-    out[2 * i + 1] = kHex[digest[i] & 15];
+    hex[2 * i] = kHex[digest[i] >> 4];
+    hex[2 * i + 1] = kHex[digest[i] & 15];
   }
+  out->append(hex, std::min(hex_chars, sizeof hex));
+}
+
+std::string Sha256Hex(std::string_view s) {
+  std::string out;
+  AppendSha256Hex(s, 2 * SHA256_DIGEST_LENGTH, &out);
   return out;
 }
 

@@ -71,6 +71,8 @@ inline uint64_t Hash64Append(uint64_t h, std::string_view s) {
 inline uint64_t Hash64(std::string_view s) { return Hash64Append(kHash64Seed, s); }
 // Lower-case hex SHA-256 of the input.
 std::string Sha256Hex(std::string_view s);
+// Appends the first `hex_chars` (<= 64) characters of Sha256Hex(s) to *out.
+void AppendSha256Hex(std::string_view s, size_t hex_chars, std::string* out);
 
 class Writer;
 class Reader;
