@@ -1,7 +1,5 @@
 #include "services/alignment/api/playbook_store.h"
 
-#include <openssl/sha.h>
-
 namespace concord::alignment::api {
 
 namespace {
@@ -16,19 +14,6 @@ if ARGV[3] ~= '' then redis.call('SET', KEYS[4], ARGV[3], 'EX', 86400) end
 return {1, nv}
 )lua";
 }  // namespace
-
-std::string Sha256Hex(std::string_view data) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * SHA256_DIGEST_LENGTH);
-  for (unsigned char c : digest) {
-    out.push_back(hex[c >> 4]);
-    out.push_back(hex[c & 15]);
-  }
-  return out;
-}
 
 v1::PlaybookProblem ToProto(const engine::PlaybookProblem& p) {
   v1::PlaybookProblem out;

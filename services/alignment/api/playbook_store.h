@@ -13,13 +13,14 @@
 #include "common/redis/redis.h"
 #include "concord/alignment/v1/alignment.pb.h"
 #include "services/alignment/engine/playbook.h"
+#include "services/alignment/engine/util.h"
 
 namespace concord::alignment::api {
 
 inline constexpr uint64_t kPlaybookVersionsKept = 20;
 
-// Lower-case hex SHA-256.
-std::string Sha256Hex(std::string_view data);
+// A playbook's sha256 is engine::Sha256Hex of its YAML (the engine's one implementation).
+using engine::Sha256Hex;
 v1::PlaybookProblem ToProto(const engine::PlaybookProblem& p);
 
 class PlaybookStore {
