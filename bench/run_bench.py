@@ -500,7 +500,7 @@ def bench_latency(a, kafka, redis, run, logs):
             al.wait_ready()
             al.wait_assigned()
             time.sleep(0.5)
-            rewrite_aof_now(redis, 60)  # as in the other stages: a fork in the window is counted
+            rewrite_aof_now(redis, a.timeout)  # as in the other stages: a fork in the window is counted
             forks0 = redis_stats(redis)
             lt = tool("latency", "--brokers", kafka.brokers, "--marketing", MKT, "--sales", SALES, "--findings", findings,
                       "--rate", a.rate, "--seconds", a.latency_seconds, "--group", f"concord-bench-{tag}-tail",
@@ -566,7 +566,7 @@ def bench_throughput(a, kafka, redis, run, logs):
     # The run lasts a few seconds, and the latency runs before it grew Redis' AOF: an automatic
     # rewrite (a fork, then a child on one of the two cores for ~1 s) falling into it by chance
     # is Redis' cost, not the service's. Rewrite now, and count the forks that still happen.
-    aof_s = rewrite_aof_now(redis, 60)
+    aof_s = rewrite_aof_now(redis, a.timeout)
     forks0 = redis_stats(redis)
     al = Alignment(kafka, tag, prefix, a.throughput_grace, logs, findings, dlq)
     n = sum(ends[tp] - starts.get(tp, 0) for tp in ends)

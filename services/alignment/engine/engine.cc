@@ -1413,17 +1413,19 @@ struct Engine::Impl {
     std::vector<Ev> evs;
     const char* stage = StageName(st.stage);
     const std::string who = Who(te);
-    const char* purpose = t.purpose ? PurposeName(t.purpose) : "";
+    std::string action = absl::StrCat("Outreach by ", who);
+    std::string summary = absl::StrCat("The playbook gives ", TeamName(owner), " the customer at stage ", stage, ", but ", who,
+                                       " reached out");
+    if (t.purpose) {
+      absl::StrAppend(&action, " (", PurposeName(t.purpose), ")");
+      absl::StrAppend(&summary, " with a ", PurposeName(t.purpose), " message");
+    }
+    summary.push_back('.');
     if (st.has_stage_ev) evs.push_back({&st.ev(st.stage_ev), "stage", nullptr, absl::StrCat("Customer entered stage ", stage)});
-    evs.push_back({&te, "action", nullptr,
-                   t.purpose ? absl::StrCat("Outreach by ", who, " (", purpose, ")") : absl::StrCat("Outreach by ", who)});
+    evs.push_back({&te, "action", nullptr, std::move(action)});
     std::string rule = absl::StrCat("ownership.stages.", stage);
     Emit(c, av::FINDING_TYPE_OWNERSHIP_VIOLATION, rule, std::move(evs),
-         absl::StrCat(TeamTitle(te.team), " acted on a customer owned by ", TeamName(owner), " (", stage, ")"),
-         t.purpose ? absl::StrCat("The playbook gives ", TeamName(owner), " the customer at stage ", stage, ", but ", who,
-                                  " reached out with a ", purpose, " message.")
-                   : absl::StrCat("The playbook gives ", TeamName(owner), " the customer at stage ", stage, ", but ", who,
-                                  " reached out."),
+         absl::StrCat(TeamTitle(te.team), " acted on a customer owned by ", TeamName(owner), " (", stage, ")"), std::move(summary),
          absl::StrCat(TeamTitle(te.team), ": stop this sequence and route the contact through the owning team (",
                       TeamName(owner), ")."),
          te.team, std::nullopt, {{"stage", stage}, {"owner", TeamName(owner)}});
