@@ -570,10 +570,12 @@ def bench_throughput(a, kafka, redis, run, logs):
     forks0 = redis_stats(redis)
     al = Alignment(kafka, tag, prefix, a.throughput_grace, logs, findings, dlq)
     n = sum(ends[tp] - starts.get(tp, 0) for tp in ends)
-    rss0 = al.rss()
     t_first = None
     try:
         al.wait_ready()
+        # Idle: read once the service answers health (the process has started, restored and
+        # joined); read before that, just after the spawn, it is nearly nothing.
+        rss0 = al.rss()
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             v = al.metric("concord_alignment_events_consumed_total")
