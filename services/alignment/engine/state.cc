@@ -79,8 +79,11 @@ EvIx CustomerState::AddEv(EvRef r) {
       });
     }
   }
-  // Room for two more (a 64-byte entry: two fill a jemalloc size step above 512 bytes).
-  if (events.size() == events.capacity()) events.reserve(std::min(events.size() + 2, CompactVec<EvRef>::kMaxSize - 1));
+  // Grows by half (at least two entries): growing by two copied the whole table every second
+  // event (~8% of the engine's time, page faults included). Only decoded customers keep the
+  // spare room (a cold one is its checkpoint): no measurable change in live bytes per customer.
+  if (events.size() == events.capacity())
+    events.reserve(std::min(events.size() + std::max<size_t>(2, events.size() / 2), CompactVec<EvRef>::kMaxSize - 1));
   if (events.size() >= CompactVec<EvRef>::kMaxSize - 1) throw std::length_error("event table");
   events.push_back(std::move(r));
   return static_cast<EvIx>(events.size() - 1);
