@@ -185,8 +185,9 @@ TEST(EngineTest, EventTableDropsUnreferencedEvents) {
     a.Process(E.Call(kT0 + i * kHour, "rep-" + std::to_string(i % 3), "We can do 1" + std::to_string(i % 10) + "% off Concord Pro."), kPos);
     a.Process(E.Message(kT0 + i * kHour + 1, ev::TEAM_MARKETING, "mkt", ev::MESSAGE_PURPOSE_PROMOTION, "Get 20% off Concord Pro"), kPos);
   }
-  // 8 touches, 16 claims, a record, the hand-off and the stage: ~30 events kept of 123, not all.
-  EXPECT_LT(a.ApproxMemoryBytes(), 6000u);
+  // 8 touches, 16 claims, a record, the hand-off and the stage: ~30 events kept of 123, not all
+  // (the 123 alone would take 7,872 bytes; the table keeps up to half its size spare).
+  EXPECT_LT(a.ApproxMemoryBytes(), 7000u);
   std::string bytes = a.SerializeCustomer("domain:acme.com");
   Engine b(ExamplePlaybook());
   ASSERT_TRUE(b.RestoreCustomer("domain:acme.com", bytes));
