@@ -107,6 +107,12 @@ constexpr std::array<uint8_t, 256> kHexVal = [] {
 }();
 // Where each byte's two digits are in the canonical 8-4-4-4-12 form.
 constexpr uint8_t kUuidDigit[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+// A byte's two lower-case hex digits.
+constexpr std::array<std::array<char, 2>, 256> kHexPair = [] {
+  std::array<std::array<char, 2>, 256> t{};
+  for (int b = 0; b < 256; ++b) t[b] = {"0123456789abcdef"[b >> 4], "0123456789abcdef"[b & 15]};
+  return t;
+}();
 }  // namespace
 
 void CompactId::Free() {
@@ -176,14 +182,10 @@ void CompactId::AppendTo(std::string* out) const {
     case kEmpty: return;
     case kHeap: out->append(heap(), heap_size()); return;
     case kUuid: {
-      static const char* kHex = "0123456789abcdef";
+      // Two digits a byte from one table, at fixed places: no branch per byte.
       char buf[36];
-      size_t k = 0;
-      for (int i = 0; i < 16; ++i) {
-        if (i == 4 || i == 6 || i == 8 || i == 10) buf[k++] = '-';
-        buf[k++] = kHex[b_[i] >> 4];
-        buf[k++] = kHex[b_[i] & 15];
-      }
+      buf[8] = buf[13] = buf[18] = buf[23] = '-';
+      for (int i = 0; i < 16; ++i) std::memcpy(buf + kUuidDigit[i], kHexPair[b_[i]].data(), 2);
       out->append(buf, 36);
       return;
     }
