@@ -281,6 +281,26 @@ class Wire {
     for (int i = 0; i < 8; ++i) *e++ = static_cast<char>(bits >> (8 * i));
     out_->append(b, static_cast<size_t>(e - b));
   }
+  // A sub-message (or a string) written in place, not built aside and copied: Open writes the
+  // tag and `guess` bytes for the length, Close the length once the body is written, moving the
+  // body when its varint takes another number of bytes (the encoding stays canonical).
+  struct Pending {
+    size_t at;
+    size_t guess;
+  };
+  Pending Open(uint32_t field, size_t guess = 1) {
+    Tag(field, 2);
+    const Pending p{out_->size(), guess};
+    out_->append(guess, '\0');
+    return p;
+  }
+  void Close(Pending p) {
+    char b[10];
+    const auto n = static_cast<size_t>(PutVar(b, out_->size() - p.at - p.guess) - b);
+    if (n > p.guess) out_->insert(p.at + p.guess, n - p.guess, '\0');
+    else if (n < p.guess) out_->erase(p.at + n, p.guess - n);
+    std::memcpy(out_->data() + p.at, b, n);
+  }
   std::string* out() { return out_; }
 
  private:
@@ -657,7 +677,7 @@ struct Engine::Impl {
 
   // The same finding as Emit builds, as its wire bytes (what Finding::SerializeAsString gives
   // with deterministic map order), without building the proto.
-  std::string wire_scratch[4];  // per nesting depth
+  std::string wire_scratch;  // WireValue's sub-messages
   std::vector<const std::pair<std::string, std::string>*> wire_details;
 
   void EncodeFinding(Ctx& c, av::FindingType type, const std::string& rule, std::vector<Ev>& evs, std::string id,
@@ -669,72 +689,67 @@ struct Engine::Impl {
     std::string& b = out.bytes;
     b.reserve(1024);
     Wire w(&b);
-    std::string* s = wire_scratch;
     w.Str(1, id);
     w.Int(2, 1);  // version
     w.Int(3, type);
     w.Int(4, pb->SeverityOf(type));
     w.Int(5, av::FINDING_STATUS_OPEN);
     w.Str(6, c.key);
-    s[1].clear();
-    Wire(&s[1]).Str(1, c.key);  // customer: CustomerRef.customer_key
-    w.Bytes(7, s[1]);
+    auto customer = w.Open(7);
+    w.Str(1, c.key);  // CustomerRef.customer_key
+    w.Close(customer);
     w.Str(8, title);
     w.Str(9, summary);
     for (auto& e : evs) {
       const EvRef& r = *e.ref;
-      s[1].clear();
-      Wire x(&s[1]);
+      auto evidence = w.Open(10, 2);  // mostly 128 bytes or more
       if (!r.event_id.empty()) {
-        s[2].clear();
-        r.event_id.AppendTo(&s[2]);
-        x.Str(1, s[2]);
+        auto f = w.Open(1);
+        r.event_id.AppendTo(&b);
+        w.Close(f);
       }
-      x.Str(2, EventType(r.team, r.payload));
-      x.Int(3, r.team);
-      s[2].clear();
-      Wire actor(&s[2]);
-      actor.Int(1, r.team);
-      actor.Str(2, strings.Get(r.actor));
-      x.Bytes(4, s[2]);
-      WireTimestamp(x, 5, r.at);
-      x.Str(6, e.role);
+      w.Str(2, EventType(r.team, r.payload));
+      w.Int(3, r.team);
+      auto actor = w.Open(4);
+      w.Int(1, r.team);
+      w.Str(2, strings.Get(r.actor));
+      w.Close(actor);
+      WireTimestamp(w, 5, r.at);
+      w.Str(6, e.role);
       if (!r.record_id.empty()) {
-        s[2].clear();
-        r.record_id.AppendTo(&s[2]);
-        x.Str(7, s[2]);
+        auto f = w.Open(7);
+        r.record_id.AppendTo(&b);
+        w.Close(f);
       }
       if (e.claim) {
         const StoredClaim& cl = *e.claim;
-        s[2].clear();
-        r.event_id.AppendTo(&s[2]);
-        absl::StrAppend(&s[2], "#", cl.index);
-        x.Str(8, s[2]);
-        x.Str(9, strings.Get(cl.product));
-        x.Int(10, static_cast<int>(cl.attr));
-        s[2].clear();
-        WireValue(cl, Wire(&s[2]), &s[3]);
-        x.Bytes(11, s[2]);
-        s[2].clear();
-        Wire span(&s[2]);
-        span.Str(1, SpanFieldPath(cl.field, r.payload));
+        auto f = w.Open(8);
+        r.event_id.AppendTo(&b);
+        absl::StrAppend(&b, "#", cl.index);
+        w.Close(f);
+        w.Str(9, strings.Get(cl.product));
+        w.Int(10, static_cast<int>(cl.attr));
+        auto value = w.Open(11);
+        WireValue(cl, w, &wire_scratch);
+        w.Close(value);
+        auto span = w.Open(12);
+        w.Str(1, SpanFieldPath(cl.field, r.payload));
         if (!cl.structured) {
-          span.Str(2, cl.text.span_text());
-          span.Int(3, cl.text.begin());
-          span.Int(4, cl.text.end());
+          w.Str(2, cl.text.span_text());
+          w.Int(3, cl.text.begin());
+          w.Int(4, cl.text.end());
         }
-        x.Bytes(12, s[2]);
+        w.Close(span);
       }
       if (r.offset >= 0) {
-        s[2].clear();
-        Wire src(&s[2]);
-        src.Str(1, strings.Get(r.topic));
-        src.Int(2, r.partition);
-        src.Int(3, r.offset);
-        x.Bytes(13, s[2]);
+        auto src = w.Open(13);
+        w.Str(1, strings.Get(r.topic));
+        w.Int(2, r.partition);
+        w.Int(3, r.offset);
+        w.Close(src);
       }
-      x.Str(14, std::string_view(e.description).substr(0, 1024));
-      w.Bytes(10, s[1]);
+      w.Str(14, std::string_view(e.description).substr(0, 1024));
+      w.Close(evidence);
     }
     w.Str(11, action);
     w.Int(12, action_team);
@@ -759,11 +774,10 @@ struct Engine::Impl {
     }
     std::sort(wire_details.begin(), wire_details.end(), [](const auto* a, const auto* b) { return a->first < b->first; });
     for (const auto* d : wire_details) {
-      s[1].clear();
-      Wire entry(&s[1]);
-      entry.Bytes(1, d->first);
-      entry.Bytes(2, d->second);
-      w.Bytes(21, s[1]);
+      auto entry = w.Open(21);
+      w.Bytes(1, d->first);
+      w.Bytes(2, d->second);
+      w.Close(entry);
     }
     out.id = std::move(id);
     c.encoded->push_back(std::move(out));
