@@ -239,9 +239,9 @@ Processor::PartnerState Processor::Position(const TP& tp) const {
   return it->second >= *hw ? PartnerState::kCaughtUp : PartnerState::kBehind;
 }
 
-Processor::Alone Processor::MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
-                                      std::chrono::steady_clock::time_point now) const {
-  switch (Position(other)) {
+Processor::Alone Processor::MayGoAlone(const Decoded& d, const TP& other, PartnerState other_position,
+                                      int64_t grace_edge_us, std::chrono::steady_clock::time_point now) const {
+  switch (other_position) {
     case PartnerState::kBehind:
       // Its next record is already on the broker: wait for it, so that the order does not
       // depend on how reads were batched (bounded by memory: held_limit).
@@ -294,6 +294,7 @@ void Processor::Release(bool all) {
       TP ta{options_.input_topics[0], p}, tb{options_.input_topics[1], p};
       auto& a = held_[ta];
       auto& b = held_[tb];
+      std::optional<PartnerState> position_a, position_b;  // read when first needed
       while (!a.empty() || !b.empty()) {
         if (!a.empty() && !b.empty()) {
           if (a.front().at_us <= b.front().at_us) take(ta, a);
@@ -303,7 +304,9 @@ void Processor::Release(bool all) {
         bool from_a = !a.empty();
         auto& q = from_a ? a : b;
         if (!all) {
-          const Alone alone = MayGoAlone(q.front(), from_a ? tb : ta, grace_edge_us, now);
+          auto& position = from_a ? position_b : position_a;
+          if (!position) position = Position(from_a ? tb : ta);
+          const Alone alone = MayGoAlone(q.front(), from_a ? tb : ta, *position, grace_edge_us, now);
           if (alone == Alone::kWait) break;
           if (alone == Alone::kForcedUnknown) forced_unknown_->Inc();
           if (alone == Alone::kForcedHeldLimit) forced_held_limit_->Inc();

@@ -192,7 +192,8 @@ class Processor : public kafka::RebalanceListener {
   // Whether an event may go to the engine while the other topic's partition has nothing held:
   // in order (nothing earlier can come from there), or forced without that guarantee.
   enum class Alone { kWait, kInOrder, kForcedUnknown, kForcedHeldLimit };
-  Alone MayGoAlone(const Decoded& d, const TP& other, int64_t grace_edge_us,
+  // `other_position` is Position(other), read once per Release call: it takes a librdkafka lock.
+  Alone MayGoAlone(const Decoded& d, const TP& other, PartnerState other_position, int64_t grace_edge_us,
                    std::chrono::steady_clock::time_point now) const;
   size_t held_count_ = 0;
   std::map<TP, int64_t> assigned_hw_;  // high watermark at assignment

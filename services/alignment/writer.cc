@@ -34,14 +34,19 @@ std::string RaisedEvent(const engine::EncodedFinding& f, const google::protobuf:
   ev.set_customer_key(f.customer_key);
   ev.set_schema_version(1);
   std::string out = ev.SerializeAsString();
-  {
-    google::protobuf::io::StringOutputStream stream(&out);
-    google::protobuf::io::CodedOutputStream coded(&stream);
-    coded.WriteTag(google::protobuf::internal::WireFormatLite::MakeTag(
-        v1::FindingEvent::kRaisedFieldNumber, google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED));
-    coded.WriteVarint32(static_cast<uint32_t>(f.bytes.size()));
-    coded.WriteString(f.bytes);
-  }
+  // Tag and length into a buffer, then one append of the finding (a StringOutputStream grew
+  // the string and copied the finding in pieces).
+  using google::protobuf::io::CodedOutputStream;
+  uint8_t head[10];
+  uint8_t* end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(f.bytes.size()),
+                                                         CodedOutputStream::WriteTagToArray(
+                                                             google::protobuf::internal::WireFormatLite::MakeTag(
+                                                                 v1::FindingEvent::kRaisedFieldNumber,
+                                                                 google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
+                                                             head));
+  out.reserve(out.size() + static_cast<size_t>(end - head) + f.bytes.size());
+  out.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
+  out.append(f.bytes);
   return out;
 }
 
@@ -233,6 +238,7 @@ absl::Status Writer::Publish(Epoch& e) {
     }
     const auto now = Now();
     const int64_t now_ms = TimeUtil::TimestampToMilliseconds(now);
+    const std::string ce_time = TimeUtil::ToString(now);  // once per batch: it formats through printf
     size_t checked = 0;
     for (auto& r : e.unchecked) {
       auto& f = r.finding;
@@ -249,7 +255,7 @@ absl::Status Writer::Publish(Epoch& e) {
       latency_->Observe(static_cast<double>(latency) / 1e6);
       e.items.push_back({options_.findings_topic, f.customer_key, RaisedEvent(f, now),
                          kafka::ToHeaders({"raised:" + f.id, options_.source, "io.concord.alignment.finding-raised.v1",
-                                           TimeUtil::ToString(now), f.customer_key, "concord.alignment.v1.FindingEvent"})});
+                                           ce_time, f.customer_key, "concord.alignment.v1.FindingEvent"})});
       e.fresh.push_back({std::move(f.id), std::move(f.customer_key), std::move(f.bytes), f.type, now_ms});
     }
     e.unchecked.clear();
