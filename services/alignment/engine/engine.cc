@@ -410,6 +410,12 @@ struct Engine::Impl {
   // !create. Marks it used.
   CustomerState* Use(std::string_view key, bool create) {
     auto it = customers.find(key);
+    if (it != customers.end()) {
+      // The key's line was just read (usually a cache miss): ask for the state's other lines
+      // now, so that their misses overlap instead of coming one after another.
+      const char* p = reinterpret_cast<const char*>(it->get());
+      for (size_t off = 64; off < sizeof(CustomerState); off += 64) __builtin_prefetch(p + off);
+    }
     if (it == customers.end()) {
       std::unique_ptr<CustomerState> st;
       if (const ColdStore::Entry* e = cold.Find(key)) {
