@@ -952,7 +952,8 @@ ALIGNMENT_BIN = OUT / "concord-alignment"
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--smoke", action="store_true", help="seconds-long end-to-end run of the harness (no targets judged)")
-    ap.add_argument("--events", type=int, default=200_000, help="records for the throughput run (default 200000)")
+    ap.add_argument("--events", type=int, default=1_000_000,
+                    help="records for the throughput run (default 1000000, the issue's size)")
     ap.add_argument("--customers", type=int, default=0, help="customers for the throughput run (default events/10)")
     ap.add_argument("--partitions", type=int, default=6)
     ap.add_argument("--rate", type=int, default=10000, help="events/s of the latency runs (the issue: a steady 10k)")

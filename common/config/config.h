@@ -79,6 +79,9 @@ struct CommonConfig {
 struct Defaults {
   std::string grpc_listen;
   std::string admin_listen;
+  // The producer's linger: records wait this long to share a request with others (fewer
+  // requests for the broker, later delivery). --kafka-property linger.ms=N overrides it.
+  int producer_linger_ms = 5;
 };
 
 // Environment variable for a flag: "--redis-port" -> "CONCORD_REDIS_PORT".

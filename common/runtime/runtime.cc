@@ -18,7 +18,8 @@ using namespace std::chrono_literals;
 void Runtime::RequestShutdown() { ::kill(::getpid(), SIGTERM); }
 
 Main::Main(std::string service, std::string description, config::Defaults defaults)
-    : service_(std::move(service)), parser_("concord-" + service_, std::move(description)) {
+    : service_(std::move(service)), parser_("concord-" + service_, std::move(description)),
+      linger_ms_(defaults.producer_linger_ms) {
   rt_.cfg_.service = service_;
   parser_.AddCommon(&rt_.cfg_, defaults);
 }
@@ -84,7 +85,8 @@ int Main::Run(int argc, char** argv, const std::function<absl::Status(Runtime&)>
 
   auto producer = kafka::Producer::Create({.brokers = cfg.kafka.brokers,
                                            .client_id = "concord-" + service_ + "-" + cfg.instance_id,
-                                           .properties = cfg.kafka.Properties()});
+                                           .properties = cfg.kafka.Properties(),
+                                           .linger_ms = linger_ms_});
   if (!producer.ok()) {
     // librdkafka refused the configuration (an unknown property, a PEM file it cannot load, a
     // key that does not match its certificate): name the setting, as Validate() does.

@@ -65,6 +65,7 @@ class Main {
  private:
   std::string service_;
   config::Parser parser_;
+  int linger_ms_;
   Runtime rt_;
   std::vector<std::function<std::vector<std::string>()>> validators_;
 };

@@ -14,7 +14,9 @@ int main(int argc, char** argv) {
   using namespace concord;
   namespace engine = alignment::engine;
   runtime::Main app("alignment", "Concord alignment service: finds duplicated work and conflicting customer messages",
-                    {.grpc_listen = "0.0.0.0:50053", .admin_listen = "0.0.0.0:9103"});
+                    // Findings go out 1 ms after they are raised, not 5: the latency runs' p50
+                    // fell from ~6 to ~2.4 ms, and a 1M replay's throughput did not drop.
+                    {.grpc_listen = "0.0.0.0:50053", .admin_listen = "0.0.0.0:9103", .producer_linger_ms = 1});
   alignment::ProcessorOptions popts;
   std::string playbook_path = "/etc/concord/playbook.yaml";
   int reload_seconds = 5;
