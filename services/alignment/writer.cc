@@ -4,7 +4,6 @@
 #include <chrono>
 
 #include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
 #include <google/protobuf/wire_format_lite.h>
 
@@ -36,14 +35,12 @@ std::string RaisedEvent(const engine::EncodedFinding& f, const google::protobuf:
   std::string out = ev.SerializeAsString();
   // Tag and length into a buffer, then one append of the finding (a StringOutputStream grew
   // the string and copied the finding in pieces).
+  using google::protobuf::internal::WireFormatLite;
   using google::protobuf::io::CodedOutputStream;
   uint8_t head[10];
-  uint8_t* end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(f.bytes.size()),
-                                                         CodedOutputStream::WriteTagToArray(
-                                                             google::protobuf::internal::WireFormatLite::MakeTag(
-                                                                 v1::FindingEvent::kRaisedFieldNumber,
-                                                                 google::protobuf::internal::WireFormatLite::WIRETYPE_LENGTH_DELIMITED),
-                                                             head));
+  uint8_t* end = CodedOutputStream::WriteTagToArray(
+      WireFormatLite::MakeTag(v1::FindingEvent::kRaisedFieldNumber, WireFormatLite::WIRETYPE_LENGTH_DELIMITED), head);
+  end = CodedOutputStream::WriteVarint32ToArray(static_cast<uint32_t>(f.bytes.size()), end);
   out.reserve(out.size() + static_cast<size_t>(end - head) + f.bytes.size());
   out.append(reinterpret_cast<const char*>(head), static_cast<size_t>(end - head));
   out.append(f.bytes);

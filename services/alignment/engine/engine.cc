@@ -415,8 +415,7 @@ struct Engine::Impl {
       // now, so that their misses overlap instead of coming one after another.
       const char* p = reinterpret_cast<const char*>(it->get());
       for (size_t off = 64; off < sizeof(CustomerState); off += 64) __builtin_prefetch(p + off);
-    }
-    if (it == customers.end()) {
+    } else {
       std::unique_ptr<CustomerState> st;
       if (const ColdStore::Entry* e = cold.Find(key)) {
         st = DecodeCold(*e);
