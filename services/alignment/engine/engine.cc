@@ -237,16 +237,8 @@ const char* TouchKindName(uint8_t k) {
 class Wire {
  public:
   explicit Wire(std::string* out) : out_(out) {}
-  // A varint at p; returns the end. A tag and its value go out in one append (each append
-  // checks the capacity and length: ~half of writing a finding was appends).
-  static char* PutVar(char* p, uint64_t v) {
-    while (v >= 0x80) {
-      *p++ = static_cast<char>(v | 0x80);
-      v >>= 7;
-    }
-    *p++ = static_cast<char>(v);
-    return p;
-  }
+  // A tag and its value go out in one append (each append checks the capacity and length:
+  // ~half of writing a finding was appends); varints through PutVar (util.h).
   // A varint field into a buffer of at least 20 bytes (nothing for 0); returns the end.
   static char* PutInt(char* p, uint32_t field, int64_t v) {
     if (v == 0) return p;
@@ -682,7 +674,6 @@ struct Engine::Impl {
 
   // The same finding as Emit builds, as its wire bytes (what Finding::SerializeAsString gives
   // with deterministic map order), without building the proto.
-  std::string wire_scratch;  // WireValue's sub-messages
   std::vector<const std::pair<std::string, std::string>*> wire_details;
 
   void EncodeFinding(Ctx& c, av::FindingType type, const std::string& rule, std::vector<Ev>& evs, std::string id,
@@ -735,7 +726,7 @@ struct Engine::Impl {
         w.Str(9, strings.Get(cl.product));
         w.Int(10, static_cast<int>(cl.attr));
         auto value = w.Open(11);
-        WireValue(cl, w, &wire_scratch);
+        WireValue(cl, w);
         w.Close(value);
         auto span = w.Open(12);
         w.Str(1, SpanFieldPath(cl.field, r.payload));
@@ -788,36 +779,40 @@ struct Engine::Impl {
     c.encoded->push_back(std::move(out));
   }
 
-  // ClaimValue of FillValue, into w; sub-messages built in *scratch.
-  void WireValue(const StoredClaim& cl, Wire w, std::string* scratch) const {
+  // ClaimValue of FillValue, into w (its sub-messages written in place).
+  void WireValue(const StoredClaim& cl, Wire w) const {
     ExtractedClaim e;
     e.attr = cl.attr;
     e.v = cl.v;
     e.detail = cl.text.detail();
-    scratch->clear();
-    Wire m(scratch);
     switch (cl.attr) {
-      case Attr::kPrice:
-        m.Str(1, std::string_view(cl.v.currency, strnlen(cl.v.currency, sizeof cl.v.currency)));
-        m.Int(2, cl.v.micros / 1'000'000);
-        m.Int(3, static_cast<int32_t>((cl.v.micros % 1'000'000) * 1000));
-        w.Bytes(1, *scratch);
+      case Attr::kPrice: {
+        auto money = w.Open(1);
+        w.Str(1, std::string_view(cl.v.currency, strnlen(cl.v.currency, sizeof cl.v.currency)));
+        w.Int(2, cl.v.micros / 1'000'000);
+        w.Int(3, static_cast<int32_t>((cl.v.micros % 1'000'000) * 1000));
+        w.Close(money);
         break;
+      }
       case Attr::kDiscount:
       case Attr::kTrial:
-      case Attr::kContractTerm:
-        m.Double(1, cl.v.qty);
-        m.Int(2, cl.attr == Attr::kDiscount ? av::QUANTITY_UNIT_PERCENT
+      case Attr::kContractTerm: {
+        auto quantity = w.Open(2);
+        w.Double(1, cl.v.qty);
+        w.Int(2, cl.attr == Attr::kDiscount ? av::QUANTITY_UNIT_PERCENT
                  : cl.attr == Attr::kTrial  ? av::QUANTITY_UNIT_DAYS
                                             : av::QUANTITY_UNIT_MONTHS);
-        w.Bytes(2, *scratch);
+        w.Close(quantity);
         break;
-      case Attr::kDeliveryDate:
-        m.Int(1, cl.v.ymd / 10000);
-        m.Int(2, (cl.v.ymd / 100) % 100);
-        m.Int(3, cl.v.ymd % 100);
-        w.Bytes(3, *scratch);
+      }
+      case Attr::kDeliveryDate: {
+        auto date = w.Open(3);
+        w.Int(1, cl.v.ymd / 10000);
+        w.Int(2, (cl.v.ymd / 100) % 100);
+        w.Int(3, cl.v.ymd % 100);
+        w.Close(date);
         break;
+      }
       case Attr::kFreeShipping:
       case Attr::kFeature:
         w.Tag(4, 0);  // a oneof member is written even when false
@@ -1001,7 +996,7 @@ struct Engine::Impl {
     } else if (!due) {
       timers.erase(t);
     } else {
-      auto node = timers.extract(t);  // same node and key string, new due time
+      auto node = timers.extract(t);  // the key string moves back in with its new due time, not copied
       node.value().first = due;
       timers.insert(std::move(node));
     }

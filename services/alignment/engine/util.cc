@@ -69,6 +69,15 @@ std::string FormatDuration(Micros d) {
   return std::to_string(d) + "us";
 }
 
+namespace {
+// A byte's two lower-case hex digits.
+constexpr std::array<std::array<char, 2>, 256> kHexPair = [] {
+  std::array<std::array<char, 2>, 256> t{};
+  for (int b = 0; b < 256; ++b) t[b] = {"0123456789abcdef"[b >> 4], "0123456789abcdef"[b & 15]};
+  return t;
+}();
+}  // namespace
+
 void AppendSha256Hex(std::string_view s, size_t hex_chars, std::string* out) {
   // SHA256() fetches the algorithm and allocates a digest context on every call (OpenSSL 3),
   // which costs more than hashing a finding's ~100 bytes: fetch once, one context per thread.
@@ -80,12 +89,8 @@ void AppendSha256Hex(std::string_view s, size_t hex_chars, std::string* out) {
       EVP_DigestFinal_ex(ctx.get(), digest, &len) != 1 || len != SHA256_DIGEST_LENGTH) {
     SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
   }
-  static const char* kHex = "0123456789abcdef";
   char hex[2 * SHA256_DIGEST_LENGTH];
-  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) {
-    hex[2 * i] = kHex[digest[i] >> 4];
-    hex[2 * i + 1] = kHex[digest[i] & 15];
-  }
+  for (int i = 0; i < SHA256_DIGEST_LENGTH; ++i) std::memcpy(hex + 2 * i, kHexPair[digest[i]].data(), 2);
   out->append(hex, std::min(hex_chars, sizeof hex));
 }
 
@@ -107,12 +112,6 @@ constexpr std::array<uint8_t, 256> kHexVal = [] {
 }();
 // Where each byte's two digits are in the canonical 8-4-4-4-12 form.
 constexpr uint8_t kUuidDigit[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
-// A byte's two lower-case hex digits.
-constexpr std::array<std::array<char, 2>, 256> kHexPair = [] {
-  std::array<std::array<char, 2>, 256> t{};
-  for (int b = 0; b < 256; ++b) t[b] = {"0123456789abcdef"[b >> 4], "0123456789abcdef"[b & 15]};
-  return t;
-}();
 }  // namespace
 
 void CompactId::Free() {
