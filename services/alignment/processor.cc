@@ -87,7 +87,11 @@ absl::Status Processor::Start() {
       log::Warn("output topic not ready; records to it wait until it is", {{"topic", topic}, {"error", s.ToString()}});
     }
   }
-  kafka::Properties props = options_.kafka_properties;
+  // Read-ahead of 16 MiB, not librdkafka's 64: in a replay the read thread waits for Redis
+  // anyway, and the rest was only memory (the 1M-event replay peaked ~120 MiB lower with the
+  // same throughput). --kafka-property queued.max.messages.kbytes overrides it.
+  kafka::Properties props = {{"queued.max.messages.kbytes", "16384"}};
+  props.insert(props.end(), options_.kafka_properties.begin(), options_.kafka_properties.end());
   props.emplace_back("partition.assignment.strategy", "range");  // co-partitioning, see header
   kafka::ConsumerOptions co{.brokers = options_.brokers,
                             .group_id = options_.group_id,
