@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include <absl/container/flat_hash_map.h>
+
 #include <google/protobuf/util/time_util.h>
 
 namespace concord::alignment {
@@ -80,13 +82,38 @@ std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const v1::Find
 
 std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const std::string& id, const std::string& customer_key,
                                                                   int64_t detected_ms, std::string bytes) const {
-  auto ms = std::to_string(detected_ms);
+  std::vector<ToSave> one;
+  one.push_back({id, customer_key, detected_ms, std::move(bytes)});
+  return SaveCommands(std::move(one));
+}
+
+std::vector<std::vector<std::string>> FindingsStore::SaveCommands(std::vector<ToSave> findings) const {
   std::vector<std::vector<std::string>> out;
-  out.reserve(4);
-  out.push_back(redis::Cmd("SET", FindingKey(id), std::move(bytes)));  // the finding's bytes, not copied
-  out.push_back(redis::Cmd("ZADD", AllIndexKey(), ms, id));
-  out.push_back(redis::Cmd("ZADD", CustomerIndexKey(customer_key), ms, id));
-  out.push_back(redis::Cmd("XADD", FeedKey(), "MAXLEN", "~", "1000000", "*", "kind", "raised", "id", id));
+  if (findings.empty()) return out;
+  std::vector<std::string> mset = {"MSET"}, all = {"ZADD", AllIndexKey()};
+  mset.reserve(1 + 2 * findings.size());
+  all.reserve(2 + 2 * findings.size());
+  // One ZADD per customer, in the order of their first finding (the same batch, the same commands).
+  std::vector<std::vector<std::string>> per_customer;
+  absl::flat_hash_map<std::string_view, size_t> customer_cmd;
+  for (auto& f : findings) {
+    std::string ms = std::to_string(f.detected_ms);
+    mset.push_back(FindingKey(f.id));
+    mset.push_back(std::move(f.bytes));  // the finding's bytes, not copied
+    all.push_back(ms);
+    all.emplace_back(f.id);
+    auto [it, added] = customer_cmd.try_emplace(f.customer_key, per_customer.size());
+    if (added) per_customer.push_back({"ZADD", CustomerIndexKey(f.customer_key)});
+    per_customer[it->second].push_back(std::move(ms));
+    per_customer[it->second].emplace_back(f.id);
+  }
+  out.reserve(2 + per_customer.size() + findings.size());
+  out.push_back(std::move(mset));
+  out.push_back(std::move(all));
+  for (auto& c : per_customer) out.push_back(std::move(c));
+  for (const auto& f : findings) {
+    out.push_back(redis::Cmd("XADD", FeedKey(), "MAXLEN", "~", "1000000", "*", "kind", "raised", "id", std::string(f.id)));
+  }
   return out;
 }
 

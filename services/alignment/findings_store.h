@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <absl/status/statusor.h>
@@ -55,9 +56,9 @@ class FindingsStore {
  public:
   explicit FindingsStore(std::string prefix = "concord:alignment") : prefix_(std::move(prefix)) {}
 
-  std::string FindingKey(const std::string& id) const { return prefix_ + ":f:" + id; }
+  std::string FindingKey(std::string_view id) const { return Key(":f:", id); }
   std::string AllIndexKey() const { return prefix_ + ":fx:all"; }
-  std::string CustomerIndexKey(const std::string& customer) const { return prefix_ + ":fx:c:" + customer; }
+  std::string CustomerIndexKey(std::string_view customer) const { return Key(":fx:c:", customer); }
   std::string FeedKey() const { return prefix_ + ":feed"; }
   std::string RequestKey(const std::string& request_id) const { return prefix_ + ":freq:" + request_id; }
   std::string OutboxKey() const { return prefix_ + ":fout"; }
@@ -66,9 +67,19 @@ class FindingsStore {
 
   // Which of these ids are already stored.
   absl::StatusOr<std::vector<bool>> Exists(redis::Connection& conn, const std::vector<std::string>& ids) const;
-  // The commands that store a finding (for a MULTI/EXEC batch).
+  // A new finding to store, already serialized (the processor serializes each one once).
+  struct ToSave {
+    std::string_view id, customer_key;
+    int64_t detected_ms = 0;
+    std::string bytes;  // moved into the command
+  };
+  // The commands that store new findings, for one MULTI/EXEC: one MSET of their bytes, one ZADD
+  // of the time index, one ZADD per customer, and an XADD each to the feed, in this order.
+  // Redis' cost is mostly per command: a replay's epoch of thousands of findings takes ~1.3
+  // commands per finding instead of four (SET, two ZADD, XADD).
+  std::vector<std::vector<std::string>> SaveCommands(std::vector<ToSave> findings) const;
+  // The same for one finding.
   std::vector<std::vector<std::string>> SaveCommands(const v1::Finding& f) const;
-  // The same from an already serialized finding (the processor serializes each one once).
   std::vector<std::vector<std::string>> SaveCommands(const std::string& id, const std::string& customer_key,
                                                      int64_t detected_ms, std::string bytes) const;
   absl::StatusOr<std::optional<v1::Finding>> Get(redis::Connection& conn, const std::string& id) const;
@@ -109,6 +120,11 @@ class FindingsStore {
   static std::optional<v1::Finding> AtVersion(const v1::Finding& current, uint64_t version);
 
  private:
+  std::string Key(std::string_view kind, std::string_view name) const {
+    std::string k;
+    k.reserve(prefix_.size() + kind.size() + name.size());
+    return k.append(prefix_).append(kind).append(name);
+  }
   std::string prefix_;
 };
 

@@ -176,17 +176,17 @@ void Writer::SealCurrent(Work& w) {
   e->next_offsets = std::move(w.next_offsets);
   if (!e->discard) {
     auto& cmds = e->commands;
-    cmds.reserve(w.state.size() + 4 * e->fresh.size() + 3);
     cmds.push_back({"MULTI"});
     std::move(w.state.begin(), w.state.end(), std::back_inserter(cmds));
     std::vector<std::string> ids;
     ids.reserve(e->fresh.size());
+    std::vector<FindingsStore::ToSave> save;
+    save.reserve(e->fresh.size());
     for (auto& f : e->fresh) {
-      for (auto& c : findings_.SaveCommands(f.id, f.customer_key, f.detected_ms, std::move(f.bytes))) {
-        cmds.push_back(std::move(c));
-      }
+      save.push_back({f.id, f.customer_key, f.detected_ms, std::move(f.bytes)});
       ids.push_back(f.id);
     }
+    for (auto& c : findings_.SaveCommands(std::move(save))) cmds.push_back(std::move(c));
     if (!e->next_offsets.empty()) {
       std::vector<std::string> hset = {"HSET", options_.offsets_key};
       for (const auto& [tp, next] : e->next_offsets) {

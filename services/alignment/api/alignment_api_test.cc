@@ -83,6 +83,14 @@ class AlignmentApiTest : public testing::Test {
 
   v1::Finding Seed(const std::string& id, const std::string& customer, v1::FindingType type, v1::Severity sev,
                    events::v1::Team team, int64_t detected_ms) {
+    v1::Finding f = Make(id, customer, type, sev, team, detected_ms);
+    auto cmds = store_->SaveCommands(f);
+    auto r = conn_->Pipeline(cmds);
+    EXPECT_TRUE(r.ok());
+    return f;
+  }
+  static v1::Finding Make(const std::string& id, const std::string& customer, v1::FindingType type, v1::Severity sev,
+                          events::v1::Team team, int64_t detected_ms) {
     v1::Finding f;
     f.set_id(id);
     f.set_version(1);
@@ -100,9 +108,6 @@ class AlignmentApiTest : public testing::Test {
     *f.mutable_detected_at() = TimeUtil::MillisecondsToTimestamp(detected_ms);
     *f.mutable_first_evidence_at() = TimeUtil::MillisecondsToTimestamp(detected_ms - 1000);
     *f.mutable_last_evidence_at() = TimeUtil::MillisecondsToTimestamp(detected_ms - 10);
-    auto cmds = store_->SaveCommands(f);
-    auto r = conn_->Pipeline(cmds);
-    EXPECT_TRUE(r.ok());
     return f;
   }
 
@@ -223,6 +228,53 @@ TEST_F(AlignmentApiTest, ListFiltersPaginatesNewestFirstAndGivesAWatchCursor) {
   s = List(bad, 10, "", &resp);
   EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(s.error_message().find("filter.types[0]"), std::string::npos) << s.error_message();
+}
+
+// The processor stores an epoch's findings in one transaction, batched: one MSET, one ZADD of
+// the time index, one ZADD per customer, an XADD each. They read back as findings stored one by one.
+TEST_F(AlignmentApiTest, FindingsStoredAsOneBatchAreListedFoundAndOnTheFeedInOrder) {
+  const int64_t t0 = NowMs() - 60000;
+  const std::vector<std::pair<std::string, std::string>> batch = {
+      {"b0", "domain:a.com"}, {"b1", "domain:b.com"}, {"b2", "domain:a.com"}, {"b3", "domain:c.com"}, {"b4", "domain:a.com"}};
+  std::vector<v1::Finding> made;
+  std::vector<FindingsStore::ToSave> save;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    made.push_back(Make(batch[i].first, batch[i].second, v1::FINDING_TYPE_DUPLICATE_OUTREACH, v1::SEVERITY_LOW,
+                        events::v1::TEAM_SALES, t0 + static_cast<int64_t>(i) * 1000));
+  }
+  for (size_t i = 0; i < made.size(); ++i) {  // views into `made`, complete by now
+    save.push_back({made[i].id(), made[i].customer_key(), t0 + static_cast<int64_t>(i) * 1000, made[i].SerializeAsString()});
+  }
+  auto cmds = store_->SaveCommands(std::move(save));
+  ASSERT_EQ(cmds.size(), 1u + 1u + 3u + 5u);  // MSET, ZADD all, a ZADD per customer, an XADD each
+  EXPECT_EQ(cmds[0][0], "MSET");
+  EXPECT_EQ(cmds[0].size(), 1u + 2u * 5u);
+  EXPECT_EQ(cmds[2], (std::vector<std::string>{"ZADD", store_->CustomerIndexKey("domain:a.com"), std::to_string(t0), "b0",
+                                               std::to_string(t0 + 2000), "b2", std::to_string(t0 + 4000), "b4"}));
+  cmds.insert(cmds.begin(), {"MULTI"});
+  cmds.push_back({"EXEC"});
+  auto replies = conn_->Pipeline(cmds);
+  ASSERT_TRUE(replies.ok());
+  ASSERT_EQ(replies->back().elements.size(), 10u);
+  for (const auto& r : replies->back().elements) EXPECT_FALSE(r.is_error()) << r.str;
+
+  EXPECT_EQ(ListAll({}, 2), (std::vector<std::string>{"b4", "b3", "b2", "b1", "b0"}));
+  v1::FindingFilter by_customer;
+  by_customer.set_customer_key("domain:a.com");
+  EXPECT_EQ(ListAll(by_customer, 2), (std::vector<std::string>{"b4", "b2", "b0"}));
+  by_customer.set_customer_key("domain:c.com");
+  EXPECT_EQ(ListAll(by_customer, 2), (std::vector<std::string>{"b3"}));
+  auto got = store_->Get(*conn_, "b1");
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->SerializeAsString(), made[1].SerializeAsString());
+  auto feed = store_->ReadFeed(*conn_, "0-0", 10, 0);
+  ASSERT_TRUE(feed.ok());
+  std::vector<std::string> order;
+  for (const auto& e : *feed) {
+    EXPECT_EQ(e.kind, "raised");
+    order.push_back(e.finding_id);
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"b0", "b1", "b2", "b3", "b4"}));
 }
 
 TEST_F(AlignmentApiTest, GetFindingAndNotFound) {
