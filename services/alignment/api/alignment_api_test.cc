@@ -275,6 +275,17 @@ TEST_F(AlignmentApiTest, FindingsStoredAsOneBatchAreListedFoundAndOnTheFeedInOrd
     order.push_back(e.finding_id);
   }
   EXPECT_EQ(order, (std::vector<std::string>{"b0", "b1", "b2", "b3", "b4"}));
+
+  // What a replay asks before publishing: none stored (one EXISTS answers), some, nothing asked.
+  auto none = store_->Exists(*conn_, {"zz", "yy"});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, (std::vector<bool>{false, false}));
+  auto some = store_->Exists(*conn_, {"b1", "zz", "b4"});
+  ASSERT_TRUE(some.ok());
+  EXPECT_EQ(*some, (std::vector<bool>{true, false, true}));
+  auto asked = store_->Exists(*conn_, {});
+  ASSERT_TRUE(asked.ok());
+  EXPECT_TRUE(asked->empty());
 }
 
 TEST_F(AlignmentApiTest, GetFindingAndNotFound) {
