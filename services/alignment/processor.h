@@ -75,7 +75,7 @@ struct ProcessorOptions {
   std::chrono::milliseconds checkpoint_interval{200};
   size_t checkpoint_max_records = 50000;
   size_t max_pending_checkpoints = 2;  // sealed epochs waiting for the checkpoint thread
-  size_t max_sealed_bytes = 32u << 20;  // of sealed epochs not yet checkpointed (WriterOptions)
+  size_t max_sealed_bytes = 128u << 20;  // of sealed epochs not yet checkpointed (WriterOptions)
   std::chrono::milliseconds poll_timeout{20};
   std::chrono::milliseconds tick{250};  // how often timers are evaluated
   // Events are held until they are this old (by event time) so that what the other team's
