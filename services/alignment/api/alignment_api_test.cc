@@ -276,7 +276,7 @@ TEST_F(AlignmentApiTest, FindingsStoredAsOneBatchAreListedFoundAndOnTheFeedInOrd
   }
   EXPECT_EQ(order, (std::vector<std::string>{"b0", "b1", "b2", "b3", "b4"}));
 
-  // What a replay asks before publishing: none stored (one EXISTS answers), some, nothing asked.
+  // What a replay asks before publishing: ids none of which, some of which, and no ids.
   auto none = store_->Exists(*conn_, {"zz", "yy"});
   ASSERT_TRUE(none.ok());
   EXPECT_EQ(*none, (std::vector<bool>{false, false}));
