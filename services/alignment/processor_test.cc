@@ -354,6 +354,13 @@ TEST_F(ProcessorTest, EpochsBeyondTheMemoryBoundWaitAndNothingIsLost) {
   ASSERT_TRUE(WaitFor([&] { return p.findings_published() == 60; })) << p.findings_published();
   p.Stop();
   ExpectEachFindingOnce(60);
+  // What the bound counts comes back out: nothing in flight once everything is checkpointed.
+  const std::string text = metrics::Default().Render();
+  const std::string gauge = "\nconcord_alignment_inflight_bytes ";
+  const size_t at = text.rfind(gauge);  // this writer's (the last registered)
+  ASSERT_NE(at, std::string::npos) << text;
+  EXPECT_EQ(text.substr(at + gauge.size(), text.find('\n', at + 1) - at - gauge.size()), "0");
+  EXPECT_NE(text.find("\nconcord_alignment_inflight_wait_seconds_total "), std::string::npos);
 }
 
 TEST_F(ProcessorTest, ABacklogIsMergedInEventTimeOrderWhenOneTopicRunsAhead) {

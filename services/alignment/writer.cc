@@ -64,6 +64,15 @@ Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& pro
   already_stored_ = &reg.AddCounter("concord_alignment_findings_already_stored_total",
                                     "Findings raised again but already stored by an earlier run (not published again)", {})
                          .With({});
+  // What --max-inflight-mib bounds, and how long it held reading back: sizing an instance.
+  inflight_ = &reg.AddGauge("concord_alignment_inflight_bytes",
+                            "Findings, dead letters and checkpoints sealed and not yet written to Redis (estimated "
+                            "bytes; bounded by --max-inflight-mib)",
+                            {})
+                   .With({});
+  inflight_waits_ = &reg.AddCounter("concord_alignment_inflight_wait_seconds_total",
+                                    "Time reading waited for the writer: in-flight memory (--max-inflight-mib) or hand-overs queued", {})
+                         .With({});
 }
 
 Writer::~Writer() { Stop(); }
@@ -112,11 +121,17 @@ void Writer::Enqueue(Work w) {
     // Only a seal waits for bytes: sealed epochs are written without the read thread, so their
     // bytes always come back (an unsealed epoch needs the read thread's next seal, so waiting on
     // it could never end). With nothing sealed in flight, one epoch larger than the bound goes.
-    room_cv_.wait(lock, [&] {
+    const auto has_room = [&] {
       return work_.size() < options_.max_queued &&
              (!w.seal || sealed_bytes_ == 0 || sealed_bytes_ + w.bytes <= options_.max_sealed_bytes);
-    });
+    };
+    if (!has_room()) {
+      const auto from = std::chrono::steady_clock::now();
+      room_cv_.wait(lock, has_room);
+      inflight_waits_->Inc(std::chrono::duration<double>(std::chrono::steady_clock::now() - from).count());
+    }
     sealed_bytes_ += w.bytes;
+    inflight_->Set(static_cast<double>(sealed_bytes_));
     work_.push_back(std::move(w));
   }
   work_cv_.notify_one();
@@ -324,6 +339,7 @@ void Writer::CheckpointLoop() {
     if (!written && !discard) gave_up = true;
     checkpointed_seq_ = done->seq;
     sealed_bytes_ -= done->bytes;
+    inflight_->Set(static_cast<double>(sealed_bytes_));
     room_cv_.notify_all();
     lock.unlock();
     done.reset();  // a large epoch is freed outside the lock

@@ -195,6 +195,8 @@ class Writer {
   metrics::Family<metrics::Counter>* dlq_metric_;
   metrics::Histogram* latency_;
   metrics::Counter* already_stored_;  // raised again, found by EXISTS: not published twice
+  metrics::Gauge* inflight_;          // sealed_bytes_
+  metrics::Counter* inflight_waits_;  // seconds Enqueue waited for room
 };
 
 }  // namespace concord::alignment
