@@ -76,14 +76,9 @@ absl::StatusOr<std::vector<bool>> FindingsStore::Exists(redis::Connection& conn,
 }
 
 std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const v1::Finding& f) const {
-  return SaveCommands(f.id(), f.customer_key(), google::protobuf::util::TimeUtil::TimestampToMilliseconds(f.detected_at()),
-                      f.SerializeAsString());
-}
-
-std::vector<std::vector<std::string>> FindingsStore::SaveCommands(const std::string& id, const std::string& customer_key,
-                                                                  int64_t detected_ms, std::string bytes) const {
   std::vector<ToSave> one;
-  one.push_back({id, customer_key, detected_ms, std::move(bytes)});
+  one.push_back({f.id(), f.customer_key(), google::protobuf::util::TimeUtil::TimestampToMilliseconds(f.detected_at()),
+                 f.SerializeAsString()});
   return SaveCommands(std::move(one));
 }
 

@@ -80,8 +80,6 @@ class FindingsStore {
   std::vector<std::vector<std::string>> SaveCommands(std::vector<ToSave> findings) const;
   // The same for one finding.
   std::vector<std::vector<std::string>> SaveCommands(const v1::Finding& f) const;
-  std::vector<std::vector<std::string>> SaveCommands(const std::string& id, const std::string& customer_key,
-                                                     int64_t detected_ms, std::string bytes) const;
   absl::StatusOr<std::optional<v1::Finding>> Get(redis::Connection& conn, const std::string& id) const;
   // Several at once (MGET); missing or unparsable ones are nullopt.
   absl::StatusOr<std::vector<std::optional<v1::Finding>>> GetMany(redis::Connection& conn,

@@ -74,8 +74,10 @@ struct ProcessorOptions {
   // An epoch ends (wait for acks, checkpoint, store offsets) after this long or this many records.
   std::chrono::milliseconds checkpoint_interval{200};
   size_t checkpoint_max_records = 50000;
-  size_t max_pending_checkpoints = 2;  // sealed epochs waiting for the checkpoint thread
-  size_t max_sealed_bytes = 128u << 20;  // of sealed epochs not yet checkpointed (WriterOptions)
+  // The writer's bounds (WriterOptions: defaults and why): sealed epochs waiting for the
+  // checkpoint thread, and their estimated bytes (the service's --max-inflight-mib).
+  size_t max_pending_checkpoints = WriterOptions{}.max_pending_checkpoints;
+  size_t max_sealed_bytes = WriterOptions{}.max_sealed_bytes;
   std::chrono::milliseconds poll_timeout{20};
   std::chrono::milliseconds tick{250};  // how often timers are evaluated
   // Events are held until they are this old (by event time) so that what the other team's

@@ -316,7 +316,10 @@ TEST_F(ProcessorTest, OnlyFindingsRaisedWhileReplayingAskTheStoreWhetherTheyWere
   redis::Connection conn(RedisOptions());
   std::vector<std::vector<std::string>> cmds;
   for (std::string customer : {"domain:old.com", "domain:new.com"}) {
-    for (auto& c : store.SaveCommands("second-touch:" + customer, customer, 1, "stored")) cmds.push_back(std::move(c));
+    const std::string id = "second-touch:" + customer;
+    std::vector<FindingsStore::ToSave> one;
+    one.push_back({id, customer, 1, "stored"});
+    for (auto& c : store.SaveCommands(std::move(one))) cmds.push_back(std::move(c));
   }
   ASSERT_TRUE(conn.Pipeline(cmds).ok());
   // Written before the processor starts: below the partitions' end at assignment, so an earlier

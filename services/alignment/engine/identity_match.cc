@@ -132,7 +132,7 @@ PackedIdentity::PackedIdentity(const IdentityView& v) {
   for (int i = 0; i < 5; ++i) {
     uint32_t n = static_cast<uint32_t>(f[i].size());
     if (i == 3) n = n << 1 | (shared ? 1 : 0);
-    b.append(len, static_cast<size_t>(PutVar32(len, n) - len));
+    b.append(len, static_cast<size_t>(PutVar(len, n) - len));
   }
   for (int i = 0; i < 5; ++i)
     if (i != 3 || !shared) b.append(f[i]);

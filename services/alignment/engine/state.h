@@ -121,7 +121,7 @@ class ClaimText {
     std::memcpy(p + 4, &f.end, 4);
     std::memcpy(p + 8, &f.confidence, 4);
     char* q = p + kFixed;
-    for (std::string_view t : texts) q = PutVar32(q, static_cast<uint32_t>(t.size()));
+    for (std::string_view t : texts) q = PutVar(q, t.size());
     for (std::string_view t : texts) {
       if (!t.empty()) std::memcpy(q, t.data(), t.size());
       q += t.size();

@@ -246,7 +246,6 @@ inline char* PutVar(char* q, uint64_t v) {
   *q++ = static_cast<char>(v);
   return q;
 }
-inline char* PutVar32(char* q, uint32_t v) { return PutVar(q, v); }
 inline size_t VarSize32(uint32_t v) {
   size_t n = 1;
   while (v >= 0x80) v >>= 7, ++n;
@@ -291,7 +290,7 @@ class CompactPair {
     if (!a.empty() || !b.empty()) {
       const auto la = static_cast<uint32_t>(a.size()), lb = static_cast<uint32_t>(b.size());
       p = new char[VarSize32(la) + VarSize32(lb) + la + lb];
-      char* q = PutVar32(PutVar32(p, la), lb);
+      char* q = PutVar(PutVar(p, la), lb);
       if (!a.empty()) std::memcpy(q, a.data(), a.size());
       if (!b.empty()) std::memcpy(q + a.size(), b.data(), b.size());
     }
