@@ -666,10 +666,15 @@ def bench_throughput(a, kafka, redis, run, logs):
         body = al.scrape()
         heap = al.metric("concord_heap_allocated_bytes", body)
         heap_resident = al.metric("concord_heap_resident_bytes", body)
+        # The cold customers' share: their compressed checkpoints (what --hot-customers trades for).
+        n_cold = al.metric("concord_alignment_state_customers_cold", body) or 0
+        cold_bytes = al.metric("concord_alignment_state_cold_bytes", body) or 0
+        cold_note = (f"; {int(n_cold)} cold customers in {cold_bytes / 2**20:.1f} MiB ({cold_bytes / n_cold:,.0f} B each)"
+                     if n_cold else "")
         if heap and heap_resident:
             result("alignment: live heap per customer after the run", heap / n_customers, "B/customer",
                    note=f"heap {heap / 2**20:.0f} MiB live, {heap_resident / 2**20:.0f} MiB resident; "
-                        f"RSS outside the heap {(rss1 - heap_resident) / 2**20:.0f} MiB")
+                        f"RSS outside the heap {(rss1 - heap_resident) / 2**20:.0f} MiB{cold_note}")
         # What the checkpoints take in Redis (its memory and its AOF): the per-partition state hashes.
         state_bytes, cursor = 0, b"0"
         while True:

@@ -1,9 +1,9 @@
-// libFuzzer target: the alignment engine's checkpoint decoder (state.cc, formats 1 to 4).
+// libFuzzer target: the alignment engine's checkpoint decoder (state.cc, formats 1 to 5).
 // Checkpoints come back from Redis, so damaged or foreign bytes must be refused or decode to a
 // state the engine can hold.
 // Invariants: DecodeState never crashes or leaks on any input; a state it accepts encodes to
 // bytes that decode again, and encoding that state gives the same bytes (one round reaches the
-// fixpoint: nothing is lost between format 4's encoder and decoder).
+// fixpoint: nothing is lost between the encoder and the decoder).
 
 #include <cstdio>
 #include <cstdlib>

@@ -63,6 +63,11 @@ size_t EngineAdapter::cold_customers() const {
   return engine_.cold_customers();
 }
 
+size_t EngineAdapter::cold_bytes() const {
+  std::lock_guard lock(mu_);
+  return engine_.cold_bytes();
+}
+
 void EngineAdapter::SetMaxHotCustomers(size_t n) {
   std::lock_guard lock(mu_);
   engine_.SetMaxHotCustomers(n);

@@ -25,6 +25,7 @@ class EngineAdapter : public EnginePort {
   void DropPartitions(const std::set<int32_t>& partitions) override;
   size_t customers() const override;
   size_t cold_customers() const override;
+  size_t cold_bytes() const override;
   // Engine::SetMaxHotCustomers: beyond n decoded customers the least recently used go cold.
   void SetMaxHotCustomers(size_t n);
 

@@ -45,6 +45,8 @@ class EnginePort {
   virtual size_t customers() const = 0;
   // Of customers(), how many are cold: kept as their checkpoint bytes until next used.
   virtual size_t cold_customers() const { return 0; }
+  // The bytes those take.
+  virtual size_t cold_bytes() const { return 0; }
 };
 
 }  // namespace concord::alignment

@@ -57,6 +57,8 @@ Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Prod
   cold_customers_ = &reg.AddGauge("concord_alignment_state_customers_cold",
                                   "Of the customers held, those kept as checkpoint bytes until their next event (--hot-customers)")
                         .With({});
+  cold_bytes_ = &reg.AddGauge("concord_alignment_state_cold_bytes",
+                              "Bytes the cold customers take: key, compressed checkpoint and timer of each").With({});
   held_metric_ = &reg.AddGauge("concord_alignment_events_held",
                         "Decoded events waiting for the other team's partition (cross-team merge)").With({});
   caught_up_metric_ = &reg.AddGauge("concord_alignment_caught_up",
@@ -156,6 +158,7 @@ void Processor::Run() {
       lag_->Set(static_cast<double>(consumer_->Lag()));
       customers_->Set(static_cast<double>(engine_.customers()));
       cold_customers_->Set(static_cast<double>(engine_.cold_customers()));
+      cold_bytes_->Set(static_cast<double>(engine_.cold_bytes()));
       held_metric_->Set(static_cast<double>(held_count_));
     }
     if (!batch_.empty()) Detect();

@@ -224,6 +224,7 @@ class Processor : public kafka::RebalanceListener {
   metrics::Gauge* lag_;
   metrics::Gauge* customers_;
   metrics::Gauge* cold_customers_;
+  metrics::Gauge* cold_bytes_;
   metrics::Gauge* held_metric_;
   metrics::Gauge* caught_up_metric_;
   // Events that went to the engine without the cross-team order guarantee (max_hold with the

@@ -173,6 +173,9 @@ def test_alignment_killed_mid_scenario_loses_and_repeats_nothing(start_service):
         cold = [float(line.split()[-1]) for line in body.splitlines()
                 if line.startswith("concord_alignment_state_customers_cold")]
         assert status == 200 and cold and cold[0] > 0, "customers were kept as checkpoint bytes"
+        cold_bytes = [float(line.split()[-1]) for line in body.splitlines()
+                      if line.startswith("concord_alignment_state_cold_bytes")]
+        assert cold_bytes and cold_bytes[0] > 32 * cold[0], "and their bytes are counted"
     finally:
         reader.close()
 

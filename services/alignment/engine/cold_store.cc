@@ -61,6 +61,7 @@ void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view che
   std::memcpy(e->data(), key.data(), key.size());
   std::memcpy(e->data() + key.size(), stored.data(), stored.size());
   compressed_ += dict != 0;
+  stored_bytes_ += e->block_bytes();
   entries_.insert(std::move(e));
   if (next_training_ && entries_.size() >= next_training_ && !training_.valid()) StartTraining();
 }
@@ -90,6 +91,7 @@ bool ColdStore::Erase(std::string_view key, Micros* timer_due) {
   if (it == entries_.end()) return false;
   if (timer_due) *timer_due = (*it)->timer_due;
   compressed_ -= (*it)->dict_ != 0;
+  stored_bytes_ -= (*it)->block_bytes();
   entries_.erase(it);
   return true;
 }

@@ -94,6 +94,8 @@ class ColdStore {
 
   size_t size() const { return entries_.size(); }
   size_t compressed() const { return compressed_; }
+  // Bytes of the stored blocks (header, key, checkpoint bytes as kept), kept as they change.
+  size_t stored_bytes() const { return stored_bytes_; }
   size_t dictionaries() const { return ddicts_.size(); }
   // Blocks until the trainings in the background are done and their dictionaries in use
   // (tests, benchmarks).
@@ -133,6 +135,7 @@ class ColdStore {
 
   absl::flat_hash_set<Ptr, ByKey<EntryKey>, ByKey<EntryKey>> entries_;
   size_t compressed_ = 0;
+  size_t stored_bytes_ = 0;
   std::string scratch_;
   const bool background_;
   size_t next_training_ = kFirstTraining;  // 0: no more

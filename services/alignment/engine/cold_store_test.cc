@@ -40,6 +40,9 @@ TEST(ColdStoreTest, EveryCheckpointComesBackAsStoredThroughTrainings) {
     if (i == ColdStore::kFirstTraining - 2) {
       EXPECT_EQ(store.dictionaries(), 0u);
       EXPECT_EQ(store.compressed(), 0u);
+      size_t blocks = 0;  // uncompressed yet: header, key and bytes as given
+      for (int k = 0; k <= i; ++k) blocks += sizeof(ColdStore::Entry) + ("k" + std::to_string(k)).size() + blobs[k].size();
+      EXPECT_EQ(store.stored_bytes(), blocks);
       check_all();
     }
     if (i == ColdStore::kFirstTraining) {
@@ -54,8 +57,10 @@ TEST(ColdStoreTest, EveryCheckpointComesBackAsStoredThroughTrainings) {
   EXPECT_EQ(store.compressed(), store.size());
   check_all();
   EXPECT_LT(store.ApproxBytes(), raw / 2) << "raw " << raw;
+  EXPECT_LT(store.stored_bytes(), store.ApproxBytes());  // the blocks, without the set and the dictionaries
   // Replaced, erased.
   store.Put("k5", 99, "short");
+  const size_t with_k5 = store.stored_bytes();
   std::string out;
   store.Checkpoint(*store.Find("k5"), &out);
   EXPECT_EQ(out, "short");
@@ -63,6 +68,7 @@ TEST(ColdStoreTest, EveryCheckpointComesBackAsStoredThroughTrainings) {
   EXPECT_TRUE(store.Erase("k5", &due));
   EXPECT_EQ(due, 99);
   EXPECT_EQ(store.Find("k5"), nullptr);
+  EXPECT_EQ(store.stored_bytes(), with_k5 - (sizeof(ColdStore::Entry) + 2 + 5));  // "short" is kept as it is
   EXPECT_FALSE(store.Erase("k5"));
   EXPECT_EQ(store.size(), 16999u);
 }

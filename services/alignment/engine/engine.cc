@@ -162,6 +162,17 @@ void PushBounded(Vec& v, T x, size_t max) {
 }
 
 bool RingHas(const CompactVec<uint64_t>& r, uint64_t h) { return std::find(r.begin(), r.end(), h) != r.end(); }
+// Whether the dedupe ring holds `id` (util.h: DedupeKey). A ring restored from a format 1-4
+// checkpoint may still hold legacy keys of events no longer in the table; only then is the id's
+// text hashed too.
+bool SeenBefore(const CompactVec<uint64_t>& r, std::string_view id, uint64_t key) {
+  bool legacy = false;
+  for (uint64_t v : r) {
+    if (v == key) return true;
+    legacy |= !(v & kDedupeKeyBit);
+  }
+  return legacy && RingHas(r, LegacyDedupeKey(id));
+}
 void RingAdd(CompactVec<uint64_t>& r, uint16_t& pos, uint64_t h, size_t cap) {
   if (r.size() < cap) {
     Grow(r, 4, cap);
@@ -1564,8 +1575,8 @@ struct Engine::Impl {
     }
     CustomerState& st = *Use(key, true);
     if (pos.partition >= 0) st.partition = PackPartition(pos.partition);  // a redelivery's too, as before
-    uint64_t h = Hash64(e.id());
-    if (RingHas(st.seen, h)) {
+    const uint64_t h = DedupeKey(e.id());
+    if (SeenBefore(st.seen, e.id(), h)) {
       ++stats.duplicates;
       return;
     }
@@ -2345,6 +2356,7 @@ std::vector<std::string> Engine::CustomerKeys() const {
 
 size_t Engine::customers() const { return impl_->customers.size() + impl_->cold.size(); }
 size_t Engine::cold_customers() const { return impl_->cold.size(); }
+size_t Engine::cold_bytes() const { return impl_->cold.stored_bytes(); }
 void Engine::FinishColdTraining() { impl_->cold.WaitForTraining(); }
 
 void Engine::SetMaxHotCustomers(size_t n) {

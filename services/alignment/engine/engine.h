@@ -134,6 +134,7 @@ class Engine {
   // used (~2 us). Findings, checkpoints and views do not change. 0 (the default) = no limit.
   void SetMaxHotCustomers(size_t n);
   size_t cold_customers() const;  // of customers(), how many are kept as bytes
+  size_t cold_bytes() const;      // what those take: their blocks (key, compressed checkpoint, timer)
   // Waits for a compression dictionary still being trained and compresses with it the cold
   // customers stored meanwhile (benchmarks; the service does not wait: the next customer
   // going cold puts it in use).

@@ -213,6 +213,7 @@ TEST(EngineTest, KeepsEachCustomersPartitionHotOrCold) {
     e.Process(E.HandOff(kT0 + c, "h-" + std::to_string(c)), SourcePosition{"concord.sales.events.v1", c % 3, c});
   }
   EXPECT_GT(e.cold_customers(), 8u);
+  EXPECT_GT(e.cold_bytes(), e.cold_customers() * 32);  // a 32-byte header, the key and the checkpoint each
   for (int c = 0; c < 12; ++c) EXPECT_EQ(e.CustomerPartition(key(c)), c % 3) << c;
   // A later event on another partition moves the customer there (decoded, then cold again).
   Events E0(key(0));

@@ -13,8 +13,11 @@ namespace {
 // lead/times/owner/counted, opportunity name/owner/amount/close date, and the customer-level
 // block at the end). 3: the raised-findings list holds raise keys, oldest first, followed by
 // the count of leading legacy entries (format 2: a ring of Hash64(finding id) and its write
-// position). 4: the same fields, denser (EncodeState). DecodeState reads 1 to 4; EncodeState
-// writes 4.
+// position). 4: the same fields, denser (EncodeState). 5: as 4, but the dedupe ring holds
+// DedupeKeys (util.h), and an entry that is the key of an event in the table is written as that
+// event's position (one byte instead of eight random ones that no compression shrinks); the
+// ring of an older format is converted as it is read (ConvertLegacyRing). DecodeState reads 1
+// to 5; EncodeState writes 5.
 constexpr uint64_t kFormat = kStateFormat;
 
 size_t StrBytes(const std::string& s) { return s.capacity() > 15 ? s.capacity() + 1 : 0; }
@@ -213,8 +216,7 @@ class Encoder4 {
       w_.S(Currency(o.currency));
       w_.I(o.close_ymd);
     }
-    w_.U(s_.seen.size());
-    for (uint64_t h : s_.seen) w_.Fixed64(h);
+    Seen();
     w_.U(s_.seen_pos);
     w_.U(s_.emitted.size());
     for (uint64_t h : s_.emitted) w_.Fixed64(h);
@@ -290,6 +292,27 @@ class Encoder4 {
     if (bits & kOfferCode) w_.S(t.offer_code());
   }
   void Ref(EvIx i) { w_.U(i == kNoEv ? 0 : pos_[i] + 1u); }
+  // Each entry: the position + 1 of a written event whose DedupeKey it is, else 0 and the entry.
+  void Seen() {
+    w_.U(s_.seen.size());
+    if (s_.seen.empty()) return;
+    absl::InlinedVector<std::pair<uint64_t, uint32_t>, 32> by_hash;  // (hash of the id, position)
+    for (size_t i = 0; i < pos_.size(); ++i)
+      if (pos_[i] != kNoEv) by_hash.emplace_back(s_.events[i].event_id.DedupeKey(), pos_[i]);
+    // A customer's table is short (tens of events): scan it; sort only a long one.
+    const bool sorted = by_hash.size() > 32;
+    if (sorted) std::sort(by_hash.begin(), by_hash.end());
+    for (uint64_t h : s_.seen) {
+      auto it = sorted ? std::lower_bound(by_hash.begin(), by_hash.end(), std::pair<uint64_t, uint32_t>{h, 0})
+                       : std::find_if(by_hash.begin(), by_hash.end(), [h](const auto& x) { return x.first == h; });
+      if (it != by_hash.end() && it->first == h) {
+        w_.U(it->second + 1u);
+      } else {
+        w_.U(0);
+        w_.Fixed64(h);
+      }
+    }
+  }
   void Time(Micros t) {
     if (t == 0) return w_.U(kTimeZero);
     if (t == -1) return w_.U(kTimeUnset);
@@ -327,7 +350,8 @@ namespace {
 
 class Decoder4 {
  public:
-  Decoder4(Reader& r, CustomerState* s, Interner* in) : r_(r), s_(*s), in_(*in), empty_(in->Intern("")) {}
+  Decoder4(Reader& r, uint64_t version, CustomerState* s, Interner* in)
+      : r_(r), s_(*s), in_(*in), empty_(in->Intern("")), seen_refs_(version >= 5) {}
 
   bool Run() {
     base_ = r_.I();
@@ -410,7 +434,7 @@ class Decoder4 {
       o.close_ymd = static_cast<int32_t>(r_.I());
       s_.opps.push_back(std::move(o));
     }
-    for (uint64_t k = Count(CompactVec<uint64_t>::kMaxSize), i = 0; i < k && r_.ok(); ++i) s_.seen.push_back(r_.Fixed64());
+    for (uint64_t k = Count(CompactVec<uint64_t>::kMaxSize), i = 0; i < k && r_.ok(); ++i) s_.seen.push_back(SeenEntry());
     const uint64_t seen_pos = r_.U();
     if (seen_pos > 0xffff) return false;  // no engine writes one: the ring holds <= 4096
     s_.seen_pos = static_cast<uint16_t>(seen_pos);
@@ -480,6 +504,16 @@ class Decoder4 {
     c.text = ClaimText(t);
     s_.claims.push_back(std::move(c));
   }
+  uint64_t SeenEntry() {
+    if (!seen_refs_) return r_.Fixed64();
+    const uint64_t v = r_.U();
+    if (v == 0) return r_.Fixed64();
+    if (v > s_.events.size()) {
+      ok_ = false;
+      return 0;
+    }
+    return s_.events[v - 1].event_id.DedupeKey();
+  }
   uint64_t Count(uint64_t max) {
     const uint64_t n = r_.U();
     if (n > max) ok_ = false;
@@ -522,6 +556,7 @@ class Decoder4 {
   const uint32_t empty_;
   Micros base_ = 0;
   bool ok_ = true;
+  const bool seen_refs_;  // format 5: dedupe-ring entries may refer to the event table
   absl::InlinedVector<uint32_t, 16> read_;  // interned ids, in the order read
 };
 
@@ -699,14 +734,35 @@ bool DecodeLegacy(Reader& r, uint64_t version, CustomerState* s, Interner* in) {
   return r.ok() && r.done();
 }
 
+// A format 1-4 ring holds Hash64 of each event id. An entry that is that of an event in the
+// table becomes the event's DedupeKey; the others (events no longer referred to) keep the hash
+// with the top bit cleared (LegacyDedupeKey), which the engine also looks for while any is left.
+void ConvertLegacyRing(CustomerState* s) {
+  if (s->seen.empty()) return;
+  absl::InlinedVector<std::pair<uint64_t, uint64_t>, 32> keys;  // (Hash64 of the id text, DedupeKey)
+  std::string id;
+  for (const EvRef& e : s->events) {
+    id.clear();
+    e.event_id.AppendTo(&id);
+    keys.emplace_back(Hash64(id), e.event_id.DedupeKey());
+  }
+  for (uint64_t& v : s->seen) {
+    auto it = std::find_if(keys.begin(), keys.end(), [v](const auto& k) { return k.first == v; });
+    v = it != keys.end() ? it->second : v & ~kDedupeKeyBit;
+  }
+}
+
 }  // namespace
 
 bool DecodeState(std::string_view bytes, CustomerState* s, Interner* in) {
   Reader r(bytes);
   const uint64_t version = r.U();
-  if (version == 4) return Decoder4(r, s, in).Run();
-  if (version < 1 || version > 3) return false;
-  return DecodeLegacy(r, version, s, in);
+  if (version == 5) return Decoder4(r, version, s, in).Run();
+  bool ok = false;
+  if (version == 4) ok = Decoder4(r, version, s, in).Run();
+  else if (version >= 1 && version <= 3) ok = DecodeLegacy(r, version, s, in);
+  if (ok) ConvertLegacyRing(s);
+  return ok;
 }
 
 }  // namespace concord::alignment::engine

@@ -311,7 +311,7 @@ struct CustomerState {
 static_assert(sizeof(CustomerState) <= 256);
 
 // Encoding: version byte + fields; strings for interned values (topics, actors, products).
-inline constexpr uint8_t kStateFormat = 4;  // the version EncodeState writes (the first byte)
+inline constexpr uint8_t kStateFormat = 5;  // the version EncodeState writes (the first byte)
 class Interner;
 std::string EncodeState(const CustomerState& s, const Interner& strings);
 bool DecodeState(std::string_view bytes, CustomerState* s, Interner* strings);

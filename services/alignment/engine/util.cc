@@ -144,23 +144,47 @@ CompactId& CompactId::operator=(CompactId&& o) noexcept {
   return *this;
 }
 
+namespace {
+// A lower-case canonical UUID's 16 bytes into out; false for any other text.
+bool ParseUuid(std::string_view s, unsigned char (&out)[16]) {
+  if (s.size() != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-') return false;
+  uint8_t bad = 0;
+  for (int i = 0; i < 16; ++i) {
+    const uint8_t hi = kHexVal[static_cast<unsigned char>(s[kUuidDigit[i]])];
+    const uint8_t lo = kHexVal[static_cast<unsigned char>(s[kUuidDigit[i] + 1])];
+    bad |= hi | lo;
+    out[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  return !(bad & 0x80);
+}
+
+uint64_t Mix64(uint64_t z) {  // splitmix64's finalizer
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+uint64_t UuidKey(const unsigned char* b) {
+  uint64_t hi, lo;
+  std::memcpy(&hi, b, 8);
+  std::memcpy(&lo, b + 8, 8);
+  return Mix64(hi ^ Mix64(lo + 0x9e3779b97f4a7c15ULL)) | kDedupeKeyBit;
+}
+}  // namespace
+
+uint64_t DedupeKey(std::string_view id) {
+  unsigned char b[16];
+  return ParseUuid(id, b) ? UuidKey(b) : Hash64(id) | kDedupeKeyBit;
+}
+
 void CompactId::Set(std::string_view s) {
   Free();
   std::memset(b_, 0, sizeof b_);
-  if (s.size() == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' && s[23] == '-') {
-    unsigned char out[16];
-    uint8_t bad = 0;
-    for (int i = 0; i < 16; ++i) {
-      const uint8_t hi = kHexVal[static_cast<unsigned char>(s[kUuidDigit[i]])];
-      const uint8_t lo = kHexVal[static_cast<unsigned char>(s[kUuidDigit[i] + 1])];
-      bad |= hi | lo;
-      out[i] = static_cast<unsigned char>(hi << 4 | lo);
-    }
-    if (!(bad & 0x80)) {
-      std::memcpy(b_, out, 16);
-      tag_ = kUuid;
-      return;
-    }
+  unsigned char out[16];
+  if (ParseUuid(s, out)) {
+    std::memcpy(b_, out, 16);
+    tag_ = kUuid;
+    return;
   }
   if (s.empty()) return;
   if (s.size() <= sizeof b_) {
@@ -189,6 +213,15 @@ void CompactId::AppendTo(std::string* out) const {
       return;
     }
     default: out->append(reinterpret_cast<const char*>(b_), tag_ - kInline + 1u);
+  }
+}
+
+uint64_t CompactId::DedupeKey() const {
+  switch (tag_) {
+    case kEmpty: return Hash64({}) | kDedupeKeyBit;
+    case kHeap: return Hash64({heap(), heap_size()}) | kDedupeKeyBit;
+    case kUuid: return UuidKey(b_);
+    default: return Hash64({reinterpret_cast<const char*>(b_), tag_ - kInline + 1u}) | kDedupeKeyBit;
   }
 }
 

@@ -69,6 +69,14 @@ inline uint64_t Hash64Append(uint64_t h, std::string_view s) {
   return h;
 }
 inline uint64_t Hash64(std::string_view s) { return Hash64Append(kHash64Seed, s); }
+// The key of an event id in a customer's dedupe ring (CustomerState::seen): the top bit set,
+// below it a mix of the 16 bytes of a canonical UUID (the Event.id format: no pass over 36
+// characters), else Hash64 of the text. CompactId::DedupeKey gives the same for the same id, so
+// a checkpoint can write a ring entry as a reference to the event table. Entries with the top bit
+// clear came from a format 1-4 checkpoint: LegacyDedupeKey, Hash64 of the text.
+inline constexpr uint64_t kDedupeKeyBit = 1ull << 63;
+uint64_t DedupeKey(std::string_view id);
+inline uint64_t LegacyDedupeKey(std::string_view id) { return Hash64(id) & ~kDedupeKeyBit; }
 // Lower-case hex SHA-256 of the input.
 std::string Sha256Hex(std::string_view s);
 // Appends the first `hex_chars` (<= 64) characters of Sha256Hex(s) to *out.
@@ -93,6 +101,8 @@ class CompactId {
   std::string str() const;
   // Appends the id's text to `out` (no temporary string).
   void AppendTo(std::string* out) const;
+  // DedupeKey(str()), without building the string.
+  uint64_t DedupeKey() const;
   bool empty() const { return tag_ == kEmpty; }
   // Binary form (state format 4): a UUID as its 16 bytes, any other id as its text.
   void Encode(Writer& w) const;

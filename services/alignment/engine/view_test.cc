@@ -1,4 +1,4 @@
-// Customer view, scorecard activity counters and the state format 4 (with format 1 to 3 restore).
+// Customer view, scorecard activity counters and the state format 5 (with format 1 to 4 restore).
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -15,7 +15,7 @@ namespace ev = concord::events::v1;
 namespace av = concord::alignment::v1;
 
 const std::string kKey = "domain:acme.com";
-constexpr int kFormat = 4;  // what SerializeCustomer writes
+constexpr int kFormat = 5;  // what SerializeCustomer writes
 
 Micros Ts(const google::protobuf::Timestamp& t) { return ToMicros(t); }
 
@@ -454,14 +454,13 @@ TEST(StateFormatTest, RestoresFormat2BytesAndItsRaisedFindings) {
   EXPECT_GT(total, 0u);  // the new call (ownership, duplicate outreach) is raised
 }
 
-// testdata/state_v3_acme.hex: SerializeCustomer of the format-3 engine after Journey(E) (the
-// example playbook: event-id dedupe on). Format 4 writes the same fields in about half the
-// bytes: a restored format-3 state, and the same re-serialized as format 4, must behave like
-// the engine that never stopped, replayed events included.
-TEST(StateFormatTest, RestoresFormat3Bytes) {
-  const std::string v3 = Fixture("state_v3_acme.hex");
-  ASSERT_FALSE(v3.empty());
-  ASSERT_EQ(v3[0], 3);
+// Restores `old` (SerializeCustomer of an older engine after Journey(E): the example playbook,
+// event-id dedupe on), re-serializes it in the current format (at most max_ratio of the old
+// size), and checks that both behave like the engine that never stopped, replayed events
+// (deduplicated by event id) and new ones alike.
+void ExpectRestoresLikeTheEngineThatNeverStopped(const std::string& old, int old_format, double max_ratio) {
+  ASSERT_FALSE(old.empty());
+  ASSERT_EQ(old[0], old_format);
 
   Engine direct(ExamplePlaybook());
   Events E1;
@@ -469,16 +468,16 @@ TEST(StateFormatTest, RestoresFormat3Bytes) {
   for (const auto& e : journey) direct.Process(e, kPos);
 
   Engine e(ExamplePlaybook());
-  ASSERT_TRUE(e.RestoreCustomer(kKey, v3));
+  ASSERT_TRUE(e.RestoreCustomer(kKey, old));
   auto vd = direct.CustomerView(kKey, 20, kT0 + 7 * kHour), ve = e.CustomerView(kKey, 20, kT0 + 7 * kHour);
   ASSERT_TRUE(vd && ve);
   EXPECT_EQ(ve->SerializeAsString(), vd->SerializeAsString());
-  const std::string v4 = e.SerializeCustomer(kKey);
-  EXPECT_EQ(v4[0], kFormat);
-  EXPECT_LT(v4.size(), v3.size() * 6 / 10) << "format 3: " << v3.size() << " bytes";
+  const std::string now = e.SerializeCustomer(kKey);
+  EXPECT_EQ(now[0], kFormat);
+  EXPECT_LE(now.size(), old.size() * max_ratio) << "format " << old_format << ": " << old.size() << " bytes";
   Engine f(ExamplePlaybook());
-  ASSERT_TRUE(f.RestoreCustomer(kKey, v4));
-  EXPECT_EQ(f.SerializeCustomer(kKey), v4);
+  ASSERT_TRUE(f.RestoreCustomer(kKey, now));
+  EXPECT_EQ(f.SerializeCustomer(kKey), now);
   auto vf = f.CustomerView(kKey, 20, kT0 + 7 * kHour);
   ASSERT_TRUE(vf);
   EXPECT_EQ(vf->SerializeAsString(), vd->SerializeAsString());
@@ -496,9 +495,25 @@ TEST(StateFormatTest, RestoresFormat3Bytes) {
     total += want.size();
   }
   EXPECT_GT(total, 0u);
+  const EngineStats &sd = direct.stats(), &se = e.stats(), &sf = f.stats();
+  EXPECT_EQ(se.duplicates, journey.size());  // every replayed event recognized
+  EXPECT_EQ(sf.duplicates, journey.size());
+  EXPECT_EQ(sd.duplicates, journey.size());
   auto timed = Ids(direct.AdvanceTime(kT0 + 10 * kDay));
   EXPECT_EQ(Ids(e.AdvanceTime(kT0 + 10 * kDay)), timed);
   EXPECT_EQ(Ids(f.AdvanceTime(kT0 + 10 * kDay)), timed);
+}
+
+// testdata/state_v3_acme.hex: the format-3 engine. Format 4 wrote the same fields in about half
+// the bytes.
+TEST(StateFormatTest, RestoresFormat3Bytes) {
+  ExpectRestoresLikeTheEngineThatNeverStopped(Fixture("state_v3_acme.hex"), 3, 0.6);
+}
+
+// testdata/state_v4_acme.hex: the format-4 engine. Format 5 writes its dedupe ring's entries
+// as references to the event table: one byte each instead of eight (815 -> 767 bytes here).
+TEST(StateFormatTest, RestoresFormat4Bytes) {
+  ExpectRestoresLikeTheEngineThatNeverStopped(Fixture("state_v4_acme.hex"), 4, 0.95);
 }
 
 // Checkpoints come back from Redis: damaged bytes are refused or restore to a state that
