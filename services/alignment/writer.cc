@@ -155,7 +155,13 @@ void Writer::DiscardQueued() {
 void Writer::PublishLoop() {
   std::unique_lock lock(mu_);
   while (true) {
-    work_cv_.wait(lock, [&] { return quit_ || !work_.empty(); });
+    if (!work_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return quit_ || !work_.empty(); })) {
+      // Idle (a replay done, a quiet hour): what was checkpointed meanwhile need not be held.
+      lock.unlock();
+      ForgetCheckpointedIds();
+      lock.lock();
+      continue;
+    }
     if (work_.empty()) return;  // quit, and nothing left
     // Everything queued up to the next seal goes in one check.
     std::vector<Work> taken;
@@ -233,12 +239,21 @@ bool Writer::PublishAll(Epoch& e) {
   }
 }
 
-absl::Status Writer::Publish(Epoch& e) {
+void Writer::ForgetCheckpointedIds() {
   // Ids of epochs now in Redis are found by EXISTS from here on.
   for (uint64_t done = checkpointed_seq_.load(); !pending_ids_.empty() && pending_ids_.front().first <= done;) {
     for (const auto& id : pending_ids_.front().second) pending_id_set_.erase(id);
     pending_ids_.pop_front();
   }
+  // The set keeps the capacity of its largest moment (a replay: tens of thousands of ids in
+  // flight, megabytes of slots); give that back once it is mostly empty.
+  if (pending_id_set_.capacity() > 1024 && pending_id_set_.capacity() > 8 * pending_id_set_.size()) {
+    pending_id_set_.rehash(0);
+  }
+}
+
+absl::Status Writer::Publish(Epoch& e) {
+  ForgetCheckpointedIds();
   // Which findings are new: not published in an earlier run (replays) nor twice.
   if (!e.unchecked.empty()) {
     std::vector<std::string> ids;

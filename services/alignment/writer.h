@@ -148,6 +148,7 @@ class Writer {
   void PublishLoop();
   void CheckpointLoop();
   absl::Status Publish(Epoch& e);
+  void ForgetCheckpointedIds();  // publisher thread: pending ids of epochs now in Redis
   bool PublishAll(Epoch& e);  // retries; false if it gave up at shutdown
   void SealCurrent(Work& w);  // moves current_ to the checkpointer
   absl::Status Send(Epoch& e, Item& item);
