@@ -146,6 +146,7 @@ void SetCurrency(std::string_view v, char (&c)[4]) {
   if (!v.empty()) std::memcpy(c, v.data(), std::min<size_t>(v.size(), 3));
 }
 
+// Formats 4 and 5 (they differ only in the dedupe ring).
 class Encoder4 {
  public:
   Encoder4(const CustomerState& s, const Interner& in, Writer& w) : s_(s), in_(in), w_(w), pos_(s.events.size(), kNoEv) {}
@@ -296,16 +297,16 @@ class Encoder4 {
   void Seen() {
     w_.U(s_.seen.size());
     if (s_.seen.empty()) return;
-    absl::InlinedVector<std::pair<uint64_t, uint32_t>, 32> by_hash;  // (hash of the id, position)
+    absl::InlinedVector<std::pair<uint64_t, uint32_t>, 32> by_key;  // (DedupeKey of the id, position)
     for (size_t i = 0; i < pos_.size(); ++i)
-      if (pos_[i] != kNoEv) by_hash.emplace_back(s_.events[i].event_id.DedupeKey(), pos_[i]);
+      if (pos_[i] != kNoEv) by_key.emplace_back(s_.events[i].event_id.DedupeKey(), pos_[i]);
     // A customer's table is short (tens of events): scan it; sort only a long one.
-    const bool sorted = by_hash.size() > 32;
-    if (sorted) std::sort(by_hash.begin(), by_hash.end());
+    const bool sorted = by_key.size() > 32;
+    if (sorted) std::sort(by_key.begin(), by_key.end());
     for (uint64_t h : s_.seen) {
-      auto it = sorted ? std::lower_bound(by_hash.begin(), by_hash.end(), std::pair<uint64_t, uint32_t>{h, 0})
-                       : std::find_if(by_hash.begin(), by_hash.end(), [h](const auto& x) { return x.first == h; });
-      if (it != by_hash.end() && it->first == h) {
+      auto it = sorted ? std::lower_bound(by_key.begin(), by_key.end(), std::pair<uint64_t, uint32_t>{h, 0})
+                       : std::find_if(by_key.begin(), by_key.end(), [h](const auto& x) { return x.first == h; });
+      if (it != by_key.end() && it->first == h) {
         w_.U(it->second + 1u);
       } else {
         w_.U(0);
@@ -348,6 +349,7 @@ std::string EncodeState(const CustomerState& s, const Interner& in) {
 
 namespace {
 
+// Formats 4 and 5 (version: which of the two).
 class Decoder4 {
  public:
   Decoder4(Reader& r, uint64_t version, CustomerState* s, Interner* in)
