@@ -164,6 +164,8 @@ uint64_t Mix64(uint64_t z) {  // splitmix64's finalizer
   return z ^ (z >> 31);
 }
 
+uint64_t TextKey(std::string_view s) { return Hash64(s) | kDedupeKeyBit; }
+
 uint64_t UuidKey(const unsigned char* b) {
   uint64_t hi, lo;
   std::memcpy(&hi, b, 8);
@@ -174,7 +176,7 @@ uint64_t UuidKey(const unsigned char* b) {
 
 uint64_t DedupeKey(std::string_view id) {
   unsigned char b[16];
-  return ParseUuid(id, b) ? UuidKey(b) : Hash64(id) | kDedupeKeyBit;
+  return ParseUuid(id, b) ? UuidKey(b) : TextKey(id);
 }
 
 void CompactId::Set(std::string_view s) {
@@ -201,29 +203,18 @@ void CompactId::Set(std::string_view s) {
 }
 
 void CompactId::AppendTo(std::string* out) const {
-  switch (tag_) {
-    case kEmpty: return;
-    case kHeap: out->append(heap(), heap_size()); return;
-    case kUuid: {
-      // Two digits a byte from one table, at fixed places: no branch per byte.
-      char buf[36];
-      buf[8] = buf[13] = buf[18] = buf[23] = '-';
-      for (int i = 0; i < 16; ++i) std::memcpy(buf + kUuidDigit[i], kHexPair[b_[i]].data(), 2);
-      out->append(buf, 36);
-      return;
-    }
-    default: out->append(reinterpret_cast<const char*>(b_), tag_ - kInline + 1u);
+  if (tag_ != kUuid) {
+    out->append(text());
+    return;
   }
+  // Two digits a byte from one table, at fixed places: no branch per byte.
+  char buf[36];
+  buf[8] = buf[13] = buf[18] = buf[23] = '-';
+  for (int i = 0; i < 16; ++i) std::memcpy(buf + kUuidDigit[i], kHexPair[b_[i]].data(), 2);
+  out->append(buf, 36);
 }
 
-uint64_t CompactId::DedupeKey() const {
-  switch (tag_) {
-    case kEmpty: return Hash64({}) | kDedupeKeyBit;
-    case kHeap: return Hash64({heap(), heap_size()}) | kDedupeKeyBit;
-    case kUuid: return UuidKey(b_);
-    default: return Hash64({reinterpret_cast<const char*>(b_), tag_ - kInline + 1u}) | kDedupeKeyBit;
-  }
-}
+uint64_t CompactId::DedupeKey() const { return tag_ == kUuid ? UuidKey(b_) : TextKey(text()); }
 
 std::string CompactId::str() const {
   std::string out;
@@ -244,9 +235,7 @@ void CompactId::Encode(Writer& w) const {
     return;
   }
   w.U(0);
-  if (tag_ == kEmpty) w.S({});
-  else if (tag_ == kHeap) w.S({heap(), heap_size()});
-  else w.S({reinterpret_cast<const char*>(b_), tag_ - kInline + 1u});
+  w.S(text());
 }
 
 bool CompactId::Decode(Reader& r) {

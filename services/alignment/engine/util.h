@@ -131,6 +131,12 @@ class CompactId {
     std::memcpy(&n, b_ + 8, sizeof n);
     return n;
   }
+  // The text of an id kept as text: every form but kUuid.
+  std::string_view text() const {
+    if (tag_ == kEmpty) return {};
+    if (tag_ == kHeap) return {heap(), heap_size()};
+    return {reinterpret_cast<const char*>(b_), tag_ - kInline + 1u};
+  }
   unsigned char b_[16] = {};
   uint8_t tag_ = kEmpty;
 };
