@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include <absl/strings/numbers.h>
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/time_util.h>
@@ -25,6 +26,21 @@ int64_t EventMicros(const events::v1::Event& e) {
 }
 
 }  // namespace
+
+std::optional<int64_t> HandedOverAt(const redis::Reply& offset, const redis::Reply& handover) {
+  if (handover.is_nil()) {
+    if (offset.is_nil()) return 0;  // no instance ever held it
+    return std::nullopt;            // checkpointed by a version before the handover mark
+  }
+  if (handover.str == "owned") return std::nullopt;
+  // A checkpoint that moved past the mark came from an owner that did not mark the partition
+  // (an older version during a rolling upgrade): the mark no longer tells.
+  const std::string& at = handover.str;
+  if (offset.is_nil() ? at != "0" : offset.str != at) return std::nullopt;
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(at, &n)) return std::nullopt;
+  return n;
+}
 
 Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Producer& producer, EnginePort& engine)
     : options_(std::move(options)), redis_(redis), producer_(producer), engine_(engine),
@@ -215,6 +231,7 @@ void Processor::Handle(const kafka::Message& m) {
 }
 
 bool Processor::Replayed(const TP& tp, int64_t offset) {
+  if (auto h = handed_over_at_.find(tp); h != handed_over_at_.end()) return offset < h->second;
   auto it = assigned_hw_.find(tp);
   if (it == assigned_hw_.end()) {
     auto hw = consumer_->HighWatermark(tp.first.data(), tp.second);
@@ -418,6 +435,8 @@ std::string Processor::StateKey(int32_t partition) const {
 }
 
 void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
+  // Partitions lost before were flushed then (their dropped epochs do not concern these).
+  writer_.ForgetDropped();
   std::set<int32_t> numbers;
   for (const auto& tp : partitions) {
     if (engine::PackPartition(tp.partition) == engine::kNoPartition) {
@@ -434,10 +453,23 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
   for (int attempt = 0;; ++attempt) {
     std::vector<std::vector<std::string>> cmds;
     for (int32_t p : numbers) cmds.push_back({"HGETALL", StateKey(p)});
-    std::vector<std::string> hmget = {"HMGET", OffsetsKey()};
-    for (const auto& tp : partitions) hmget.push_back(PartitionField(tp.topic, tp.partition));
-    cmds.push_back(hmget);
+    std::vector<std::string> fields;
+    for (const auto& tp : partitions) fields.push_back(PartitionField(tp.topic, tp.partition));
+    std::vector<std::string> offsets_get = {"HMGET", OffsetsKey()}, handover_get = {"HMGET", HandoverKey()};
+    // Ours from here on, before anything is published: read what the earlier owners left, then
+    // mark it (a retry then reads "owned", its own mark, and checks more: safe).
+    std::vector<std::string> own = {"HSET", HandoverKey()};
+    for (const auto& f : fields) {
+      offsets_get.push_back(f);
+      handover_get.push_back(f);
+      own.push_back(f);
+      own.push_back("owned");
+    }
+    cmds.push_back(std::move(offsets_get));
+    cmds.push_back(std::move(handover_get));
+    cmds.push_back(std::move(own));
     auto replies = redis_.Pipeline(cmds);
+    if (replies.ok() && replies->back().is_error()) replies = absl::UnavailableError(replies->back().str);
     if (replies.ok()) {
       size_t restored = 0;
       auto p = numbers.begin();
@@ -447,12 +479,15 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
           if (engine_.Restore(el[j].str, el[j + 1].str, *p).ok()) ++restored;
         }
       }
-      const auto& offsets = replies->back().elements;
-      for (size_t i = 0; i < partitions.size() && i < offsets.size(); ++i) {
+      const auto& offsets = (*replies)[numbers.size()].elements;
+      const auto& handover = (*replies)[numbers.size() + 1].elements;
+      for (size_t i = 0; i < partitions.size() && i < offsets.size() && i < handover.size(); ++i) {
+        const TP key = Key(partitions[i].topic, partitions[i].partition);
         if (!offsets[i].is_nil()) {
           partitions[i].offset = std::stoll(offsets[i].str);
-          read_upto_[Key(partitions[i].topic, partitions[i].partition)] = partitions[i].offset;
+          read_upto_[key] = partitions[i].offset;
         }
+        if (auto at = HandedOverAt(offsets[i], handover[i])) handed_over_at_[key] = *at;
       }
       NoteStartPositions(partitions);
       caught_up_ = false;
@@ -474,6 +509,7 @@ void Processor::ForgetHeld() {
   read_upto_.clear();
   seen_us_.clear();
   assigned_hw_.clear();
+  handed_over_at_.clear();
 }
 
 void Processor::NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions) {
@@ -506,7 +542,28 @@ void Processor::OnRevoked(const std::vector<kafka::TopicPartition>& partitions) 
   if (!batch_.empty()) Detect();
   if (!pending_.empty()) Seal();
   writer_.Flush();
+  // An epoch dropped (Redis or Kafka down at shutdown) may have published findings above the
+  // checkpoint: the partitions stay "owned", and their next owner checks its whole backlog.
+  if (!writer_.dropped()) MarkHandedOver(partitions);
   DropPartitions(partitions);
+}
+
+void Processor::MarkHandedOver(const std::vector<kafka::TopicPartition>& partitions) {
+  if (partitions.empty()) return;
+  std::vector<std::string> get = {"HMGET", OffsetsKey()}, set = {"HSET", HandoverKey()};
+  for (const auto& tp : partitions) get.push_back(PartitionField(tp.topic, tp.partition));
+  auto offsets = redis_.Command(get);
+  if (offsets.ok() && offsets->elements.size() == partitions.size()) {
+    for (size_t i = 0; i < partitions.size(); ++i) {
+      set.push_back(get[i + 2]);
+      set.push_back(offsets->elements[i].is_nil() ? "0" : offsets->elements[i].str);
+    }
+    if (auto s = redis_.CommandOk(set); s.ok()) return;
+    else offsets = s.status();
+  }
+  // Left "owned": the next owner checks what it replays against the store, as after a crash.
+  log::Warn("alignment partitions not marked as handed over",
+            {{"error", offsets.ok() ? "unexpected reply" : offsets.status().ToString()}});
 }
 
 void Processor::OnLost(const std::vector<kafka::TopicPartition>& partitions) {

@@ -97,6 +97,12 @@ struct ProcessorOptions {
   DecodeLimits limits;
 };
 
+// Where a partition was handed over cleanly (Processor::HandoverKey), from its checkpointed
+// offset and its handover field as Redis returned them (nil when absent): nullopt when an
+// earlier owner may have published findings of any record below the partition's end (it holds
+// or held it without handing it over: "owned", or a version that did not mark it).
+std::optional<int64_t> HandedOverAt(const redis::Reply& offset, const redis::Reply& handover);
+
 class Processor : public kafka::RebalanceListener {
  public:
   Processor(ProcessorOptions options, redis::Options redis, kafka::Producer& producer, EnginePort& engine);
@@ -163,6 +169,14 @@ class Processor : public kafka::RebalanceListener {
   std::string StateKey(int32_t partition) const;
   // State and offsets belong to the consumer group: two deployments never share checkpoints.
   std::string OffsetsKey() const { return options_.redis_prefix + ":offsets:" + options_.group_id; }
+  // Per partition, "owned" while an instance holds it (it may publish findings of anything it
+  // reads), or the offset where it was handed over cleanly: every finding raised from the
+  // partition was then published and checkpointed below it. A new owner asks the store about
+  // findings only below what an earlier owner may have read (Replayed).
+  std::string HandoverKey() const { return options_.redis_prefix + ":handover:" + options_.group_id; }
+  // After a clean revocation: each partition's handover field set to its checkpointed offset
+  // (0 if none was ever checkpointed).
+  void MarkHandedOver(const std::vector<kafka::TopicPartition>& partitions);
   void DropPartitions(const std::vector<kafka::TopicPartition>& partitions);
 
   ProcessorOptions options_;
@@ -199,9 +213,13 @@ class Processor : public kafka::RebalanceListener {
                    std::chrono::steady_clock::time_point now) const;
   size_t held_count_ = 0;
   std::map<TP, int64_t> assigned_hw_;  // high watermark at assignment
-  // Records below a partition's end at assignment may have been processed (and their findings
-  // published) by its earlier owner; the ones after it can only be ours. Set from the first
-  // fetch's high watermark (later, so still safe) when the query at assignment failed.
+  // Partitions whose earlier owners are accounted for (HandoverKey): handed over cleanly at this
+  // offset, or 0 when no instance ever held them. Findings of records from there on are ours.
+  std::map<TP, int64_t> handed_over_at_;
+  // Whether an earlier owner may have processed the record (and published its findings): below
+  // the offset the partition was handed over at, when that is known; else below its end at
+  // assignment (the ones after it can only be ours), set from the first fetch's high watermark
+  // (later, so still safe) when the query at assignment failed.
   bool Replayed(const TP& tp, int64_t offset);
   void NoteStartPositions(const std::vector<kafka::TopicPartition>& partitions);
   void ForgetHeld();  // drops events held for ordering (revocation, shutdown) and positions

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <cstdlib>
 #include <random>
@@ -310,20 +311,67 @@ TEST_F(ProcessorTest, RestartRestoresStateAndNeverRepeatsAFinding) {
   ExpectEachFindingOnce(10);
 }
 
-TEST_F(ProcessorTest, OnlyFindingsRaisedWhileReplayingAskTheStoreWhetherTheyWerePublished) {
-  // The store already has both customers' findings, as if an earlier run had published them.
-  FindingsStore store(options_.redis_prefix);
-  redis::Connection conn(RedisOptions());
-  std::vector<std::vector<std::string>> cmds;
-  for (std::string customer : {"domain:old.com", "domain:new.com"}) {
-    const std::string id = "second-touch:" + customer;
-    std::vector<FindingsStore::ToSave> one;
-    one.push_back({id, customer, 1, "stored"});
-    for (auto& c : store.SaveCommands(std::move(one))) cmds.push_back(std::move(c));
+// What an earlier owner of the partitions left in Redis (see Processor::HandoverKey).
+enum class EarlierOwner {
+  kCrashed,       // it held them and never handed them over: "owned"
+  kOlderVersion,  // it checkpointed them without marking them (offsets, no handover field)
+};
+void PrintTo(EarlierOwner o, std::ostream* os) { *os << (o == EarlierOwner::kCrashed ? "crashed" : "older version"); }
+
+class ProcessorReplayTest : public ProcessorTest, public testing::WithParamInterface<EarlierOwner> {
+ protected:
+  // The store already has these customers' findings, as if an earlier run had published them.
+  void StoreFindingsOf(std::initializer_list<std::string> customers) {
+    FindingsStore store(options_.redis_prefix);
+    std::vector<std::vector<std::string>> cmds;
+    for (const std::string& customer : customers) {
+      const std::string id = "second-touch:" + customer;  // ToSave holds views
+      std::vector<FindingsStore::ToSave> one;
+      one.push_back({id, customer, 1, "stored"});
+      for (auto& c : store.SaveCommands(std::move(one))) cmds.push_back(std::move(c));
+    }
+    ASSERT_TRUE(redis_.Pipeline(cmds).ok());
   }
-  ASSERT_TRUE(conn.Pipeline(cmds).ok());
-  // Written before the processor starts: below the partitions' end at assignment, so an earlier
-  // owner may have processed them. Their finding is checked, found, and not published again.
+  // HSET of one key with `value` in every input partition's field (3 partitions per topic).
+  void SetAllPartitions(const std::string& key, const std::string& value) {
+    std::vector<std::string> hset = {"HSET", key};
+    for (const auto& t : options_.input_topics) {
+      for (int p = 0; p < 3; ++p) {
+        hset.push_back(t + ":" + std::to_string(p));
+        hset.push_back(value);
+      }
+    }
+    ASSERT_TRUE(redis_.CommandOk(hset).ok());
+  }
+  // One instance from start to a clean stop, once it has published `n` findings.
+  void RunUntilPublished(uint64_t n) {
+    CountingEngine engine;
+    Processor p(options_, RedisOptions(), *producer_, engine);
+    ASSERT_TRUE(p.Start().ok());
+    ASSERT_TRUE(WaitFor([&] { return p.findings_published() == n; })) << p.findings_published();
+    p.Stop();  // clean: everything published is checkpointed, the partitions are handed over
+  }
+  std::map<std::string, std::string> Hash(const std::string& key) {
+    std::map<std::string, std::string> out;
+    auto r = redis_.Command({"HGETALL", key});
+    EXPECT_TRUE(r.ok()) << r.status();
+    for (size_t i = 0; r.ok() && i + 1 < r->elements.size(); i += 2) out[r->elements[i].str] = r->elements[i + 1].str;
+    return out;
+  }
+  std::string OffsetsKey() const { return options_.redis_prefix + ":offsets:" + options_.group_id; }
+  std::string HandoverKey() const { return options_.redis_prefix + ":handover:" + options_.group_id; }
+  redis::Connection redis_{RedisOptions()};
+};
+
+TEST_P(ProcessorReplayTest, OnlyFindingsAnEarlierOwnerMayHavePublishedAskTheStore) {
+  StoreFindingsOf({"domain:old.com", "domain:new.com"});
+  switch (GetParam()) {
+    case EarlierOwner::kCrashed: SetAllPartitions(HandoverKey(), "owned"); break;
+    case EarlierOwner::kOlderVersion: SetAllPartitions(OffsetsKey(), "0"); break;
+  }
+  // Written before the processor starts: below the partitions' end at assignment, so the
+  // earlier owner may have processed them. Their finding is checked, found, and not published
+  // again.
   ProduceEvent(0, "domain:old.com", "o1");
   ProduceEvent(1, "domain:old.com", "o2");
   CountingEngine engine;
@@ -339,6 +387,47 @@ TEST_F(ProcessorTest, OnlyFindingsRaisedWhileReplayingAskTheStoreWhetherTheyWere
   auto findings = ReadAll(options_.findings_topic, 1);
   ASSERT_EQ(findings.size(), 1u);
   EXPECT_EQ(Header(findings[0], "ce_id"), "raised:second-touch:domain:new.com");
+}
+
+INSTANTIATE_TEST_SUITE_P(EarlierOwners, ProcessorReplayTest,
+                         testing::Values(EarlierOwner::kCrashed, EarlierOwner::kOlderVersion),
+                         [](const testing::TestParamInfo<EarlierOwner>& info) {
+                           return std::string(info.param == EarlierOwner::kCrashed ? "Crashed" : "OlderVersion");
+                         });
+
+TEST(HandedOverAtTest, OnlyAMarkThatMatchesTheCheckpointTellsWhereTheLastOwnerStopped) {
+  const auto nil = redis::Reply{.type = redis::Reply::Type::kNil};
+  const auto str = [](std::string s) { return redis::Reply{.type = redis::Reply::Type::kString, .str = std::move(s)}; };
+  EXPECT_EQ(HandedOverAt(nil, nil), 0) << "never held";
+  EXPECT_EQ(HandedOverAt(str("42"), str("42")), 42) << "handed over at its checkpoint";
+  EXPECT_EQ(HandedOverAt(nil, str("0")), 0) << "handed over before its first checkpoint";
+  EXPECT_EQ(HandedOverAt(str("42"), str("owned")), std::nullopt) << "held, or crashed holding it";
+  EXPECT_EQ(HandedOverAt(nil, str("owned")), std::nullopt) << "crashed before its first checkpoint";
+  EXPECT_EQ(HandedOverAt(str("42"), nil), std::nullopt) << "checkpointed by a version without the mark";
+  EXPECT_EQ(HandedOverAt(str("50"), str("42")), std::nullopt) << "checkpointed further by an owner that did not mark it";
+  EXPECT_EQ(HandedOverAt(str("7"), str("0")), std::nullopt);
+  EXPECT_EQ(HandedOverAt(str("x"), str("x")), std::nullopt) << "not a number";
+}
+
+TEST_F(ProcessorReplayTest, ABacklogNoOwnerCanHavePublishedAsksTheStoreNothing) {
+  // The store says "published" for every customer here; a check would keep the finding back.
+  StoreFindingsOf({"domain:a.com", "domain:b.com"});
+  // A new group over a backlog (a first deployment, a backfill): no instance ever held it.
+  ProduceEvent(0, "domain:a.com", "a1");
+  ProduceEvent(1, "domain:a.com", "a2");
+  RunUntilPublished(1);
+  auto at = Hash(OffsetsKey());
+  auto mark = Hash(HandoverKey());
+  ASSERT_EQ(mark.size(), 6u) << "every assigned partition";
+  for (const auto& [field, value] : mark) EXPECT_EQ(value, at.contains(field) ? at[field] : "0") << field;
+  // A backlog that arrived after the handover: below the end at the next assignment, but
+  // above where the last owner stopped.
+  ProduceEvent(0, "domain:b.com", "b1");
+  ProduceEvent(1, "domain:b.com", "b2");
+  RunUntilPublished(1);
+  std::set<std::string> ids;
+  for (const auto& h : ReadAll(options_.findings_topic, 2)) ids.insert(Header(h, "ce_id"));
+  EXPECT_EQ(ids, (std::set<std::string>{"raised:second-touch:domain:a.com", "raised:second-touch:domain:b.com"}));
 }
 
 TEST_F(ProcessorTest, EpochsBeyondTheMemoryBoundWaitAndNothingIsLost) {

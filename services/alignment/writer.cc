@@ -352,6 +352,7 @@ void Writer::CheckpointLoop() {
     std::unique_ptr<Epoch> done = std::move(sealed_.front());
     sealed_.pop_front();
     if (!written && !discard) gave_up = true;
+    if (!written) dropped_ = true;
     checkpointed_seq_ = done->seq;
     sealed_bytes_ -= done->bytes;
     inflight_->Set(static_cast<double>(sealed_bytes_));

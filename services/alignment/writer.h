@@ -104,6 +104,10 @@ class Writer {
 
   uint64_t findings_published() const { return findings_published_.load(); }
   uint64_t dead_lettered() const { return dead_lettered_.load(); }
+  // Whether an epoch was finished without its checkpoint (discarded, or given up at shutdown)
+  // since the last ForgetDropped: its findings may be on Kafka above the checkpointed offsets.
+  bool dropped() const { return dropped_.load(); }
+  void ForgetDropped() { dropped_ = false; }
 
  private:
   struct Fresh {  // a new finding, published; serialized once, the proto is gone
@@ -192,6 +196,7 @@ class Writer {
   std::condition_variable delivery_cv_;
 
   std::atomic<uint64_t> findings_published_{0}, dead_lettered_{0};
+  std::atomic<bool> dropped_{false};
   metrics::Family<metrics::Counter>* findings_metric_;
   metrics::Family<metrics::Counter>* dlq_metric_;
   metrics::Histogram* latency_;
