@@ -492,7 +492,9 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
       NoteStartPositions(partitions);
       caught_up_ = false;
       caught_up_metric_->Set(0);
-      log::Info("alignment partitions restored", {{"partitions", numbers.size()}, {"customers", restored}});
+      // Partitions whose earlier owners are accounted for: their backlog is not looked up in Redis.
+      log::Info("alignment partitions restored",
+                {{"partitions", numbers.size()}, {"customers", restored}, {"handed_over", handed_over_at_.size()}});
       return;
     }
     if (stop_) return;

@@ -64,6 +64,11 @@ Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& pro
   already_stored_ = &reg.AddCounter("concord_alignment_findings_already_stored_total",
                                     "Findings raised again but already stored by an earlier run (not published again)", {})
                          .With({});
+  checked_ = &reg.AddCounter("concord_alignment_findings_checked_total",
+                             "Findings looked up in Redis before publishing: raised from records an earlier owner of "
+                             "the partition may have processed, or by a restored timer",
+                             {})
+                  .With({});
   // What --max-inflight-mib bounds, and how long it held reading back: sizing an instance.
   inflight_ = &reg.AddGauge("concord_alignment_inflight_bytes",
                             "Findings, dead letters and checkpoints sealed and not yet written to Redis (estimated "
@@ -265,6 +270,7 @@ absl::Status Writer::Publish(Epoch& e) {
       auto stored = findings_.Exists(publish_redis_, ids);
       if (!stored.ok()) return stored.status();
       exists = std::move(*stored);
+      checked_->Inc(static_cast<double>(ids.size()));
     }
     const auto now = Now();
     const int64_t now_ms = TimeUtil::TimestampToMilliseconds(now);

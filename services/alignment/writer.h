@@ -200,6 +200,7 @@ class Writer {
   metrics::Family<metrics::Counter>* findings_metric_;
   metrics::Family<metrics::Counter>* dlq_metric_;
   metrics::Histogram* latency_;
+  metrics::Counter* checked_;         // looked up by EXISTS (replayed records, restored timers)
   metrics::Counter* already_stored_;  // raised again, found by EXISTS: not published twice
   metrics::Gauge* inflight_;          // sealed_bytes_
   metrics::Counter* inflight_waits_;  // seconds Enqueue waited for room
