@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/uio.h>
+
 #include <absl/status/status.h>
 #include <absl/status/statusor.h>
 
@@ -55,6 +57,7 @@ std::vector<std::string> Cmd(Args&&... args) {
 namespace detail {
 // Appends one command in the Redis protocol (RESP) to `out`.
 void AppendCommand(const std::vector<std::string>& args, std::string& out);
+void AppendNumber(char tag, size_t n, std::string& out);  // RESP "<tag><n>\r\n"
 Reply FromHiredis(const redisReply* r);  // deep copy: the hiredis reply can be freed after
 }  // namespace detail
 
@@ -80,14 +83,22 @@ class Connection {
  private:
   absl::Status EnsureConnected();
   absl::Status Fail(std::string_view what);  // drops the broken context
-  absl::Status WriteAll(std::string_view bytes);  // to the socket, bypassing hiredis' buffer
+  // To the socket, bypassing hiredis' buffer; the vectors are consumed (advanced) as written.
+  absl::Status WriteAll(std::vector<iovec>& iov);
 
   Options options_;
   ContextPtr ctx_;
-  // Pipeline's encoding buffer, written out every kPipelineChunk bytes and kept between calls:
-  // a checkpoint is megabytes, and a fresh buffer that size (above jemalloc's oversize
-  // threshold, returned to the system when freed) was faulted in anew on every call.
+  // Pipeline's encoding, kept between calls and written out once 256 KiB or kMaxPieces are
+  // pending: the RESP framing and short arguments in wire_, the rest by reference to the
+  // caller's strings.
+  struct Piece {
+    const char* data;  // nullptr: wire_[offset, offset + size)
+    size_t offset, size;
+  };
+  static constexpr size_t kMaxPieces = 1024;  // per writev batch
   std::string wire_;
+  std::vector<Piece> pieces_;
+  std::vector<iovec> iov_;
 };
 
 class Pool {
