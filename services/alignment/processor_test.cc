@@ -430,6 +430,41 @@ TEST_F(ProcessorReplayTest, ABacklogNoOwnerCanHavePublishedAsksTheStoreNothing) 
   EXPECT_EQ(ids, (std::set<std::string>{"raised:second-touch:domain:a.com", "raised:second-touch:domain:b.com"}));
 }
 
+// What keeps a partition "owned" at its handover: an epoch finished without its checkpoint.
+TEST_F(ProcessorTest, AWriterSaysWhenAnEpochWentWithoutItsCheckpoint) {
+  const WriterOptions wo{.findings_topic = options_.findings_topic,
+                         .dlq_topic = options_.dlq_topic,
+                         .redis_prefix = options_.redis_prefix,
+                         .offsets_key = options_.redis_prefix + ":offsets:w"};
+  const NextOffsets at = {{{options_.input_topics[0], 0}, 5}};
+  {
+    Writer w(wo, RedisOptions(), *producer_, nullptr);
+    w.Start();
+    w.Seal({}, at);
+    w.Flush();
+    EXPECT_FALSE(w.dropped()) << "written";
+    w.Seal({}, at, /*discard=*/true);  // partitions lost
+    w.Flush();
+    EXPECT_TRUE(w.dropped());
+    w.ForgetDropped();  // a new assignment
+    w.Seal({}, at);
+    w.Flush();
+    EXPECT_FALSE(w.dropped());
+    w.Stop();
+  }
+  // Redis gone at shutdown: the checkpoint is given up after a few attempts.
+  redis::Options nowhere = RedisOptions();
+  nowhere.port = 1;
+  nowhere.connect_timeout = 100ms;
+  Writer w(wo, nowhere, *producer_, nullptr);
+  w.Start();
+  w.Stopping();
+  w.Seal({}, at);
+  w.Flush();
+  EXPECT_TRUE(w.dropped());
+  w.Stop();
+}
+
 TEST_F(ProcessorTest, EpochsBeyondTheMemoryBoundWaitAndNothingIsLost) {
   // A bound of one byte: every seal waits until the epoch before it is checkpointed. The read
   // thread is held back, never stuck, and every finding still goes out once.
