@@ -176,7 +176,6 @@ absl::Status Connection::WriteAll(std::vector<iovec>& iov) {
       left -= step;
       if (v.iov_len == 0) ++first;
     }
-    while (first < iov.size() && iov[first].iov_len == 0) ++first;
   }
   return absl::OkStatus();
 }
@@ -191,12 +190,13 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<std::v
   if (auto s = EnsureConnected(); !s.ok()) return s;
   wire_.clear();
   pieces_.clear();
-  size_t pending = 0, owned_to = 0;  // wire_[owned_to, size()) is not in pieces_ yet
+  // Pending: all of wire_ plus the arguments referenced. wire_[owned_to, size()) is not in
+  // pieces_ yet.
+  size_t referenced = 0, owned_to = 0;
   const auto own = [&] {
     if (owned_to == wire_.size()) return;
     // Offsets, not pointers: wire_ may still move as it grows.
     pieces_.push_back({nullptr, owned_to, wire_.size() - owned_to});
-    pending += wire_.size() - owned_to;
     owned_to = wire_.size();
   };
   const auto flush = [&]() -> absl::Status {
@@ -208,7 +208,7 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<std::v
     auto s = WriteAll(iov_);
     wire_.clear();
     pieces_.clear();
-    pending = owned_to = 0;
+    referenced = owned_to = 0;
     return s;
   };
   for (const auto& c : commands) {
@@ -220,12 +220,12 @@ absl::StatusOr<std::vector<Reply>> Connection::Pipeline(const std::vector<std::v
       } else {
         own();
         pieces_.push_back({a.data(), 0, a.size()});
-        pending += a.size();
+        referenced += a.size();
       }
       wire_.append("\r\n", 2);
       // Also inside a command (an epoch's MSET has thousands of arguments): what is kept
       // between calls stays within 256 KiB and kMaxPieces.
-      if (pending + (wire_.size() - owned_to) >= kFlushBytes || pieces_.size() + 1 >= kMaxPieces) {
+      if (wire_.size() + referenced >= kFlushBytes || pieces_.size() + 1 >= kMaxPieces) {
         if (auto s = flush(); !s.ok()) return s;
       }
     }

@@ -453,16 +453,15 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
   for (int attempt = 0;; ++attempt) {
     std::vector<std::vector<std::string>> cmds;
     for (int32_t p : numbers) cmds.push_back({"HGETALL", StateKey(p)});
-    std::vector<std::string> fields;
-    for (const auto& tp : partitions) fields.push_back(PartitionField(tp.topic, tp.partition));
     std::vector<std::string> offsets_get = {"HMGET", OffsetsKey()}, handover_get = {"HMGET", HandoverKey()};
     // Ours from here on, before anything is published: read what the earlier owners left, then
     // mark it (a retry then reads "owned", its own mark, and checks more: safe).
     std::vector<std::string> own = {"HSET", HandoverKey()};
-    for (const auto& f : fields) {
+    for (const auto& tp : partitions) {
+      std::string f = PartitionField(tp.topic, tp.partition);
       offsets_get.push_back(f);
       handover_get.push_back(f);
-      own.push_back(f);
+      own.push_back(std::move(f));
       own.push_back("owned");
     }
     cmds.push_back(std::move(offsets_get));
