@@ -13,6 +13,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include "common/malloc/heap.h"
 #include "services/alignment/engine/test_util.h"
 
 namespace concord::alignment::engine::testing {
@@ -90,13 +91,9 @@ size_t RssBytes() {
 // jemalloc's control interface when it is the allocator (concord::malloc), else null.
 extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen) __attribute__((weak));
 
-// Returns free memory to the system, so that the RSS growth counts live blocks (and the
-// allocator's fragmentation) only: malloc_trim for glibc; jemalloc keeps freed pages resident
-// for ~10 s (dirty_decay_ms) and ignores malloc_trim, so its arenas are purged.
-void ReleaseFreeMemory() {
-  malloc_trim(0);
-  if (mallctl) mallctl("arena.4096.purge", nullptr, nullptr, nullptr, 0);  // 4096: MALLCTL_ARENAS_ALL
-}
+// Free memory goes back to the system before RSS is read (heap::ReleaseFreeMemory), so that the
+// RSS growth counts live blocks (and the allocator's fragmentation) only.
+using heap::ReleaseFreeMemory;
 
 // Bytes in live blocks: jemalloc's stats.allocated, else glibc's mallinfo2().uordblks.
 size_t AllocatedBytes() {

@@ -68,6 +68,16 @@ size_t EngineAdapter::cold_bytes() const {
   return engine_.cold_bytes();
 }
 
+void EngineAdapter::ChooseIdleCustomers() {
+  std::lock_guard lock(mu_);
+  engine_.ChooseIdleCustomers();
+}
+
+bool EngineAdapter::ParkChosen(size_t n) {
+  std::lock_guard lock(mu_);
+  return engine_.ParkChosen(n);
+}
+
 void EngineAdapter::SetMaxHotCustomers(size_t n) {
   std::lock_guard lock(mu_);
   engine_.SetMaxHotCustomers(n);

@@ -47,6 +47,11 @@ class EnginePort {
   virtual size_t cold_customers() const { return 0; }
   // The bytes those take.
   virtual size_t cold_bytes() const { return 0; }
+  // Memory that follows activity (Engine::ChooseIdleCustomers): called once per idle period,
+  // chooses the decoded customers unused since the previous call to go cold.
+  virtual void ChooseIdleCustomers() {}
+  // Parks up to n of the customers chosen to go cold; false once none are left.
+  virtual bool ParkChosen(size_t /*n*/) { return false; }
 };
 
 }  // namespace concord::alignment

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   int reorder_grace_ms = 100;
   int checkpoint_interval_ms = 200;
   int hot_customers = 10000;
+  int hot_idle_seconds = static_cast<int>(popts.hot_idle.count() / 1000);
   int max_inflight_mib = static_cast<int>(popts.max_sealed_bytes >> 20);
   auto& p = app.parser();
   p.Add("--playbook", &playbook_path,
@@ -54,6 +55,10 @@ int main(int argc, char** argv) {
         "Customers kept decoded in memory; the least recently used beyond are kept as their checkpoint bytes (about "
         "half the memory) and decoded again on their next event (~2 us). 0 = all decoded")
       ->check(CLI::Range(0, 100000000));
+  p.Add("--hot-idle-seconds", &hot_idle_seconds,
+        "Decoded customers with no event or timer for one to two of these periods go cold too, so that memory "
+        "follows activity (0 = only the --hot-customers limit)")
+      ->check(CLI::Range(0, 86400));
   p.Add("--max-inflight-mib", &max_inflight_mib,
         "Memory for findings, dead letters and checkpoints on their way to Kafka and Redis; past it, reading waits "
         "until Redis has taken a checkpoint (bounds a replay's peak: see the README's memory sizing)")
@@ -100,6 +105,7 @@ int main(int argc, char** argv) {
     popts.limits.max_record_bytes = static_cast<size_t>(max_record_kib) * 1024;
     popts.reorder_grace = std::chrono::milliseconds(reorder_grace_ms);
     popts.checkpoint_interval = std::chrono::milliseconds(checkpoint_interval_ms);
+    popts.hot_idle = std::chrono::seconds(hot_idle_seconds);
     popts.max_sealed_bytes = static_cast<size_t>(max_inflight_mib) << 20;
 
     alignment::api::AlignmentApiOptions aopts;

@@ -11,6 +11,7 @@
 
 #include "common/kafka/cloudevents.h"
 #include "common/logging/log.h"
+#include "common/malloc/heap.h"
 
 namespace concord::alignment {
 
@@ -161,6 +162,15 @@ void Processor::Run() {
     Release(options_.reorder_grace.count() == 0);
     PauseOrResume();
     auto now = std::chrono::steady_clock::now();
+    if (options_.hot_idle.count() > 0 && now - last_idle_choice_ >= options_.hot_idle) {
+      last_idle_choice_ = now;
+      engine_.ChooseIdleCustomers();
+      parking_ = true;
+    }
+    // Events park the chosen a few at a time; a quiet poll parks a bigger share (~0.5 ms).
+    if (!m && parking_ && !(parking_ = engine_.ParkChosen(128))) {
+      heap::ReleaseFreeMemory();  // what the parked customers' decoded state took, now
+    }
     if (now - last_tick_ >= options_.tick) {
       last_tick_ = now;
       // Timers wait until the tail is replayed: an acceptance still in the tail would

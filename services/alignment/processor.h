@@ -80,6 +80,10 @@ struct ProcessorOptions {
   size_t max_sealed_bytes = WriterOptions{}.max_sealed_bytes;
   std::chrono::milliseconds poll_timeout{20};
   std::chrono::milliseconds tick{250};  // how often timers are evaluated
+  // Decoded customers with no event or timer for one to two of these periods go cold (kept as
+  // their compressed checkpoint until next used), so that memory follows activity: an instance
+  // that has caught up keeps only what is busy decoded. 0 = only the --hot-customers limit.
+  std::chrono::milliseconds hot_idle{5000};
   // Events are held until they are this old (by event time) so that what the other team's
   // topic delivers a little later can be put in order before them. 0 = no holding.
   std::chrono::milliseconds reorder_grace{100};
@@ -189,6 +193,8 @@ class Processor : public kafka::RebalanceListener {
   std::atomic<bool> running_{false};
   std::atomic<uint64_t> processed_{0};
   std::chrono::steady_clock::time_point last_tick_{};
+  std::chrono::steady_clock::time_point last_idle_choice_{};
+  bool parking_ = false;  // customers chosen to go cold are left to park while the input is quiet
   Batch batch_;      // released for the engine; a rebalance processes it before partitions go
   Pending pending_;  // since the last seal; a rebalance seals it before partitions go
   std::vector<engine::EncodedFinding> found_;  // one engine call's findings (reused)

@@ -18,6 +18,7 @@
 
 #include "common/kafka/admin.h"
 #include "common/kafka/cloudevents.h"
+#include "services/alignment/engine_adapter.h"
 
 namespace concord::alignment {
 namespace {
@@ -533,6 +534,25 @@ TEST_F(ProcessorTest, ATimerFindingIsCheckpointedWithoutWaitingForTheNextEvent) 
   EXPECT_TRUE(WaitFor([&] { return p.findings_published() == 1; }, 20s)) << p.findings_published();
   p.Stop();
   ExpectEachFindingOnce(1);
+}
+
+// Memory follows activity: once the input goes quiet, the decoded customers go cold within one
+// to two idle periods, far below the --hot-customers limit, and the next event decodes its
+// customer again.
+TEST_F(ProcessorTest, AQuietInstanceKeepsItsCustomersCold) {
+  EngineAdapter engine(engine::DefaultPlaybook());
+  engine.SetMaxHotCustomers(1000);
+  options_.hot_idle = 300ms;
+  Processor p(options_, RedisOptions(), *producer_, engine);
+  ASSERT_TRUE(p.Start().ok());
+  for (int i = 0; i < 10; ++i) ProduceEvent(i % 2, "domain:q" + std::to_string(i) + ".com", "q" + std::to_string(i));
+  ASSERT_TRUE(WaitFor([&] { return engine.customers() == 10; }));
+  EXPECT_TRUE(WaitFor([&] { return engine.cold_customers() == 10; }, 10s)) << engine.cold_customers();
+  ProduceEvent(0, "domain:q0.com", "q-again");
+  EXPECT_TRUE(WaitFor([&] { return engine.cold_customers() == 9; }, 10s)) << engine.cold_customers();
+  EXPECT_TRUE(WaitFor([&] { return engine.cold_customers() == 10; }, 10s)) << engine.cold_customers();
+  EXPECT_EQ(engine.customers(), 10u);
+  p.Stop();
 }
 
 }  // namespace

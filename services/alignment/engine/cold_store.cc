@@ -13,6 +13,8 @@
 #include <zdict.h>
 #include <zstd.h>
 
+#include "common/malloc/heap.h"
+
 namespace concord::alignment::engine {
 namespace {
 
@@ -29,8 +31,9 @@ constexpr int kLevel = -3;
 }  // namespace
 
 void ColdStore::Delete::operator()(Entry* e) const {
+  const size_t bytes = e->block_bytes();
   e->~Entry();
-  ::operator delete(e);
+  heap::FreeLongLived(e, bytes);
 }
 void ColdStore::FreeCCtx::operator()(ZSTD_CCtx_s* p) const { ZSTD_freeCCtx(p); }
 void ColdStore::FreeDCtx::operator()(ZSTD_DCtx_s* p) const { ZSTD_freeDCtx(p); }
@@ -44,6 +47,11 @@ ColdStore::~ColdStore() = default;  // waits for a training still running (std::
 
 void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view checkpoint, const Summary& summary) {
   InstallIfTrained();
+  Store(key, timer_due, checkpoint, summary);
+  CompressSome(kCompressPerPut);
+}
+
+void ColdStore::Store(std::string_view key, Micros timer_due, std::string_view checkpoint, const Summary& summary) {
   std::string_view stored = checkpoint;
   unsigned dict = 0;
   if (cdict_) {
@@ -56,7 +64,9 @@ void ColdStore::Put(std::string_view key, Micros timer_due, std::string_view che
     }
   }
   Erase(key);
-  void* block = ::operator new(sizeof(Entry) + key.size() + stored.size());
+  // Blocks live until the customer's next event, often minutes or days: apart from the read
+  // thread's short-lived allocations (records, events held for the merge) of the same sizes.
+  void* block = heap::AllocateLongLived(sizeof(Entry) + key.size() + stored.size());
   Ptr e(new (block) Entry(timer_due, summary, key.size(), stored.size(), dict));
   std::memcpy(e->data(), key.data(), key.size());
   std::memcpy(e->data() + key.size(), stored.data(), stored.size());
@@ -147,8 +157,28 @@ void ColdStore::InstallIfTrained() {
 }
 
 void ColdStore::WaitForTraining() {
-  // Installing the first dictionary recompresses what is stored, which may start the next training.
-  while (training_.valid()) Install(training_.get());
+  // Compressing what was stored before the first dictionary may start the next training.
+  while (training_.valid()) {
+    Install(training_.get());
+    while (CompressSome(SIZE_MAX)) {
+    }
+  }
+}
+
+bool ColdStore::CompressSome(size_t n) {
+  std::string one;
+  for (; n > 0 && uncompressed_at_ < uncompressed_.size(); --n) {
+    const Entry* e = Find(uncompressed_[uncompressed_at_]);
+    if (e && e->dict_ == 0) {  // not erased or stored again since
+      Checkpoint(*e, &one);
+      Store(uncompressed_[uncompressed_at_], e->timer_due, one, Summary(e->summary));  // a copy: Store replaces e
+    }
+    ++uncompressed_at_;
+  }
+  if (uncompressed_at_ < uncompressed_.size()) return true;
+  std::vector<std::string>().swap(uncompressed_);
+  uncompressed_at_ = 0;
+  return false;
 }
 
 void ColdStore::Install(Trained t) {
@@ -165,20 +195,14 @@ void ColdStore::Install(Trained t) {
     if (const size_t r = ZSTD_CCtx_setParameter(cctx_.get(), param, value); ZSTD_isError(r)) Die("parameter", r);
   }
   if (const size_t r = ZSTD_CCtx_refCDict(cctx_.get(), cdict_.get()); ZSTD_isError(r)) Die("dictionary", r);
-  // With the first dictionary, the customers stored so far are compressed too (~2 us each;
-  // later ones wait until they are stored again: recompressing hundreds of thousands would
-  // stall the caller).
+  // With the first dictionary, the customers stored so far are compressed too, a few per later
+  // Put (CompressSome): by the time a training on a busy machine is done, thousands may have
+  // been stored, and compressing them at once (~2.5 us each) held the caller's next events up
+  // by tens of milliseconds. Later dictionaries apply from each customer's next Put.
   if (ddicts_.size() > 1) return;
-  std::vector<std::string> keys;
-  keys.reserve(entries_.size());
+  uncompressed_.reserve(entries_.size());
   for (const auto& e : entries_)
-    if (e->dict_ == 0) keys.emplace_back(e->key());
-  std::string one;
-  for (const auto& key : keys) {
-    const Entry& e = *Find(key);
-    Checkpoint(e, &one);
-    Put(key, e.timer_due, one, Summary(e.summary));  // a copy: Put replaces the entry it is read from
-  }
+    if (e->dict_ == 0) uncompressed_.emplace_back(e->key());
 }
 
 }  // namespace concord::alignment::engine

@@ -82,6 +82,10 @@ class ColdStore {
   void Checkpoint(const Entry& e, std::string* out) const;
   // Removes a customer; returns whether it was stored, and its timer in *timer_due.
   bool Erase(std::string_view key, Micros* timer_due = nullptr);
+  // Compresses up to n of the customers stored before the first dictionary arrived (each Put
+  // does kCompressPerPut); false once none are left.
+  bool CompressSome(size_t n);
+  static constexpr size_t kCompressPerPut = 2;
 
   template <class F>  // f(Entry&) for every stored customer
   void ForEach(F&& f) {
@@ -97,8 +101,8 @@ class ColdStore {
   // Bytes of the stored blocks (header, key, checkpoint bytes as kept), kept as they change.
   size_t stored_bytes() const { return stored_bytes_; }
   size_t dictionaries() const { return ddicts_.size(); }
-  // Blocks until the trainings in the background are done and their dictionaries in use
-  // (tests, benchmarks).
+  // Blocks until the trainings in the background are done, their dictionaries in use and
+  // every customer stored before the first compressed with it (tests, benchmarks).
   void WaitForTraining();
   // Heap bytes: the blocks, the set's slots and the dictionaries with their contexts.
   size_t ApproxBytes() const;
@@ -129,6 +133,7 @@ class ColdStore {
     std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict;
     std::unique_ptr<ZSTD_DDict_s, FreeDDict> ddict;
   };
+  void Store(std::string_view key, Micros timer_due, std::string_view checkpoint, const Summary& summary);
   void StartTraining();
   void InstallIfTrained();
   void Install(Trained t);
@@ -145,6 +150,8 @@ class ColdStore {
   std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict_;
   std::vector<std::unique_ptr<ZSTD_DDict_s, FreeDDict>> ddicts_;  // every dictionary trained (<= 3), oldest first
   mutable std::unique_ptr<ZSTD_DCtx_s, FreeDCtx> dctx_;
+  std::vector<std::string> uncompressed_;  // keys stored before the first dictionary (CompressSome)
+  size_t uncompressed_at_ = 0;
 };
 
 }  // namespace concord::alignment::engine

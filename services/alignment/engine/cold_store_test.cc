@@ -46,8 +46,18 @@ TEST(ColdStoreTest, EveryCheckpointComesBackAsStoredThroughTrainings) {
       check_all();
     }
     if (i == ColdStore::kFirstTraining) {
-      // Trained at kFirstTraining customers, and those stored so far were compressed with it.
+      // Trained when the kFirstTraining-th customer was stored; those stored before are
+      // compressed with it a few per later Put (kCompressPerPut, and the one stored).
       EXPECT_EQ(store.dictionaries(), 1u);
+      EXPECT_EQ(store.compressed(), 1 + 2 * ColdStore::kCompressPerPut);
+      check_all();
+    }
+    if (i == ColdStore::kFirstTraining + 400) {
+      EXPECT_LT(store.compressed(), store.size());
+      check_all();
+    }
+    if (i == ColdStore::kFirstTraining + 600) {
+      EXPECT_FALSE(store.CompressSome(0));
       EXPECT_EQ(store.compressed(), store.size());
       check_all();
     }

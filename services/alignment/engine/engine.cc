@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "common/protobuf/deterministic.h"
@@ -381,11 +382,12 @@ struct Engine::Impl {
   uint32_t gens_since_cap = 0;
 
   void MarkUsed(CustomerState& st) {
-    if (max_hot && ++uses % std::max<size_t>(1, max_hot / 16) == 0) {
-      ++gen;
-      if (++gens_since_cap == 64) CapAges();
-    }
+    if (max_hot && ++uses % std::max<size_t>(1, max_hot / 16) == 0) NextGen();
     st.use_gen = gen;
+  }
+  void NextGen() {
+    ++gen;
+    if (++gens_since_cap == 64) CapAges();
   }
   uint8_t Age(const CustomerState& st) const { return static_cast<uint8_t>(gen - st.use_gen); }
   void CapAges() {
@@ -458,19 +460,28 @@ struct Engine::Impl {
   // burst of new customers or restores) it parks at once, down to max_hot. Call it only where
   // no CustomerState reference is held.
   static constexpr size_t kParkPerCall = 16;
+  // Customers chosen only for being idle (ChooseIdle, below the limit) park at most this many
+  // per call: when a stream of short-lived customers goes by, a period chooses thousands at
+  // once, and 16 per event would delay the next few hundred events by ~60 us each.
+  static constexpr size_t kParkIdlePerCall = 2;
   std::vector<std::string> to_park;  // chosen by the last sweep
   size_t to_park_at = 0;
   int to_park_age = 0;  // each was at least this old when chosen: one used since is younger and stays
+  bool idle_chosen = false;  // to_park came from ChooseIdle
 
-  void ParkColdest() {
-    if (max_hot == 0) return;
+  // After an event, a timer or a restore.
+  void ParkSome() { ParkColdest(idle_chosen && customers.size() <= max_hot ? kParkIdlePerCall : kParkPerCall); }
+
+  // Returns false once nothing is left to park.
+  bool ParkColdest(size_t budget) {
+    if (max_hot == 0) return false;
     const size_t slack = std::max<size_t>(1, max_hot / 16);
-    size_t budget = customers.size() > max_hot + slack ? customers.size() - max_hot : kParkPerCall;
+    if (customers.size() > max_hot + slack) budget = std::max(budget, customers.size() - max_hot);
     while (budget > 0) {
       if (to_park_at == to_park.size()) {
         std::vector<std::string>().swap(to_park);  // a bulk sweep's keys are not kept
         to_park_at = 0;
-        if (customers.size() <= max_hot) return;
+        if (customers.size() <= max_hot) return false;
         ChooseColdest(customers.size() - (max_hot - slack));
       }
       auto it = customers.find(to_park[to_park_at++]);
@@ -479,6 +490,29 @@ struct Engine::Impl {
       customers.erase(it);
       --budget;
     }
+    return to_park_at < to_park.size() || customers.size() > max_hot;
+  }
+
+  // Idle periods (ChooseIdle): the generation each began with. A customer whose use generation
+  // is older than the previous period's did not get used during it.
+  std::optional<uint8_t> idle_mark;
+
+  void ChooseIdle() {
+    if (max_hot == 0) return;
+    NextGen();  // uses from now on are younger than every use before
+    const std::optional<uint8_t> prev = std::exchange(idle_mark, gen);
+    if (!prev) return;
+    // Unused since the previous mark = at least this old. Ages are capped at kOldest, so past
+    // that many generations per period (the limit parking hundreds of thousands of uses'
+    // worth) the idle cannot be told from the rest: the limit's parking goes on as it is.
+    const int idle_age = static_cast<uint8_t>(gen - *prev) + 1;
+    if (idle_age > kOldest) return;
+    to_park.clear();
+    to_park_at = 0;
+    to_park_age = idle_age;
+    idle_chosen = true;
+    for (const auto& st : customers)
+      if (Age(*st) >= idle_age) to_park.push_back(st->key.str());
   }
 
   // The n least recently used hot customers into to_park (n <= customers.size()).
@@ -491,6 +525,7 @@ struct Engine::Impl {
     size_t older = 0;
     for (; age > 0 && older + count[age] < n; --age) older += count[age];
     size_t of_age = n - older;
+    idle_chosen = false;
     to_park.clear();
     to_park_at = 0;
     to_park_age = age;
@@ -1563,7 +1598,7 @@ struct Engine::Impl {
   void Process(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt, std::vector<Finding>* out,
                std::vector<EncodedFinding>* encoded) {
     ProcessOne(e, pos, now_opt, out, encoded);
-    ParkColdest();
+    ParkSome();
   }
 
   void ProcessOne(const Event& e, const SourcePosition& pos, std::optional<Micros> now_opt, std::vector<Finding>* out,
@@ -1861,7 +1896,7 @@ struct Engine::Impl {
       Ctx c{key, *st, now, out, encoded};
       FireTimers(c, now);
       Reschedule(key, *st);
-      ParkColdest();
+      ParkSome();
     }
   }
 
@@ -2315,7 +2350,7 @@ bool Engine::RestoreCustomer(std::string_view key, std::string_view bytes, int32
   }
   CustomerState& placed = **impl_->customers.insert(std::move(st)).first;
   impl_->MarkUsed(placed);
-  impl_->ParkColdest();
+  impl_->ParkSome();
   return true;
 }
 
@@ -2361,7 +2396,12 @@ void Engine::FinishColdTraining() { impl_->cold.WaitForTraining(); }
 
 void Engine::SetMaxHotCustomers(size_t n) {
   impl_->max_hot = n;
-  impl_->ParkColdest();
+  impl_->ParkColdest(Impl::kParkPerCall);
+}
+void Engine::ChooseIdleCustomers() { impl_->ChooseIdle(); }
+bool Engine::ParkChosen(size_t n) {
+  if (impl_->ParkColdest(n)) return true;
+  return impl_->cold.CompressSome(n);  // then what was stored before the first dictionary
 }
 
 std::optional<av::CustomerView> Engine::CustomerView(std::string_view customer_key, uint32_t max_touches, Micros now) const {

@@ -133,6 +133,15 @@ class Engine {
   // are kept as their checkpoint bytes (about half the memory) and decoded again when next
   // used (~2 us). Findings, checkpoints and views do not change. 0 (the default) = no limit.
   void SetMaxHotCustomers(size_t n);
+  // Memory that follows activity: chooses every decoded customer not used (by an event, a timer
+  // or a restore) since the previous call to go cold, a few per later call (as beyond the
+  // limit) or through ParkChosen. Called once a period, it parks the customers idle for one to
+  // two periods. Nothing without a limit (SetMaxHotCustomers(0)).
+  void ChooseIdleCustomers();
+  // Parks up to n of the customers chosen to go cold now (for a caller with nothing else to
+  // do), then compresses up to n of those stored before the cold store's first dictionary;
+  // false once neither is left.
+  bool ParkChosen(size_t n);
   size_t cold_customers() const;  // of customers(), how many are kept as bytes
   size_t cold_bytes() const;      // what those take: their blocks (key, compressed checkpoint, timer)
   // Waits for a compression dictionary still being trained and compresses with it the cold

@@ -240,6 +240,46 @@ TEST(EngineTest, KeepsEachCustomersPartitionHotOrCold) {
   EXPECT_EQ(Count(r.AdvanceTime(kT0 + 2 * kDay), av::FINDING_TYPE_HANDOFF_SLA_BREACH), 6);
 }
 
+// Memory that follows activity: a period's call chooses the decoded customers unused since the
+// previous call, however far below the limit; they park a few per event, or when asked.
+TEST(EngineTest, CustomersIdleForAWholePeriodGoCold) {
+  Engine e(ExamplePlaybook());
+  e.SetMaxHotCustomers(1000);
+  auto touch = [&](int c, int i) {
+    Events E("domain:idle" + std::to_string(c) + ".com");
+    e.Process(E.Call(kT0 + i, "rep-1", "Hello " + std::to_string(i)), kPos);
+  };
+  for (int c = 0; c < 10; ++c) touch(c, c);
+  e.ChooseIdleCustomers();  // the first period starts: nothing has been idle for one yet
+  EXPECT_FALSE(e.ParkChosen(100));
+  EXPECT_EQ(e.cold_customers(), 0u);
+
+  for (int c = 0; c < 5; ++c) touch(c, 100 + c);
+  e.ChooseIdleCustomers();  // 5-9 were not used during the period
+  touch(5, 200);            // used again before its turn: stays decoded; the event parks two
+  EXPECT_EQ(e.cold_customers(), 2u);
+  EXPECT_FALSE(e.ParkChosen(100));  // and the rest of 6-9
+  EXPECT_EQ(e.cold_customers(), 4u);
+
+  e.ChooseIdleCustomers();  // 0-4 were last used in the period before; 5 in this one
+  EXPECT_TRUE(e.ParkChosen(2));
+  EXPECT_EQ(e.cold_customers(), 6u);
+  EXPECT_FALSE(e.ParkChosen(100));
+  EXPECT_EQ(e.cold_customers(), 9u);
+  EXPECT_EQ(e.customers(), 10u);
+  touch(7, 300);  // a cold customer's next event decodes it
+  EXPECT_EQ(e.cold_customers(), 8u);
+
+  // Without a limit every customer stays decoded.
+  Engine all(ExamplePlaybook());
+  all.Process(Events("domain:a.com").Call(kT0, "rep-1", "Hi"), kPos);
+  for (int i = 0; i < 3; ++i) {
+    all.ChooseIdleCustomers();
+    EXPECT_FALSE(all.ParkChosen(100));
+  }
+  EXPECT_EQ(all.cold_customers(), 0u);
+}
+
 TEST(EngineTest, ReplacePlaybookChangesTimers) {
   Engine e(ExamplePlaybook());
   Events E;
