@@ -88,22 +88,14 @@ size_t RssBytes() {
   return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
 }
 
-// jemalloc's control interface when it is the allocator (concord::malloc), else null.
-extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen) __attribute__((weak));
-
 // Free memory goes back to the system before RSS is read (heap::ReleaseFreeMemory), so that the
 // RSS growth counts live blocks (and the allocator's fragmentation) only.
 using heap::ReleaseFreeMemory;
 
 // Bytes in live blocks: jemalloc's stats.allocated, else glibc's mallinfo2().uordblks.
 size_t AllocatedBytes() {
-  if (!mallctl) return mallinfo2().uordblks;
-  uint64_t epoch = 1;
-  size_t len = sizeof epoch;
-  mallctl("epoch", &epoch, &len, &epoch, len);
-  size_t allocated = 0;
-  len = sizeof allocated;
-  return mallctl("stats.allocated", &allocated, &len, nullptr, 0) == 0 ? allocated : 0;
+  if (auto s = heap::JemallocStats()) return s->allocated;
+  return mallinfo2().uordblks;
 }
 
 // Memory per tracked customer, three ways: the engine's own estimate (ApproxMemoryBytes), the

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include <cstdint>
 #include <new>
 
 // Weak: null unless the binary links jemalloc (not under the sanitizers).
@@ -12,6 +13,19 @@ void sdallocx(void* ptr, size_t size, int flags) __attribute__((weak));
 }
 
 namespace concord::heap {
+
+std::optional<Stats> JemallocStats() {
+  if (!mallctl) return std::nullopt;
+  uint64_t epoch = 1;
+  size_t len = sizeof(epoch);
+  mallctl("epoch", &epoch, &len, &epoch, len);  // refreshes the statistics
+  Stats s;
+  len = sizeof(s.allocated);
+  if (mallctl("stats.allocated", &s.allocated, &len, nullptr, 0) != 0) return std::nullopt;
+  len = sizeof(s.resident);
+  if (mallctl("stats.resident", &s.resident, &len, nullptr, 0) != 0) return std::nullopt;
+  return s;
+}
 
 void ReleaseFreeMemory() {
   if (mallctl) {

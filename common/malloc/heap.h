@@ -1,11 +1,20 @@
 #pragma once
+// The allocator, asked what it holds and to give back what it holds beyond live data. Whichever
+// allocator the binary runs on: jemalloc (concord::malloc) is reached through mallctl, found at
+// run time, so that libraries need not link it; otherwise (glibc, or a sanitizer's) malloc_trim.
 
 #include <cstddef>
-// The allocator, asked to give back what it holds beyond live data. Whichever allocator the
-// binary runs on: jemalloc (concord::malloc) is asked through mallctl, found at run time, so
-// that libraries need not link it; otherwise (glibc, or a sanitizer's) malloc_trim.
+#include <optional>
 
 namespace concord::heap {
+
+// jemalloc's bytes in live allocations and resident bytes of the heap (freed pages not yet
+// returned included), refreshed now; nullopt when the binary does not run on jemalloc.
+struct Stats {
+  size_t allocated = 0;
+  size_t resident = 0;
+};
+std::optional<Stats> JemallocStats();
 
 // Returns the calling thread's cache of freed blocks to its arena and every arena's freed pages
 // to the system now, instead of over jemalloc's decay time (10 s). For a thread that has just

@@ -7,9 +7,7 @@
 #include <sstream>
 #include <string>
 
-// jemalloc's control interface, present only when the binary links jemalloc (weak: null
-// otherwise, e.g. under the sanitizers, which bring their own allocator).
-extern "C" int mallctl(const char* name, void* oldp, size_t* oldlenp, void* newp, size_t newlen) __attribute__((weak));
+#include "common/malloc/heap.h"
 
 namespace concord::metrics {
 namespace {
@@ -54,14 +52,10 @@ void Collect(const Gauges& g) {
     g.threads->Set(static_cast<double>(threads));
   }
   if (g.heap_allocated) {
-    uint64_t epoch = 1;
-    size_t len = sizeof(epoch);
-    mallctl("epoch", &epoch, &len, &epoch, len);  // refreshes the statistics
-    size_t value = 0;
-    len = sizeof(value);
-    if (mallctl("stats.allocated", &value, &len, nullptr, 0) == 0) g.heap_allocated->Set(static_cast<double>(value));
-    len = sizeof(value);
-    if (mallctl("stats.resident", &value, &len, nullptr, 0) == 0) g.heap_resident->Set(static_cast<double>(value));
+    if (auto s = heap::JemallocStats()) {
+      g.heap_allocated->Set(static_cast<double>(s->allocated));
+      g.heap_resident->Set(static_cast<double>(s->resident));
+    }
   }
 }
 
@@ -73,7 +67,7 @@ void AddProcessMetrics(Registry& registry) {
       .cpu = &registry.AddCounter("process_cpu_seconds_total", "User and system CPU time spent in seconds").With({}),
       .threads = &registry.AddGauge("process_threads", "Threads in the process").With({}),
   };
-  if (mallctl) {
+  if (heap::JemallocStats()) {  // the binary runs on jemalloc (not, e.g., under the sanitizers)
     g.heap_allocated = &registry.AddGauge("concord_heap_allocated_bytes", "Bytes in live heap allocations (jemalloc)").With({});
     g.heap_resident = &registry.AddGauge("concord_heap_resident_bytes",
                                          "Resident bytes of the heap, including freed pages not yet returned (jemalloc)")

@@ -68,9 +68,9 @@ size_t EngineAdapter::cold_bytes() const {
   return engine_.cold_bytes();
 }
 
-void EngineAdapter::ChooseIdleCustomers() {
+bool EngineAdapter::ChooseIdleCustomers() {
   std::lock_guard lock(mu_);
-  engine_.ChooseIdleCustomers();
+  return engine_.ChooseIdleCustomers();
 }
 
 bool EngineAdapter::ParkChosen(size_t n) {

@@ -26,7 +26,7 @@ class EngineAdapter : public EnginePort {
   size_t customers() const override;
   size_t cold_customers() const override;
   size_t cold_bytes() const override;
-  void ChooseIdleCustomers() override;
+  bool ChooseIdleCustomers() override;
   bool ParkChosen(size_t n) override;
   // Engine::SetMaxHotCustomers: beyond n decoded customers the least recently used go cold.
   void SetMaxHotCustomers(size_t n);

@@ -49,7 +49,8 @@ class EnginePort {
   virtual size_t cold_bytes() const { return 0; }
   // Memory that follows activity (Engine::ChooseIdleCustomers): called once per idle period,
   // chooses the decoded customers unused since the previous call to go cold.
-  virtual void ChooseIdleCustomers() {}
+  // True when ParkChosen has work.
+  virtual bool ChooseIdleCustomers() { return false; }
   // Parks up to n of the customers chosen to go cold; false once none are left.
   virtual bool ParkChosen(size_t /*n*/) { return false; }
 };

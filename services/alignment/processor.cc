@@ -164,8 +164,7 @@ void Processor::Run() {
     auto now = std::chrono::steady_clock::now();
     if (options_.hot_idle.count() > 0 && now - last_idle_choice_ >= options_.hot_idle) {
       last_idle_choice_ = now;
-      engine_.ChooseIdleCustomers();
-      parking_ = true;
+      parking_ = engine_.ChooseIdleCustomers();  // an idle instance with nothing to park does nothing
     }
     // Events park the chosen a few at a time; a quiet poll parks a bigger share (~0.5 ms).
     if (!m && parking_ && !(parking_ = engine_.ParkChosen(128))) {

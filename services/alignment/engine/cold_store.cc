@@ -166,6 +166,7 @@ void ColdStore::WaitForTraining() {
 }
 
 bool ColdStore::CompressSome(size_t n) {
+  if (uncompressed_.empty()) return false;  // every Put asks
   std::string one;
   for (; n > 0 && uncompressed_at_ < uncompressed_.size(); --n) {
     const Entry* e = Find(uncompressed_[uncompressed_at_]);

@@ -2398,7 +2398,10 @@ void Engine::SetMaxHotCustomers(size_t n) {
   impl_->max_hot = n;
   impl_->ParkColdest(Impl::kParkPerCall);
 }
-void Engine::ChooseIdleCustomers() { impl_->ChooseIdle(); }
+bool Engine::ChooseIdleCustomers() {
+  impl_->ChooseIdle();
+  return impl_->to_park_at < impl_->to_park.size() || impl_->cold.CompressSome(0);
+}
 bool Engine::ParkChosen(size_t n) {
   if (impl_->ParkColdest(n)) return true;
   return impl_->cold.CompressSome(n);  // then what was stored before the first dictionary

@@ -136,8 +136,8 @@ class Engine {
   // Memory that follows activity: chooses every decoded customer not used (by an event, a timer
   // or a restore) since the previous call to go cold, a few per later call (as beyond the
   // limit) or through ParkChosen. Called once a period, it parks the customers idle for one to
-  // two periods. Nothing without a limit (SetMaxHotCustomers(0)).
-  void ChooseIdleCustomers();
+  // two periods. Nothing without a limit (SetMaxHotCustomers(0)). True when ParkChosen has work.
+  bool ChooseIdleCustomers();
   // Parks up to n of the customers chosen to go cold now (for a caller with nothing else to
   // do), then compresses up to n of those stored before the cold store's first dictionary;
   // false once neither is left.
