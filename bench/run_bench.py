@@ -585,6 +585,7 @@ def bench_throughput(a, kafka, redis, run, logs):
     aof_s = rewrite_aof_now(redis, a.timeout)
     forks0 = redis_stats(redis)
     calls0 = redis_calls(redis)
+    redis_mem0 = int(redis_stats(redis, "memory").get("used_memory", 0))
     al = Alignment(kafka, tag, prefix, a.throughput_grace, logs, findings, dlq)
     n = sum(ends[tp] - starts.get(tp, 0) for tp in ends)
     t_first = None
@@ -636,7 +637,8 @@ def bench_throughput(a, kafka, redis, run, logs):
         by_type = {t.replace("FINDING_TYPE_", ""): v
                    for t, v in al.by_label("concord_alignment_findings_total", "type", body).items()}
         out_of_merge = al.by_label("concord_alignment_events_out_of_merge_total", "reason", body)
-        log(f"alignment: findings by type: {by_type}; events run outside the cross-team merge: {out_of_merge}")
+        log(f"alignment: findings by type: {by_type}; events run outside the cross-team merge: {out_of_merge}; "
+            f"reading waited for the writer {al.metric('concord_alignment_inflight_wait_seconds_total', body) or 0:.2f} s")
         if on_topic > published:  # consumers dedupe by ce_id, but the service should not repeat itself
             dups, examples, types = kafka.duplicates(findings)
             log(f"alignment: the topic is ahead of the metric (counted at each checkpoint); records by ce_type: "
@@ -688,6 +690,17 @@ def bench_throughput(a, kafka, redis, run, logs):
                 break
         result("alignment: checkpointed state in Redis per customer", state_bytes / n_customers, "B/customer",
                note=f"{state_bytes / 2**20:.0f} MiB in the state hashes (MEMORY USAGE), {int(n_customers)} customers")
+        # The rest of what the run added to Redis is the findings: each one's record, its two
+        # index entries and its feed entry (the record compressed once the dictionary is trained).
+        redis_mem1 = int(redis_stats(redis, "memory").get("used_memory", 0))
+        aof = redis_stats(redis, "persistence")
+        serialized = al.by_label("concord_alignment_finding_bytes_total", "form", body)
+        packed = (f"; records {serialized.get('stored', 0) / 2**20:.0f} MiB as stored, "
+                  f"{serialized.get('serialized', 0) / 2**20:.0f} MiB serialized" if serialized else "")
+        result("alignment: Redis memory per finding", (redis_mem1 - redis_mem0 - state_bytes) / max(1, published), "B/finding",
+               note=f"Redis used_memory +{(redis_mem1 - redis_mem0) / 2**20:.0f} MiB over the run, of which state "
+                    f"{state_bytes / 2**20:.0f} MiB, for {int(published)} findings{packed}; AOF "
+                    f"{int(aof.get('aof_current_size', 0)) / 2**20:.0f} MiB")
     finally:
         al.stop()
 

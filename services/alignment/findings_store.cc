@@ -117,7 +117,9 @@ absl::StatusOr<std::optional<v1::Finding>> FindingsStore::Get(redis::Connection&
   if (!r.ok()) return r.status();
   if (r->is_nil()) return std::optional<v1::Finding>();
   v1::Finding f;
-  if (!f.ParseFromString(r->str)) return absl::DataLossError("finding " + id + " in Redis does not parse");
+  if (auto s = Parse(conn, r->str, &f); !s.ok()) {
+    return s.code() == absl::StatusCode::kDataLoss ? absl::DataLossError("finding " + id + ": " + std::string(s.message())) : s;
+  }
   return std::optional<v1::Finding>(std::move(f));
 }
 
@@ -133,7 +135,9 @@ absl::StatusOr<std::vector<std::optional<v1::Finding>>> FindingsStore::GetMany(r
   for (size_t i = 0; i < ids.size() && i < r->elements.size(); ++i) {
     if (r->elements[i].is_nil()) continue;
     v1::Finding f;
-    if (f.ParseFromString(r->elements[i].str)) out[i] = std::move(f);
+    auto s = Parse(conn, r->elements[i].str, &f);
+    if (s.ok()) out[i] = std::move(f);
+    else if (s.code() != absl::StatusCode::kDataLoss) return s;  // Redis, loading a dictionary
   }
   return out;
 }

@@ -1,7 +1,10 @@
 #pragma once
 // Findings in Redis: the record the API serves and the memory that keeps a finding from being
 // published twice across restarts and replays.
-//   concord:alignment:f:<id>         serialized Finding (its current version)
+//   concord:alignment:f:<id>         the Finding (its current version), compressed with a
+//                                    dictionary or serialized as it is (finding_codec.h)
+//   concord:alignment:fdict:<id>     a dictionary findings are compressed with; :fdict:current
+//                                    names the one writers use
 //   concord:alignment:fx:all         sorted set of ids by detection time (ms)
 //   concord:alignment:fx:c:<key>     the same per customer
 //   concord:alignment:feed           stream of {kind: raised|status, id[, version]}: the order in
@@ -14,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,6 +27,7 @@
 
 #include "common/redis/redis.h"
 #include "concord/alignment/v1/alignment.pb.h"
+#include "services/alignment/finding_codec.h"
 
 namespace concord::alignment {
 
@@ -54,7 +59,8 @@ struct IndexScan {
 
 class FindingsStore {
  public:
-  explicit FindingsStore(std::string prefix = "concord:alignment") : prefix_(std::move(prefix)) {}
+  explicit FindingsStore(std::string prefix = "concord:alignment")
+      : prefix_(std::move(prefix)), dictionaries_(std::make_shared<FindingDictionaries>(prefix_)) {}
 
   std::string FindingKey(std::string_view id) const { return Key(":f:", id); }
   std::string AllIndexKey() const { return prefix_ + ":fx:all"; }
@@ -65,6 +71,10 @@ class FindingsStore {
   std::string OutboxDueKey() const { return prefix_ + ":fout:due"; }
   const std::string& prefix() const { return prefix_; }
 
+  // A finding's stored bytes (either form) into *out; DATA_LOSS when they do not decode.
+  absl::Status Parse(redis::Connection& conn, std::string_view stored, v1::Finding* out) const {
+    return dictionaries_->Parse(conn, stored, out);
+  }
   // Which of these ids are already stored.
   absl::StatusOr<std::vector<bool>> Exists(redis::Connection& conn, const std::vector<std::string>& ids) const;
   // A new finding to store, already serialized (the processor serializes each one once).
@@ -73,7 +83,8 @@ class FindingsStore {
     int64_t detected_ms = 0;
     std::string bytes;  // moved into the command
   };
-  // The commands that store new findings, for one MULTI/EXEC: one MSET of their bytes, one ZADD
+  // The commands that store new findings, for one MULTI/EXEC: one MSET of their stored bytes
+  // (the caller compresses them, or not), one ZADD
   // of the time index, one ZADD per customer, and an XADD each to the feed, in this order.
   // Redis' cost is mostly per command: a replay's epoch of thousands of findings takes ~1.3
   // commands per finding instead of four (SET, two ZADD, XADD).
@@ -124,6 +135,7 @@ class FindingsStore {
     return k.append(prefix_).append(kind).append(name);
   }
   std::string prefix_;
+  std::shared_ptr<FindingDictionaries> dictionaries_;  // shared by copies: loaded once
 };
 
 }  // namespace concord::alignment

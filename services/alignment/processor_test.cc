@@ -491,6 +491,62 @@ TEST_F(ProcessorTest, EpochsBeyondTheMemoryBoundWaitAndNothingIsLost) {
   EXPECT_NE(text.find("\nconcord_alignment_inflight_wait_seconds_total "), std::string::npos);
 }
 
+TEST_F(ProcessorTest, FindingsAreStoredCompressedOnceTheFirstOnesTrainedADictionary) {
+  // The first FindingCompressor::kSamples findings are stored as they are and train the
+  // deployment's dictionary; the later ones are compressed with it. All of them read back.
+  const int n = static_cast<int>(FindingCompressor::kSamples) + 300;
+  CountingEngine engine;
+  Processor p(options_, RedisOptions(), *producer_, engine);
+  ASSERT_TRUE(p.Start().ok());
+  auto produce = [&](int topic, const std::string& customer, const std::string& id) {
+    events::v1::Event e;
+    e.set_id(id);
+    e.mutable_occurred_at()->set_seconds(std::time(nullptr));
+    e.mutable_customer()->set_customer_key(customer);
+    e.mutable_message_sent();
+    auto headers = kafka::ToHeaders({id, "/test", "io.concord.test.v1", "", customer, "concord.events.v1.Event"});
+    ASSERT_TRUE(producer_->Produce(options_.input_topics[topic], customer, e.SerializeAsString(), headers,
+                                   [](const kafka::DeliveryResult&) {}).ok());
+  };
+  std::vector<std::string> ids;
+  for (int i = 0; i < n; ++i) {
+    const std::string customer = "domain:z" + std::to_string(i) + ".example.com";
+    produce(0, customer, "z1-" + std::to_string(i));
+    produce(1, customer, "z2-" + std::to_string(i));
+    ids.push_back("second-touch:" + customer);
+    if (i == static_cast<int>(FindingCompressor::kSamples)) {
+      // The rest after the dictionary is in use: the findings before it trained it.
+      ASSERT_TRUE(producer_->Flush(30s).ok());
+      ASSERT_TRUE(WaitFor([&] {
+        auto cur = redis::Connection(RedisOptions()).Command({"GET", CurrentFindingDictionaryKey(options_.redis_prefix)});
+        return cur.ok() && !cur->is_nil();
+      }, 60s));
+    }
+  }
+  ASSERT_TRUE(producer_->Flush(30s).ok());
+  ASSERT_TRUE(WaitFor([&] { return p.findings_published() == static_cast<uint64_t>(n); }, 60s)) << p.findings_published();
+  p.Stop();
+
+  redis::Connection conn(RedisOptions());
+  FindingsStore store(options_.redis_prefix);
+  std::vector<std::string> mget = {"MGET"};
+  for (const auto& id : ids) mget.push_back(store.FindingKey(id));
+  auto raw = conn.CommandOk(mget);
+  ASSERT_TRUE(raw.ok());
+  int compressed = 0;
+  for (const auto& r : raw->elements) compressed += IsCompressedFinding(r.str) ? 1 : 0;
+  EXPECT_GT(compressed, 0);
+  EXPECT_LT(compressed, n) << "the first ones trained the dictionary and are stored as they are";
+  auto got = store.GetMany(conn, ids);
+  ASSERT_TRUE(got.ok()) << got.status();
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_TRUE((*got)[i]) << ids[i];
+    EXPECT_EQ((*got)[i]->id(), ids[i]);
+  }
+  const std::string text = metrics::Default().Render();
+  EXPECT_NE(text.find("concord_alignment_finding_bytes_total{form=\"stored\"}"), std::string::npos);
+}
+
 TEST_F(ProcessorTest, ABacklogIsMergedInEventTimeOrderWhenOneTopicRunsAhead) {
   // One customer's backlog: marketing has an event every 10 s, sales one every second, so each
   // fetch of marketing covers ten times more event time and its events wait for sales'. With

@@ -52,8 +52,9 @@ std::chrono::milliseconds Backoff(int attempt) { return std::min((attempt + 1) *
 }  // namespace
 
 Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& producer, OnCheckpointed on_checkpointed)
-    : options_(std::move(options)), publish_redis_(redis), checkpoint_redis_(std::move(redis)), producer_(producer),
-      on_checkpointed_(std::move(on_checkpointed)), findings_(options_.redis_prefix), current_(std::make_unique<Epoch>()) {
+    : options_(std::move(options)), publish_redis_(redis), checkpoint_redis_(redis), producer_(producer),
+      on_checkpointed_(std::move(on_checkpointed)), findings_(options_.redis_prefix),
+      compressor_(options_.redis_prefix, std::move(redis)), current_(std::make_unique<Epoch>()) {
   auto& reg = metrics::Default();
   findings_metric_ = &reg.AddCounter("concord_alignment_findings_total", "Findings published", {"type"});
   dlq_metric_ = &reg.AddCounter("concord_alignment_dead_letters_total", "Records sent to the dead-letter topic", {"topic"});
@@ -75,6 +76,12 @@ Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& pro
                             "bytes; bounded by --max-inflight-mib)",
                             {})
                    .With({});
+  auto& finding_bytes = reg.AddCounter("concord_alignment_finding_bytes_total",
+                                       "Bytes of the findings written to Redis: serialized, and as stored (compressed "
+                                       "with the deployment's dictionary once it has one)",
+                                       {"form"});
+  finding_bytes_serialized_ = &finding_bytes.With({"serialized"});
+  finding_bytes_stored_ = &finding_bytes.With({"stored"});
   inflight_waits_ = &reg.AddCounter("concord_alignment_inflight_wait_seconds_total",
                                     "Time reading waited for the writer: in-flight memory (--max-inflight-mib) or hand-overs queued", {})
                          .With({});
@@ -84,6 +91,7 @@ Writer::~Writer() { Stop(); }
 
 void Writer::Start() {
   quit_ = false;
+  compressor_.Start();
   publisher_ = std::thread([this] { PublishLoop(); });
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
 }
@@ -98,6 +106,7 @@ void Writer::Stop() {
   sealed_cv_.notify_all();
   publisher_.join();
   checkpointer_.join();
+  compressor_.Stop();
 }
 
 void Writer::Submit(std::vector<Raised> findings, std::vector<DeadLetter> dead_letters) {
@@ -212,6 +221,7 @@ void Writer::SealCurrent(Work& w) {
       save.push_back({f.id, f.customer_key, f.detected_ms, std::move(f.bytes)});
       ids.push_back(f.id);
     }
+    if (!save.empty()) e->findings_command = cmds.size();  // SaveCommands' MSET comes first
     for (auto& c : findings_.SaveCommands(std::move(save))) cmds.push_back(std::move(c));
     if (!e->next_offsets.empty()) {
       std::vector<std::string> hset = {"HSET", options_.offsets_key};
@@ -369,7 +379,23 @@ void Writer::CheckpointLoop() {
   }
 }
 
+void Writer::CompressFindings(Epoch& e) {
+  if (e.findings_command == SIZE_MAX) return;
+  auto& mset = e.commands[e.findings_command];  // MSET key value key value ...
+  size_t serialized = 0, stored = 0;
+  for (size_t i = 2; i < mset.size(); i += 2) {
+    serialized += mset[i].size();
+    mset[i] = compressor_.Compress(std::move(mset[i]));
+    stored += mset[i].size();
+  }
+  finding_bytes_serialized_->Inc(static_cast<double>(serialized));
+  finding_bytes_stored_->Inc(static_cast<double>(stored));
+  e.findings_command = SIZE_MAX;  // once, not again on a retry
+}
+
 bool Writer::WriteCheckpoint(Epoch& e) {
+  // Here, not when the epoch is sealed: the publisher is on the path of live findings.
+  CompressFindings(e);
   for (int attempt = 0;; ++attempt) {
     auto s = Deliveries(e);
     if (s.ok()) s = Transaction(e);

@@ -14,6 +14,7 @@
 // when Redis is busy) and the EXISTS round trips stalled every finding behind them.
 
 #include <atomic>
+#include <cstddef>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -135,6 +136,7 @@ class Writer {
     size_t outstanding = 0;     // sent, report not yet in (delivery_mu_)
     std::string delivery_error;  // the last failure reported (delivery_mu_)
     std::vector<std::vector<std::string>> commands;  // MULTI ... EXEC, built once when sealed
+    size_t findings_command = SIZE_MAX;  // the MSET of its findings, until they are compressed
     NextOffsets next_offsets;
     bool discard = false;
     size_t bytes = 0;  // the estimate of what its hand-overs brought (sealed_bytes_)
@@ -157,6 +159,7 @@ class Writer {
   void SealCurrent(Work& w);  // moves current_ to the checkpointer
   absl::Status Send(Epoch& e, Item& item);
   void AwaitDeliveries(Epoch& e);
+  void CompressFindings(Epoch& e);  // checkpointer thread, before its first attempt
   bool WriteCheckpoint(Epoch& e);  // retries; false if it gave up at shutdown
   absl::Status Deliveries(Epoch& e);
   absl::Status Transaction(Epoch& e);
@@ -166,6 +169,7 @@ class Writer {
   kafka::Producer& producer_;
   OnCheckpointed on_checkpointed_;
   FindingsStore findings_;
+  FindingCompressor compressor_;  // the checkpointer's; its own thread obtains the dictionary
   std::atomic<bool> stopping_{false};
 
   std::mutex mu_;  // work_, sealed_, publishing_, quit_
@@ -204,6 +208,8 @@ class Writer {
   metrics::Counter* already_stored_;  // raised again, found by EXISTS: not published twice
   metrics::Gauge* inflight_;          // sealed_bytes_
   metrics::Counter* inflight_waits_;  // seconds Enqueue waited for room
+  metrics::Counter* finding_bytes_serialized_;  // findings to Redis, before compression
+  metrics::Counter* finding_bytes_stored_;      // and as stored
 };
 
 }  // namespace concord::alignment
