@@ -157,19 +157,21 @@ class ProcessorTest : public testing::Test {
     auto headers = kafka::ToHeaders({id, "/test", "io.concord.test.v1", "", customer, "concord.events.v1.Event"});
     ASSERT_TRUE(producer_->ProduceSync(options_.input_topics[topic], customer, e.SerializeAsString(), headers, 10s).ok());
   }
+  // One event without waiting for its delivery (Flush waits for all).
+  void ProduceAsync(int topic, const std::string& customer, const std::string& id, int64_t at_seconds) {
+    events::v1::Event e;
+    e.set_id(id);
+    e.mutable_occurred_at()->set_seconds(at_seconds);
+    e.mutable_customer()->set_customer_key(customer);
+    e.mutable_message_sent();
+    auto headers = kafka::ToHeaders({id, "/test", "io.concord.test.v1", "", customer, "concord.events.v1.Event"});
+    ASSERT_TRUE(producer_->Produce(options_.input_topics[topic], customer, e.SerializeAsString(), headers,
+                                   [](const kafka::DeliveryResult&) {}).ok());
+  }
   // Many events at once (one flush), dated `at(i)`.
   void ProduceMany(int topic, const std::string& customer, const std::string& prefix, int n,
                    const std::function<int64_t(int)>& at_seconds) {
-    for (int i = 0; i < n; ++i) {
-      events::v1::Event e;
-      e.set_id(prefix + std::to_string(i));
-      e.mutable_occurred_at()->set_seconds(at_seconds(i));
-      e.mutable_customer()->set_customer_key(customer);
-      e.mutable_message_sent();
-      auto headers = kafka::ToHeaders({e.id(), "/test", "io.concord.test.v1", "", customer, "concord.events.v1.Event"});
-      ASSERT_TRUE(producer_->Produce(options_.input_topics[topic], customer, e.SerializeAsString(), headers,
-                                     [](const kafka::DeliveryResult&) {}).ok());
-    }
+    for (int i = 0; i < n; ++i) ProduceAsync(topic, customer, prefix + std::to_string(i), at_seconds(i));
     ASSERT_TRUE(producer_->Flush(30s).ok());
   }
   void ProduceRaw(int topic, const std::string& key, const std::string& value, const kafka::Headers& h = {}) {
@@ -498,21 +500,11 @@ TEST_F(ProcessorTest, FindingsAreStoredCompressedOnceTheFirstOnesTrainedADiction
   CountingEngine engine;
   Processor p(options_, RedisOptions(), *producer_, engine);
   ASSERT_TRUE(p.Start().ok());
-  auto produce = [&](int topic, const std::string& customer, const std::string& id) {
-    events::v1::Event e;
-    e.set_id(id);
-    e.mutable_occurred_at()->set_seconds(std::time(nullptr));
-    e.mutable_customer()->set_customer_key(customer);
-    e.mutable_message_sent();
-    auto headers = kafka::ToHeaders({id, "/test", "io.concord.test.v1", "", customer, "concord.events.v1.Event"});
-    ASSERT_TRUE(producer_->Produce(options_.input_topics[topic], customer, e.SerializeAsString(), headers,
-                                   [](const kafka::DeliveryResult&) {}).ok());
-  };
   std::vector<std::string> ids;
   for (int i = 0; i < n; ++i) {
     const std::string customer = "domain:z" + std::to_string(i) + ".example.com";
-    produce(0, customer, "z1-" + std::to_string(i));
-    produce(1, customer, "z2-" + std::to_string(i));
+    ProduceAsync(0, customer, "z1-" + std::to_string(i), std::time(nullptr));
+    ProduceAsync(1, customer, "z2-" + std::to_string(i), std::time(nullptr));
     ids.push_back("second-touch:" + customer);
     if (i == static_cast<int>(FindingCompressor::kSamples)) {
       // The rest after the dictionary is in use: the findings before it trained it.
