@@ -25,6 +25,16 @@ std::optional<uint32_t> ParseId(std::string_view s) {
   return v;
 }
 
+// The frame (dictionary id and size in its header), or the serialized bytes themselves when
+// compression does not make them smaller: readers take both.
+std::string CompressWith(ZSTD_CCtx* cctx, const ZSTD_CDict* cdict, std::string serialized) {
+  std::string out(ZSTD_compressBound(serialized.size()), '\0');
+  const size_t n = ZSTD_compress_usingCDict(cctx, out.data(), out.size(), serialized.data(), serialized.size(), cdict);
+  if (ZSTD_isError(n) || n >= serialized.size()) return serialized;
+  out.resize(n);
+  return out;
+}
+
 }  // namespace
 
 std::string FindingDictionaryKey(std::string_view prefix, uint32_t id) {
@@ -40,9 +50,28 @@ bool IsCompressedFinding(std::string_view stored) {
 // ------------------------------------------------------------------ read side
 
 void FindingDictionaries::FreeDDict::operator()(ZSTD_DDict_s* p) const { ZSTD_freeDDict(p); }
+void FindingDictionaries::FreeCDict::operator()(ZSTD_CDict_s* p) const { ZSTD_freeCDict(p); }
 
 FindingDictionaries::FindingDictionaries(std::string prefix) : prefix_(std::move(prefix)) {}
 FindingDictionaries::~FindingDictionaries() = default;
+
+absl::StatusOr<std::shared_ptr<FindingDictionaries::Dictionary>> FindingDictionaries::Get(redis::Connection& conn,
+                                                                                       uint32_t id) {
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = dictionaries_.find(id); it != dictionaries_.end()) return it->second;
+  }
+  // Once per dictionary and process: outside the lock, a concurrent first reader may load it too.
+  auto r = conn.CommandOk({"GET", FindingDictionaryKey(prefix_, id)});
+  if (!r.ok()) return r.status();
+  if (r->is_nil()) return absl::DataLossError("finding dictionary " + std::to_string(id) + " is missing from Redis");
+  auto d = std::make_shared<Dictionary>();
+  d->bytes = std::move(r->str);
+  d->ddict.reset(ZSTD_createDDict(d->bytes.data(), d->bytes.size()), FreeDDict{});
+  if (!d->ddict) return absl::DataLossError("finding dictionary " + std::to_string(id) + " does not load");
+  std::lock_guard lock(mu_);
+  return dictionaries_.try_emplace(id, std::move(d)).first->second;
+}
 
 absl::Status FindingDictionaries::Decompress(redis::Connection& conn, std::string_view stored, std::string* out) {
   if (!IsCompressedFinding(stored)) {
@@ -54,32 +83,42 @@ absl::Status FindingDictionaries::Decompress(redis::Connection& conn, std::strin
   if (id == 0 || size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR || size > kMaxFindingBytes) {
     return absl::DataLossError("a compressed finding without its dictionary id or size");
   }
-  std::shared_ptr<ZSTD_DDict_s> ddict;
-  {
-    std::lock_guard lock(mu_);
-    if (auto it = ddicts_.find(id); it != ddicts_.end()) ddict = it->second;
-  }
-  if (!ddict) {
-    // Once per dictionary and process: outside the lock, a concurrent first reader may load it too.
-    auto r = conn.CommandOk({"GET", FindingDictionaryKey(prefix_, id)});
-    if (!r.ok()) return r.status();
-    if (r->is_nil()) return absl::DataLossError("finding dictionary " + std::to_string(id) + " is missing from Redis");
-    ddict.reset(ZSTD_createDDict(r->str.data(), r->str.size()), FreeDDict{});
-    if (!ddict) return absl::DataLossError("finding dictionary " + std::to_string(id) + " does not load");
-    std::lock_guard lock(mu_);
-    ddict = ddicts_.try_emplace(id, std::move(ddict)).first->second;
-  }
+  auto dict = Get(conn, id);
+  if (!dict.ok()) return dict.status();
   struct FreeDCtx {
     void operator()(ZSTD_DCtx* p) const { ZSTD_freeDCtx(p); }
   };
   thread_local std::unique_ptr<ZSTD_DCtx, FreeDCtx> dctx(ZSTD_createDCtx());
   out->resize(size);
-  const size_t n = ZSTD_decompress_usingDDict(dctx.get(), out->data(), out->size(), stored.data(), stored.size(), ddict.get());
+  const size_t n =
+      ZSTD_decompress_usingDDict(dctx.get(), out->data(), out->size(), stored.data(), stored.size(), (*dict)->ddict.get());
   if (ZSTD_isError(n) || n != size) {
     return absl::DataLossError(std::string("a compressed finding does not decompress: ") +
                                (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> FindingDictionaries::StoreLike(redis::Connection& conn, std::string serialized,
+                                                           std::string_view like) {
+  if (!IsCompressedFinding(like)) return serialized;
+  auto dict = Get(conn, ZSTD_getDictID_fromFrame(like.data(), like.size()));
+  if (!dict.ok()) return dict.status();
+  std::shared_ptr<ZSTD_CDict_s> cdict;
+  {
+    std::lock_guard lock(mu_);
+    if (!(*dict)->cdict) {
+      (*dict)->cdict.reset(ZSTD_createCDict((*dict)->bytes.data(), (*dict)->bytes.size(), FindingCompressor::kLevel),
+                           FreeCDict{});
+    }
+    cdict = (*dict)->cdict;
+  }
+  if (!cdict) return serialized;
+  struct FreeCCtx {
+    void operator()(ZSTD_CCtx* p) const { ZSTD_freeCCtx(p); }
+  };
+  thread_local std::unique_ptr<ZSTD_CCtx, FreeCCtx> cctx(ZSTD_createCCtx());
+  return CompressWith(cctx.get(), cdict.get(), std::move(serialized));
 }
 
 absl::Status FindingDictionaries::Parse(redis::Connection& conn, std::string_view stored, v1::Finding* out) {
@@ -140,12 +179,7 @@ std::string FindingCompressor::Compress(std::string serialized) {
     return serialized;
   }
   if (!cctx_) cctx_.reset(ZSTD_createCCtx());
-  std::string out(ZSTD_compressBound(serialized.size()), '\0');
-  const size_t n =
-      ZSTD_compress_usingCDict(cctx_.get(), out.data(), out.size(), serialized.data(), serialized.size(), cdict_.get());
-  if (ZSTD_isError(n) || n >= serialized.size()) return serialized;  // stored as it is: readers take both
-  out.resize(n);
-  return out;
+  return CompressWith(cctx_.get(), cdict_.get(), std::move(serialized));
 }
 
 std::string FindingCompressor::Obtain(redis::Connection& conn) {

@@ -52,14 +52,28 @@ class FindingDictionaries {
   absl::Status Parse(redis::Connection& conn, std::string_view stored, v1::Finding* out);
   // The decompressed (serialized) form; a serialized finding is copied as it is.
   absl::Status Decompress(redis::Connection& conn, std::string_view stored, std::string* out);
+  // A new version of a stored finding in the same form as `like` (its stored bytes): compressed
+  // with the same dictionary, or serialized. A status change keeps a record compressed.
+  absl::StatusOr<std::string> StoreLike(redis::Connection& conn, std::string serialized, std::string_view like);
 
  private:
   struct FreeDDict {
     void operator()(ZSTD_DDict_s* p) const;
   };
+  struct FreeCDict {
+    void operator()(ZSTD_CDict_s* p) const;
+  };
+  struct Dictionary {
+    std::string bytes;
+    std::shared_ptr<ZSTD_DDict_s> ddict;
+    std::shared_ptr<ZSTD_CDict_s> cdict;  // made on the first StoreLike
+  };
+  // The dictionary `id` (loaded from Redis the first time); DATA_LOSS when Redis lacks it.
+  absl::StatusOr<std::shared_ptr<Dictionary>> Get(redis::Connection& conn, uint32_t id);
+
   std::string prefix_;
   std::mutex mu_;
-  absl::flat_hash_map<uint32_t, std::shared_ptr<ZSTD_DDict_s>> ddicts_;
+  absl::flat_hash_map<uint32_t, std::shared_ptr<Dictionary>> dictionaries_;
 };
 
 // Write side: compresses findings once a dictionary is ready. At start its background thread

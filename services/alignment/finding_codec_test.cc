@@ -159,6 +159,31 @@ TEST_F(FindingCodecTest, FindingsStoreReadsBothFormsAndReportsAMissingDictionary
   c.Stop();
 }
 
+TEST_F(FindingCodecTest, AStatusChangeKeepsTheRecordsForm) {
+  FindingCompressor c(prefix_, RedisOptions());
+  c.Start();
+  Train(c);
+  FindingsStore store(prefix_);
+  for (bool compressed : {true, false}) {
+    v1::Finding f = MakeFinding(compressed ? 10 : 11, rng_);
+    const std::string before = compressed ? c.Compress(f.SerializeAsString()) : f.SerializeAsString();
+    ASSERT_EQ(IsCompressedFinding(before), compressed);
+    ASSERT_TRUE(conn_.CommandOk({"SET", store.FindingKey(f.id()), before}).ok());
+    f.set_status(v1::FINDING_STATUS_ACKNOWLEDGED);
+    f.set_version(2);
+    auto applied = store.CompareAndSetStatus(conn_, before, f, "", "", "evt-" + f.id(), "event", 0);
+    ASSERT_TRUE(applied.ok()) << applied.status();
+    ASSERT_TRUE(applied->has_value()) << "the stored bytes were `before`";
+    auto after = conn_.CommandOk({"GET", store.FindingKey(f.id())});
+    ASSERT_TRUE(after.ok());
+    EXPECT_EQ(IsCompressedFinding(after->str), compressed);
+    auto got = store.Get(conn_, f.id());
+    ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(**got, f));
+  }
+  c.Stop();
+}
+
 TEST_F(FindingCodecTest, WithoutRedisFindingsAreStoredAsTheyAre) {
   redis::Options nowhere = RedisOptions();
   nowhere.port = 1;  // nothing listens

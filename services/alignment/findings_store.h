@@ -113,7 +113,8 @@ class FindingsStore {
 
   // Result of a compare-and-set status change.
   enum class CasResult { kApplied, kConflict };
-  // Atomically (Lua): if the stored bytes still equal `old_bytes`, stores `updated`, appends
+  // Atomically (Lua): if the stored bytes still equal `old_bytes`, stores `updated` (in their
+  // form: compressed with the same dictionary, or serialized), appends
   // {kind: status, id, version} to the feed, records the request (`request_record`, 24 h) and
   // puts the status event in the outbox. Returns the feed entry id when applied.
   absl::StatusOr<std::optional<std::string>> CompareAndSetStatus(redis::Connection& conn, const std::string& old_bytes,
