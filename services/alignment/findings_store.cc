@@ -243,7 +243,7 @@ absl::StatusOr<std::optional<std::string>> FindingsStore::CompareAndSetStatus(
     redis::Connection& conn, const std::string& old_bytes, const v1::Finding& updated, const std::string& request_id,
     const std::string& request_record, const std::string& event_id, const std::string& event_bytes,
     int64_t relay_due_ms) const {
-  auto stored = dictionaries_->StoreLike(conn, updated.SerializeAsString(), old_bytes);
+  auto stored = dictionaries_->CompressLike(conn, updated.SerializeAsString(), old_bytes);
   if (!stored.ok()) return stored.status();
   auto r = conn.CommandOk({"EVAL", kCasScript, "5", FindingKey(updated.id()), FeedKey(),
                            RequestKey(request_id.empty() ? "-" : request_id), OutboxKey(), OutboxDueKey(), old_bytes,

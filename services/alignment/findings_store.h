@@ -2,7 +2,7 @@
 // Findings in Redis: the record the API serves and the memory that keeps a finding from being
 // published twice across restarts and replays.
 //   concord:alignment:f:<id>         the Finding (its current version), compressed with a
-//                                    dictionary or serialized as it is (finding_codec.h)
+//                                    dictionary or serialized as it is (dictionary_codec.h)
 //   concord:alignment:fdict:<id>     a dictionary findings are compressed with; :fdict:current
 //                                    names the one writers use
 //   concord:alignment:fx:all         sorted set of ids by detection time (ms)
@@ -27,7 +27,7 @@
 
 #include "common/redis/redis.h"
 #include "concord/alignment/v1/alignment.pb.h"
-#include "services/alignment/finding_codec.h"
+#include "services/alignment/dictionary_codec.h"
 
 namespace concord::alignment {
 
@@ -60,7 +60,7 @@ struct IndexScan {
 class FindingsStore {
  public:
   explicit FindingsStore(std::string prefix = "concord:alignment")
-      : prefix_(std::move(prefix)), dictionaries_(std::make_shared<FindingDictionaries>(prefix_)) {}
+      : prefix_(std::move(prefix)), dictionaries_(std::make_shared<Dictionaries>(DictionaryPrefix())) {}
 
   std::string FindingKey(std::string_view id) const { return Key(":f:", id); }
   std::string AllIndexKey() const { return prefix_ + ":fx:all"; }
@@ -70,10 +70,15 @@ class FindingsStore {
   std::string OutboxKey() const { return prefix_ + ":fout"; }
   std::string OutboxDueKey() const { return prefix_ + ":fout:due"; }
   const std::string& prefix() const { return prefix_; }
+  // Where the dictionaries of finding records are (DictionaryKey, CurrentDictionaryKey).
+  std::string DictionaryPrefix() const { return prefix_ + ":fdict"; }
 
   // A finding's stored bytes (either form) into *out; DATA_LOSS when they do not decode.
   absl::Status Parse(redis::Connection& conn, std::string_view stored, v1::Finding* out) const {
-    return dictionaries_->Parse(conn, stored, out);
+    thread_local std::string buf;
+    if (auto s = dictionaries_->Decompress(conn, stored, &buf); !s.ok()) return s;
+    if (!out->ParseFromString(buf)) return absl::DataLossError("a stored finding does not parse");
+    return absl::OkStatus();
   }
   // Which of these ids are already stored.
   absl::StatusOr<std::vector<bool>> Exists(redis::Connection& conn, const std::vector<std::string>& ids) const;
@@ -136,7 +141,7 @@ class FindingsStore {
     return k.append(prefix_).append(kind).append(name);
   }
   std::string prefix_;
-  std::shared_ptr<FindingDictionaries> dictionaries_;  // shared by copies: loaded once
+  std::shared_ptr<Dictionaries> dictionaries_;  // shared by copies: loaded once
 };
 
 }  // namespace concord::alignment

@@ -44,7 +44,8 @@ std::optional<int64_t> HandedOverAt(const redis::Reply& offset, const redis::Rep
 }
 
 Processor::Processor(ProcessorOptions options, redis::Options redis, kafka::Producer& producer, EnginePort& engine)
-    : options_(std::move(options)), redis_(redis), producer_(producer), engine_(engine),
+    : options_(std::move(options)), redis_(redis),
+      checkpoint_dictionaries_(CheckpointDictionaryPrefix(options_.redis_prefix)), producer_(producer), engine_(engine),
       writer_({.findings_topic = options_.findings_topic,
                .dlq_topic = options_.dlq_topic,
                .source = options_.source,
@@ -478,15 +479,38 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
     cmds.push_back(std::move(own));
     auto replies = redis_.Pipeline(cmds);
     if (replies.ok() && replies->back().is_error()) replies = absl::UnavailableError(replies->back().str);
+    size_t restored = 0, unreadable = 0;
     if (replies.ok()) {
-      size_t restored = 0;
+      // Checkpoints may be compressed with the deployment's dictionary (Writer); one that
+      // cannot be read leaves its customer to start afresh, as it always has.
+      std::string buf;
       auto p = numbers.begin();
-      for (size_t i = 0; i < numbers.size(); ++i, ++p) {
+      for (size_t i = 0; i < numbers.size() && replies.ok(); ++i, ++p) {
         const auto& el = (*replies)[i].elements;
         for (size_t j = 0; j + 1 < el.size(); j += 2) {
-          if (engine_.Restore(el[j].str, el[j + 1].str, *p).ok()) ++restored;
+          std::string_view bytes = el[j + 1].str;
+          if (IsCompressedValue(bytes)) {
+            auto s = checkpoint_dictionaries_.Decompress(redis_, bytes, &buf);
+            if (!s.ok() && s.code() != absl::StatusCode::kDataLoss) {
+              replies = s;  // Redis, loading the dictionary: try the whole restore again
+              break;
+            }
+            if (!s.ok()) {
+              ++unreadable;
+              continue;
+            }
+            bytes = buf;
+          }
+          if (engine_.Restore(el[j].str, bytes, *p).ok()) ++restored;
+          else ++unreadable;
         }
       }
+    }
+    if (unreadable > 0 && replies.ok()) {
+      log::Error("alignment checkpoints that could not be read; those customers start afresh",
+                 {{"unreadable", unreadable}, {"restored", restored}});
+    }
+    if (replies.ok()) {
       const auto& offsets = (*replies)[numbers.size()].elements;
       const auto& handover = (*replies)[numbers.size() + 1].elements;
       for (size_t i = 0; i < partitions.size() && i < offsets.size() && i < handover.size(); ++i) {

@@ -185,6 +185,7 @@ class Processor : public kafka::RebalanceListener {
 
   ProcessorOptions options_;
   redis::Connection redis_;
+  Dictionaries checkpoint_dictionaries_;  // compressed checkpoints (Writer), read at restore
   kafka::Producer& producer_;
   EnginePort& engine_;
   std::unique_ptr<kafka::Consumer> consumer_;

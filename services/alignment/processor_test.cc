@@ -103,6 +103,26 @@ class CountingEngine : public EnginePort {
   std::set<std::string> dirty_;
 };
 
+// Checkpoints of a realistic size (a few hundred bytes, mostly the same words), so that a
+// dictionary compresses them.
+class WordyEngine : public CountingEngine {
+ public:
+  std::vector<Checkpoint> TakeDirty() override {
+    auto out = CountingEngine::TakeDirty();
+    for (auto& c : out) c.bytes = Prefix(c.key) + " " + *c.bytes;
+    return out;
+  }
+  absl::Status Restore(const std::string& key, std::string_view bytes, int32_t partition) override {
+    const auto at = bytes.rfind(' ');
+    if (at == std::string_view::npos || bytes.substr(0, at) != Prefix(key)) return absl::DataLossError("not wordy");
+    return CountingEngine::Restore(key, bytes.substr(at + 1), partition);
+  }
+  static std::string Prefix(const std::string& key) {
+    return "checkpoint of " + key + ": events seen from marketing and sales, touches, claims, identity records, " +
+           "open opportunities, hand-offs and their deadlines, suppressed findings; events counted:";
+  }
+};
+
 // A timer: one finding from AdvanceTime a second after the first event (whose epoch is sealed
 // by then: the finding is alone in its epoch).
 class TimerEngine : public CountingEngine {
@@ -494,9 +514,9 @@ TEST_F(ProcessorTest, EpochsBeyondTheMemoryBoundWaitAndNothingIsLost) {
 }
 
 TEST_F(ProcessorTest, FindingsAreStoredCompressedOnceTheFirstOnesTrainedADictionary) {
-  // The first FindingCompressor::kSamples findings are stored as they are and train the
+  // The first DictionaryCompressor::kSamples findings are stored as they are and train the
   // deployment's dictionary; the later ones are compressed with it. All of them read back.
-  const int n = static_cast<int>(FindingCompressor::kSamples) + 300;
+  const int n = static_cast<int>(DictionaryCompressor::kSamples) + 300;
   CountingEngine engine;
   Processor p(options_, RedisOptions(), *producer_, engine);
   ASSERT_TRUE(p.Start().ok());
@@ -506,11 +526,11 @@ TEST_F(ProcessorTest, FindingsAreStoredCompressedOnceTheFirstOnesTrainedADiction
     ProduceAsync(0, customer, "z1-" + std::to_string(i), std::time(nullptr));
     ProduceAsync(1, customer, "z2-" + std::to_string(i), std::time(nullptr));
     ids.push_back("second-touch:" + customer);
-    if (i == static_cast<int>(FindingCompressor::kSamples)) {
+    if (i == static_cast<int>(DictionaryCompressor::kSamples)) {
       // The rest after the dictionary is in use: the findings before it trained it.
       ASSERT_TRUE(producer_->Flush(30s).ok());
       ASSERT_TRUE(WaitFor([&] {
-        auto cur = redis::Connection(RedisOptions()).Command({"GET", CurrentFindingDictionaryKey(options_.redis_prefix)});
+        auto cur = redis::Connection(RedisOptions()).Command({"GET", CurrentDictionaryKey(FindingsStore(options_.redis_prefix).DictionaryPrefix())});
         return cur.ok() && !cur->is_nil();
       }, 60s));
     }
@@ -526,7 +546,7 @@ TEST_F(ProcessorTest, FindingsAreStoredCompressedOnceTheFirstOnesTrainedADiction
   auto raw = conn.CommandOk(mget);
   ASSERT_TRUE(raw.ok());
   int compressed = 0;
-  for (const auto& r : raw->elements) compressed += IsCompressedFinding(r.str) ? 1 : 0;
+  for (const auto& r : raw->elements) compressed += IsCompressedValue(r.str) ? 1 : 0;
   EXPECT_GT(compressed, 0);
   EXPECT_LT(compressed, n) << "the first ones trained the dictionary and are stored as they are";
   auto got = store.GetMany(conn, ids);
@@ -537,6 +557,56 @@ TEST_F(ProcessorTest, FindingsAreStoredCompressedOnceTheFirstOnesTrainedADiction
   }
   const std::string text = metrics::Default().Render();
   EXPECT_NE(text.find("concord_alignment_finding_bytes_total{form=\"stored\"}"), std::string::npos);
+}
+
+TEST_F(ProcessorTest, CheckpointsAreStoredCompressedAndRestoredFromEitherForm) {
+  // One event per customer: the first DictionaryCompressor::kSamples checkpoints train the
+  // checkpoint dictionary, the later ones are stored compressed. After a restart, each
+  // customer's second event raises its finding only if its checkpoint (either form) came back.
+  const int n = static_cast<int>(DictionaryCompressor::kSamples) + 200;
+  auto customer = [](int i) { return "domain:w" + std::to_string(i) + ".example.com"; };
+  {
+    WordyEngine engine;
+    Processor p(options_, RedisOptions(), *producer_, engine);
+    ASSERT_TRUE(p.Start().ok());
+    for (int i = 0; i < n; ++i) {
+      ProduceAsync(i % 2, customer(i), "w1-" + std::to_string(i), std::time(nullptr));
+      if (i == static_cast<int>(DictionaryCompressor::kSamples)) {
+        ASSERT_TRUE(producer_->Flush(30s).ok());
+        ASSERT_TRUE(WaitFor([&] {
+          auto cur = redis::Connection(RedisOptions())
+                         .Command({"GET", CurrentDictionaryKey(CheckpointDictionaryPrefix(options_.redis_prefix))});
+          return cur.ok() && !cur->is_nil();
+        }, 60s));
+      }
+    }
+    ASSERT_TRUE(producer_->Flush(30s).ok());
+    ASSERT_TRUE(WaitFor([&] { return engine.events == n; }, 60s)) << engine.events;
+    p.Stop();  // the last epoch is checkpointed
+  }
+  redis::Connection conn(RedisOptions());
+  auto keys = conn.CommandOk({"KEYS", options_.redis_prefix + ":state:*"});
+  ASSERT_TRUE(keys.ok());
+  int compressed = 0, stored = 0;
+  for (const auto& k : keys->elements) {
+    auto vals = conn.CommandOk({"HVALS", k.str});
+    ASSERT_TRUE(vals.ok());
+    for (const auto& v : vals->elements) {
+      ++stored;
+      compressed += IsCompressedValue(v.str) ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(stored, n);
+  EXPECT_GT(compressed, 0);
+  EXPECT_LT(compressed, n) << "the first ones trained the dictionary and are stored as they are";
+
+  WordyEngine engine;
+  Processor p(options_, RedisOptions(), *producer_, engine);
+  ASSERT_TRUE(p.Start().ok());
+  for (int i = 0; i < n; ++i) ProduceAsync((i + 1) % 2, customer(i), "w2-" + std::to_string(i), std::time(nullptr));
+  ASSERT_TRUE(producer_->Flush(30s).ok());
+  ASSERT_TRUE(WaitFor([&] { return p.findings_published() == static_cast<uint64_t>(n); }, 60s)) << p.findings_published();
+  p.Stop();
 }
 
 TEST_F(ProcessorTest, ABacklogIsMergedInEventTimeOrderWhenOneTopicRunsAhead) {

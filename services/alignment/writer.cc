@@ -54,7 +54,9 @@ std::chrono::milliseconds Backoff(int attempt) { return std::min((attempt + 1) *
 Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& producer, OnCheckpointed on_checkpointed)
     : options_(std::move(options)), publish_redis_(redis), checkpoint_redis_(redis), producer_(producer),
       on_checkpointed_(std::move(on_checkpointed)), findings_(options_.redis_prefix),
-      compressor_(options_.redis_prefix, std::move(redis)), current_(std::make_unique<Epoch>()) {
+      finding_compressor_(findings_.DictionaryPrefix(), redis, "finding"),
+      checkpoint_compressor_(CheckpointDictionaryPrefix(options_.redis_prefix), std::move(redis), "checkpoint"),
+      current_(std::make_unique<Epoch>()) {
   auto& reg = metrics::Default();
   findings_metric_ = &reg.AddCounter("concord_alignment_findings_total", "Findings published", {"type"});
   dlq_metric_ = &reg.AddCounter("concord_alignment_dead_letters_total", "Records sent to the dead-letter topic", {"topic"});
@@ -82,6 +84,12 @@ Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& pro
                                        {"form"});
   finding_bytes_serialized_ = &finding_bytes.With({"serialized"});
   finding_bytes_stored_ = &finding_bytes.With({"stored"});
+  auto& checkpoint_bytes = reg.AddCounter("concord_alignment_checkpoint_bytes_total",
+                                          "Bytes of the customer checkpoints written to Redis: serialized, and as stored "
+                                          "(compressed with the deployment's dictionary once it has one)",
+                                          {"form"});
+  checkpoint_bytes_serialized_ = &checkpoint_bytes.With({"serialized"});
+  checkpoint_bytes_stored_ = &checkpoint_bytes.With({"stored"});
   inflight_waits_ = &reg.AddCounter("concord_alignment_inflight_wait_seconds_total",
                                     "Time reading waited for the writer: in-flight memory (--max-inflight-mib) or hand-overs queued", {})
                          .With({});
@@ -91,7 +99,8 @@ Writer::~Writer() { Stop(); }
 
 void Writer::Start() {
   quit_ = false;
-  compressor_.Start();
+  finding_compressor_.Start();
+  checkpoint_compressor_.Start();
   publisher_ = std::thread([this] { PublishLoop(); });
   checkpointer_ = std::thread([this] { CheckpointLoop(); });
 }
@@ -106,7 +115,8 @@ void Writer::Stop() {
   sealed_cv_.notify_all();
   publisher_.join();
   checkpointer_.join();
-  compressor_.Stop();
+  finding_compressor_.Stop();
+  checkpoint_compressor_.Stop();
 }
 
 void Writer::Submit(std::vector<Raised> findings, std::vector<DeadLetter> dead_letters) {
@@ -212,7 +222,9 @@ void Writer::SealCurrent(Work& w) {
   if (!e->discard) {
     auto& cmds = e->commands;
     cmds.push_back({"MULTI"});
+    e->state_begin = cmds.size();
     std::move(w.state.begin(), w.state.end(), std::back_inserter(cmds));
+    e->state_end = cmds.size();
     std::vector<std::string> ids;
     ids.reserve(e->fresh.size());
     std::vector<FindingsStore::ToSave> save;
@@ -379,23 +391,33 @@ void Writer::CheckpointLoop() {
   }
 }
 
-void Writer::CompressFindings(Epoch& e) {
-  if (e.findings_command == SIZE_MAX) return;
-  auto& mset = e.commands[e.findings_command];  // MSET key value key value ...
+void Writer::Compress(Epoch& e) {
+  auto compress = [](DictionaryCompressor& c, std::string& value, size_t& before, size_t& after) {
+    before += value.size();
+    value = c.Compress(std::move(value));
+    after += value.size();
+  };
   size_t serialized = 0, stored = 0;
-  for (size_t i = 2; i < mset.size(); i += 2) {
-    serialized += mset[i].size();
-    mset[i] = compressor_.Compress(std::move(mset[i]));
-    stored += mset[i].size();
+  if (e.findings_command != SIZE_MAX) {
+    auto& mset = e.commands[e.findings_command];  // MSET key value key value ...
+    for (size_t i = 2; i < mset.size(); i += 2) compress(finding_compressor_, mset[i], serialized, stored);
+    finding_bytes_serialized_->Inc(static_cast<double>(serialized));
+    finding_bytes_stored_->Inc(static_cast<double>(stored));
   }
-  finding_bytes_serialized_->Inc(static_cast<double>(serialized));
-  finding_bytes_stored_->Inc(static_cast<double>(stored));
+  serialized = stored = 0;
+  for (size_t c = e.state_begin; c < e.state_end; ++c) {
+    auto& cmd = e.commands[c];  // HSET key customer checkpoint, or HDEL
+    if (cmd.size() == 4 && cmd[0] == "HSET") compress(checkpoint_compressor_, cmd[3], serialized, stored);
+  }
+  checkpoint_bytes_serialized_->Inc(static_cast<double>(serialized));
+  checkpoint_bytes_stored_->Inc(static_cast<double>(stored));
   e.findings_command = SIZE_MAX;  // once, not again on a retry
+  e.state_begin = e.state_end = 0;
 }
 
 bool Writer::WriteCheckpoint(Epoch& e) {
   // Here, not when the epoch is sealed: the publisher is on the path of live findings.
-  CompressFindings(e);
+  Compress(e);
   for (int attempt = 0;; ++attempt) {
     auto s = Deliveries(e);
     if (s.ok()) s = Transaction(e);

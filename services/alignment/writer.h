@@ -41,6 +41,9 @@
 namespace concord::alignment {
 
 using TopicPartitionKey = std::pair<std::string, int32_t>;
+
+// Where the dictionaries of compressed checkpoints are (dictionary_codec.h).
+inline std::string CheckpointDictionaryPrefix(const std::string& redis_prefix) { return redis_prefix + ":sdict"; }
 using NextOffsets = std::map<TopicPartitionKey, int64_t>;
 
 // A finding from the engine. `check`: it may have been published by an earlier run (raised
@@ -137,6 +140,7 @@ class Writer {
     std::string delivery_error;  // the last failure reported (delivery_mu_)
     std::vector<std::vector<std::string>> commands;  // MULTI ... EXEC, built once when sealed
     size_t findings_command = SIZE_MAX;  // the MSET of its findings, until they are compressed
+    size_t state_begin = 0, state_end = 0;  // its checkpoints' commands, until compressed
     NextOffsets next_offsets;
     bool discard = false;
     size_t bytes = 0;  // the estimate of what its hand-overs brought (sealed_bytes_)
@@ -159,7 +163,7 @@ class Writer {
   void SealCurrent(Work& w);  // moves current_ to the checkpointer
   absl::Status Send(Epoch& e, Item& item);
   void AwaitDeliveries(Epoch& e);
-  void CompressFindings(Epoch& e);  // checkpointer thread, before its first attempt
+  void Compress(Epoch& e);  // checkpointer thread, before its first attempt
   bool WriteCheckpoint(Epoch& e);  // retries; false if it gave up at shutdown
   absl::Status Deliveries(Epoch& e);
   absl::Status Transaction(Epoch& e);
@@ -169,7 +173,8 @@ class Writer {
   kafka::Producer& producer_;
   OnCheckpointed on_checkpointed_;
   FindingsStore findings_;
-  FindingCompressor compressor_;  // the checkpointer's; its own thread obtains the dictionary
+  // The checkpointer's; each obtains its dictionary on a thread of its own.
+  DictionaryCompressor finding_compressor_, checkpoint_compressor_;
   std::atomic<bool> stopping_{false};
 
   std::mutex mu_;  // work_, sealed_, publishing_, quit_
@@ -210,6 +215,8 @@ class Writer {
   metrics::Counter* inflight_waits_;  // seconds Enqueue waited for room
   metrics::Counter* finding_bytes_serialized_;  // findings to Redis, before compression
   metrics::Counter* finding_bytes_stored_;      // and as stored
+  metrics::Counter* checkpoint_bytes_serialized_;
+  metrics::Counter* checkpoint_bytes_stored_;
 };
 
 }  // namespace concord::alignment

@@ -1,6 +1,6 @@
 // Findings compressed in the real Redis: the dictionary is trained, stored and shared, and
 // every stored form reads back as the finding that was written.
-#include "services/alignment/finding_codec.h"
+#include "services/alignment/dictionary_codec.h"
 
 #include <random>
 
@@ -55,15 +55,16 @@ v1::Finding MakeFinding(int i, std::mt19937_64& rng) {
   return f;
 }
 
-class FindingCodecTest : public ::testing::Test {
+class DictionaryCodecTest : public ::testing::Test {
  protected:
   std::string prefix_ = Unique("concord:test:fcodec");
+  std::string dicts_ = FindingsStore(prefix_).DictionaryPrefix();
   redis::Connection conn_{RedisOptions()};
   std::mt19937_64 rng_{7};
 
   // Feeds the first findings (stored as they are) until the compressor has its dictionary.
-  void Train(FindingCompressor& c) {
-    for (int i = 0; i < static_cast<int>(FindingCompressor::kSamples); ++i) {
+  void Train(DictionaryCompressor& c) {
+    for (int i = 0; i < static_cast<int>(DictionaryCompressor::kSamples); ++i) {
       const std::string bytes = MakeFinding(i, rng_).SerializeAsString();
       ASSERT_EQ(c.Compress(bytes), bytes) << "no dictionary yet: stored as it is";
     }
@@ -71,29 +72,29 @@ class FindingCodecTest : public ::testing::Test {
   }
 };
 
-TEST_F(FindingCodecTest, TrainsStoresAndReadsBackThroughTheDictionary) {
-  FindingCompressor c(prefix_, RedisOptions());
+TEST_F(DictionaryCodecTest, TrainsStoresAndReadsBackThroughTheDictionary) {
+  DictionaryCompressor c(dicts_, RedisOptions(), "finding");
   c.Start();
   Train(c);
   ASSERT_NE(c.dictionary_id(), 0u);
   // The dictionary is in Redis, and current, before anything uses it.
-  auto current = conn_.CommandOk({"GET", CurrentFindingDictionaryKey(prefix_)});
+  auto current = conn_.CommandOk({"GET", CurrentDictionaryKey(dicts_)});
   ASSERT_TRUE(current.ok());
   EXPECT_EQ(current->str, std::to_string(c.dictionary_id()));
-  auto dict = conn_.CommandOk({"STRLEN", FindingDictionaryKey(prefix_, c.dictionary_id())});
+  auto dict = conn_.CommandOk({"STRLEN", DictionaryKey(dicts_, c.dictionary_id())});
   ASSERT_TRUE(dict.ok());
   EXPECT_GT(dict->integer, 0);
-  EXPECT_LE(dict->integer, static_cast<long long>(FindingCompressor::kDictionaryBytes));
+  EXPECT_LE(dict->integer, static_cast<long long>(DictionaryCompressor::kDictionaryBytes));
 
   // A new finding, compressed to a fraction, reads back the same through a reader that has to
   // fetch the dictionary from Redis.
   size_t serialized = 0, stored = 0;
-  FindingDictionaries reader(prefix_);
+  FindingsStore reader(prefix_);
   for (int i = 5000; i < 5100; ++i) {
     const v1::Finding f = MakeFinding(i, rng_);
     const std::string bytes = f.SerializeAsString();
     const std::string out = c.Compress(bytes);
-    ASSERT_TRUE(IsCompressedFinding(out));
+    ASSERT_TRUE(IsCompressedValue(out));
     serialized += bytes.size();
     stored += out.size();
     v1::Finding back;
@@ -104,25 +105,25 @@ TEST_F(FindingCodecTest, TrainsStoresAndReadsBackThroughTheDictionary) {
   c.Stop();
 }
 
-TEST_F(FindingCodecTest, ALaterInstanceTakesTheCurrentDictionaryWithoutTraining) {
-  FindingCompressor first(prefix_, RedisOptions());
+TEST_F(DictionaryCodecTest, ALaterInstanceTakesTheCurrentDictionaryWithoutTraining) {
+  DictionaryCompressor first(dicts_, RedisOptions(), "finding");
   first.Start();
   Train(first);
   first.Stop();
 
-  FindingCompressor second(prefix_, RedisOptions());
+  DictionaryCompressor second(dicts_, RedisOptions(), "finding");
   second.Start();
   ASSERT_TRUE(second.WaitReady(10s)) << "no samples given: it must have taken the stored dictionary";
   EXPECT_EQ(second.dictionary_id(), first.dictionary_id());
   const std::string bytes = MakeFinding(1, rng_).SerializeAsString();
-  EXPECT_TRUE(IsCompressedFinding(second.Compress(bytes)));
+  EXPECT_TRUE(IsCompressedValue(second.Compress(bytes)));
   auto keys = conn_.CommandOk({"KEYS", prefix_ + ":fdict:*"});
   ASSERT_TRUE(keys.ok());
   EXPECT_EQ(keys->elements.size(), 2u) << "one dictionary and the current pointer";
 }
 
-TEST_F(FindingCodecTest, FindingsStoreReadsBothFormsAndReportsAMissingDictionary) {
-  FindingCompressor c(prefix_, RedisOptions());
+TEST_F(DictionaryCodecTest, FindingsStoreReadsBothFormsAndReportsAMissingDictionary) {
+  DictionaryCompressor c(dicts_, RedisOptions(), "finding");
   c.Start();
   Train(c);
   FindingsStore store(prefix_);
@@ -143,7 +144,7 @@ TEST_F(FindingCodecTest, FindingsStoreReadsBothFormsAndReportsAMissingDictionary
 
   // Without its dictionary a compressed finding is lost, and says which dictionary it needs
   // (a fresh store: the first one keeps what it loaded).
-  ASSERT_TRUE(conn_.CommandOk({"DEL", FindingDictionaryKey(prefix_, c.dictionary_id())}).ok());
+  ASSERT_TRUE(conn_.CommandOk({"DEL", DictionaryKey(dicts_, c.dictionary_id())}).ok());
   FindingsStore fresh(prefix_);
   auto lost = fresh.Get(conn_, packed.id());
   ASSERT_FALSE(lost.ok());
@@ -159,15 +160,15 @@ TEST_F(FindingCodecTest, FindingsStoreReadsBothFormsAndReportsAMissingDictionary
   c.Stop();
 }
 
-TEST_F(FindingCodecTest, AStatusChangeKeepsTheRecordsForm) {
-  FindingCompressor c(prefix_, RedisOptions());
+TEST_F(DictionaryCodecTest, AStatusChangeKeepsTheRecordsForm) {
+  DictionaryCompressor c(dicts_, RedisOptions(), "finding");
   c.Start();
   Train(c);
   FindingsStore store(prefix_);
   for (bool compressed : {true, false}) {
     v1::Finding f = MakeFinding(compressed ? 10 : 11, rng_);
     const std::string before = compressed ? c.Compress(f.SerializeAsString()) : f.SerializeAsString();
-    ASSERT_EQ(IsCompressedFinding(before), compressed);
+    ASSERT_EQ(IsCompressedValue(before), compressed);
     ASSERT_TRUE(conn_.CommandOk({"SET", store.FindingKey(f.id()), before}).ok());
     f.set_status(v1::FINDING_STATUS_ACKNOWLEDGED);
     f.set_version(2);
@@ -176,7 +177,7 @@ TEST_F(FindingCodecTest, AStatusChangeKeepsTheRecordsForm) {
     ASSERT_TRUE(applied->has_value()) << "the stored bytes were `before`";
     auto after = conn_.CommandOk({"GET", store.FindingKey(f.id())});
     ASSERT_TRUE(after.ok());
-    EXPECT_EQ(IsCompressedFinding(after->str), compressed);
+    EXPECT_EQ(IsCompressedValue(after->str), compressed);
     auto got = store.Get(conn_, f.id());
     ASSERT_TRUE(got.ok() && got->has_value()) << got.status();
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(**got, f));
@@ -184,10 +185,10 @@ TEST_F(FindingCodecTest, AStatusChangeKeepsTheRecordsForm) {
   c.Stop();
 }
 
-TEST_F(FindingCodecTest, WithoutRedisFindingsAreStoredAsTheyAre) {
+TEST_F(DictionaryCodecTest, WithoutRedisFindingsAreStoredAsTheyAre) {
   redis::Options nowhere = RedisOptions();
   nowhere.port = 1;  // nothing listens
-  FindingCompressor c(prefix_, nowhere);
+  DictionaryCompressor c(dicts_, nowhere, "finding");
   c.Start();
   const std::string bytes = MakeFinding(1, rng_).SerializeAsString();
   EXPECT_EQ(c.Compress(bytes), bytes);
