@@ -688,8 +688,11 @@ def bench_throughput(a, kafka, redis, run, logs):
                 state_bytes += redis.cmd("MEMORY", "USAGE", k, "SAMPLES", 0) or 0
             if cursor in (b"0", "0"):
                 break
+        written = al.by_label("concord_alignment_checkpoint_bytes_total", "form", body)
+        ratio = (f"; checkpoints written over the run: {written.get('serialized', 0) / 2**20:.0f} MiB serialized, "
+                 f"{written.get('stored', 0) / 2**20:.0f} MiB as stored" if written else "")
         result("alignment: checkpointed state in Redis per customer", state_bytes / n_customers, "B/customer",
-               note=f"{state_bytes / 2**20:.0f} MiB in the state hashes (MEMORY USAGE), {int(n_customers)} customers")
+               note=f"{state_bytes / 2**20:.0f} MiB in the state hashes (MEMORY USAGE), {int(n_customers)} customers{ratio}")
         # The rest of what the run added to Redis is the findings: each one's record, its two
         # index entries and its feed entry (the record compressed once the dictionary is trained).
         redis_mem1 = int(redis_stats(redis, "memory").get("used_memory", 0))
