@@ -4,7 +4,7 @@
 #include <charconv>
 #include <optional>
 
-#include <zdict.h>
+#include <zdict.h>  // ZDICT_getDictID
 #include <zstd.h>
 
 #include "common/logging/log.h"
@@ -16,6 +16,13 @@ namespace {
 constexpr unsigned char kZstdMagic[4] = {0x28, 0xB5, 0x2F, 0xFD};
 // A finding or a checkpoint is at most a few tens of KiB; a frame claiming more is not one of ours.
 constexpr unsigned long long kMaxValueBytes = 16ull << 20;
+
+using engine::ZstdFree;
+using engine::ZstdPtr;
+
+std::chrono::milliseconds Backoff(int attempt) {
+  return std::min((attempt + 1) * std::chrono::milliseconds(200), std::chrono::milliseconds(2000));
+}
 
 std::optional<uint32_t> ParseId(std::string_view s) {
   uint32_t v = 0;
@@ -48,9 +55,6 @@ bool IsCompressedValue(std::string_view stored) {
 
 // ------------------------------------------------------------------ read side
 
-void Dictionaries::FreeDDict::operator()(ZSTD_DDict_s* p) const { ZSTD_freeDDict(p); }
-void Dictionaries::FreeCDict::operator()(ZSTD_CDict_s* p) const { ZSTD_freeCDict(p); }
-
 Dictionaries::Dictionaries(std::string prefix) : prefix_(std::move(prefix)) {}
 Dictionaries::~Dictionaries() = default;
 
@@ -66,7 +70,7 @@ absl::StatusOr<std::shared_ptr<Dictionaries::Dictionary>> Dictionaries::Get(redi
   if (r->is_nil()) return absl::DataLossError("dictionary " + prefix_ + ":" + std::to_string(id) + " is missing from Redis");
   auto d = std::make_shared<Dictionary>();
   d->bytes = std::move(r->str);
-  d->ddict.reset(ZSTD_createDDict(d->bytes.data(), d->bytes.size()), FreeDDict{});
+  d->ddict.reset(ZSTD_createDDict(d->bytes.data(), d->bytes.size()), ZstdFree{});
   if (!d->ddict) return absl::DataLossError("dictionary " + prefix_ + ":" + std::to_string(id) + " does not load");
   std::lock_guard lock(mu_);
   return dictionaries_.try_emplace(id, std::move(d)).first->second;
@@ -84,10 +88,7 @@ absl::Status Dictionaries::Decompress(redis::Connection& conn, std::string_view 
   }
   auto dict = Get(conn, id);
   if (!dict.ok()) return dict.status();
-  struct FreeDCtx {
-    void operator()(ZSTD_DCtx* p) const { ZSTD_freeDCtx(p); }
-  };
-  thread_local std::unique_ptr<ZSTD_DCtx, FreeDCtx> dctx(ZSTD_createDCtx());
+  thread_local ZstdPtr<ZSTD_DCtx> dctx(ZSTD_createDCtx());
   out->resize(size);
   const size_t n =
       ZSTD_decompress_usingDDict(dctx.get(), out->data(), out->size(), stored.data(), stored.size(), (*dict)->ddict.get());
@@ -108,22 +109,16 @@ absl::StatusOr<std::string> Dictionaries::CompressLike(redis::Connection& conn, 
     std::lock_guard lock(mu_);
     if (!(*dict)->cdict) {
       (*dict)->cdict.reset(ZSTD_createCDict((*dict)->bytes.data(), (*dict)->bytes.size(), DictionaryCompressor::kLevel),
-                           FreeCDict{});
+                           ZstdFree{});
     }
     cdict = (*dict)->cdict;
   }
   if (!cdict) return value;
-  struct FreeCCtx {
-    void operator()(ZSTD_CCtx* p) const { ZSTD_freeCCtx(p); }
-  };
-  thread_local std::unique_ptr<ZSTD_CCtx, FreeCCtx> cctx(ZSTD_createCCtx());
+  thread_local ZstdPtr<ZSTD_CCtx> cctx(ZSTD_createCCtx());
   return CompressWith(cctx.get(), cdict.get(), std::move(value));
 }
 
 // ------------------------------------------------------------------ write side
-
-void DictionaryCompressor::FreeCCtx::operator()(ZSTD_CCtx_s* p) const { ZSTD_freeCCtx(p); }
-void DictionaryCompressor::FreeCDict::operator()(ZSTD_CDict_s* p) const { ZSTD_freeCDict(p); }
 
 DictionaryCompressor::DictionaryCompressor(std::string dict_prefix, redis::Options redis, std::string what)
     : prefix_(std::move(dict_prefix)), what_(std::move(what)), redis_(std::move(redis)) {}
@@ -193,32 +188,26 @@ std::string DictionaryCompressor::Obtain(redis::Connection& conn) {
     } else if (cur.ok()) {
       break;  // none yet
     }
-    if (stopping(std::min((attempt + 1) * std::chrono::milliseconds(200), std::chrono::milliseconds(2000)))) return {};
+    if (stopping(Backoff(attempt))) return {};
   }
   // Train on the first values. Too little variety to learn from: again on more.
   for (size_t want = kSamples; want <= 4 * kSamples; want *= 2) {
-    std::vector<std::string> samples;
+    std::string joined;
+    std::vector<size_t> sizes;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [&] { return stop_ || samples_.size() >= want; });
       if (stop_) return {};
-      samples = samples_;
+      for (const auto& s : samples_) {
+        joined += s;
+        sizes.push_back(s.size());
+      }
     }
-    std::string joined;
-    std::vector<size_t> sizes;
-    for (const auto& s : samples) {
-      joined += s;
-      sizes.push_back(s.size());
-    }
-    std::string dict(kDictionaryBytes, '\0');
-    const size_t n = ZDICT_trainFromBuffer(dict.data(), dict.size(), joined.data(), sizes.data(),
-                                           static_cast<unsigned>(sizes.size()));
-    if (ZDICT_isError(n)) {
-      log::Info("dictionary not trained yet",
-                {{"values", what_}, {"samples", samples.size()}, {"error", ZDICT_getErrorName(n)}});
+    const std::string dict = engine::TrainDictionary(joined, sizes, kDictionaryBytes);
+    if (dict.empty()) {
+      log::Info("dictionary not trained yet", {{"values", what_}, {"samples", sizes.size()}});
       continue;
     }
-    dict.resize(n);
     const uint32_t id = ZDICT_getDictID(dict.data(), dict.size());
     // Stored before any value uses it. NX: an existing dictionary with the same id (the same
     // content, or a 1-in-2^31 collision) is kept, and adopted below.
@@ -228,10 +217,10 @@ std::string DictionaryCompressor::Obtain(redis::Connection& conn) {
                                 {"SET", CurrentDictionaryKey(prefix_), std::to_string(id), "NX"}});
       if (set.ok() && (*set)[1].type == redis::Reply::Type::kString) {
         log::Info("dictionary trained and stored",
-                  {{"values", what_}, {"id", id}, {"bytes", (*set)[1].str.size()}, {"samples", samples.size()}});
+                  {{"values", what_}, {"id", id}, {"bytes", (*set)[1].str.size()}, {"samples", sizes.size()}});
         return (*set)[1].str;
       }
-      if (stopping(std::min((attempt + 1) * std::chrono::milliseconds(200), std::chrono::milliseconds(2000)))) return {};
+      if (stopping(Backoff(attempt))) return {};
     }
   }
   log::Warn("values stay uncompressed in Redis: no dictionary could be trained on them",
@@ -241,6 +230,7 @@ std::string DictionaryCompressor::Obtain(redis::Connection& conn) {
 
 void DictionaryCompressor::Run() {
   if (ready_.load()) return;  // started again: the dictionary in use stays
+  engine::LowestPriority();  // a training is ~0.1-1 s of CPU, not to be taken from the events' path
   redis::Connection conn(redis_);
   std::string dict = Obtain(conn);
   {

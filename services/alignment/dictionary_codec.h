@@ -27,10 +27,7 @@
 #include <absl/status/statusor.h>
 
 #include "common/redis/redis.h"
-
-struct ZSTD_CCtx_s;
-struct ZSTD_CDict_s;
-struct ZSTD_DDict_s;
+#include "services/alignment/engine/zstd_util.h"
 
 namespace concord::alignment {
 
@@ -56,12 +53,6 @@ class Dictionaries {
   absl::StatusOr<std::string> CompressLike(redis::Connection& conn, std::string value, std::string_view like);
 
  private:
-  struct FreeDDict {
-    void operator()(ZSTD_DDict_s* p) const;
-  };
-  struct FreeCDict {
-    void operator()(ZSTD_CDict_s* p) const;
-  };
   struct Dictionary {
     std::string bytes;
     std::shared_ptr<ZSTD_DDict_s> ddict;
@@ -101,12 +92,6 @@ class DictionaryCompressor {
   uint32_t dictionary_id() const { return ready_.load() ? id_ : 0; }
 
  private:
-  struct FreeCCtx {
-    void operator()(ZSTD_CCtx_s* p) const;
-  };
-  struct FreeCDict {
-    void operator()(ZSTD_CDict_s* p) const;
-  };
   void Run();
   // The current dictionary from Redis, else one trained on the samples and stored; empty when
   // stopping.
@@ -125,8 +110,8 @@ class DictionaryCompressor {
   // Set by the background thread before ready_; read by Compress after it.
   std::atomic<bool> ready_{false};
   uint32_t id_ = 0;
-  std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict_;
-  std::unique_ptr<ZSTD_CCtx_s, FreeCCtx> cctx_;  // Compress's thread only
+  engine::ZstdPtr<ZSTD_CDict_s> cdict_;
+  engine::ZstdPtr<ZSTD_CCtx_s> cctx_;  // Compress's thread only
 };
 
 }  // namespace concord::alignment

@@ -98,7 +98,7 @@ TEST_F(DictionaryCodecTest, TrainsStoresAndReadsBackThroughTheDictionary) {
     serialized += bytes.size();
     stored += out.size();
     v1::Finding back;
-    ASSERT_TRUE(reader.Parse(conn_, out, &back).ok());
+    ASSERT_TRUE(reader.Parse(conn_, f.id(), out, &back).ok());
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(f, back));
   }
   EXPECT_LT(stored * 2, serialized) << "compressed to " << stored << " of " << serialized << " bytes";
@@ -156,7 +156,7 @@ TEST_F(DictionaryCodecTest, FindingsStoreReadsBothFormsAndReportsAMissingDiction
   // Bytes that only look compressed: DATA_LOSS, not a crash.
   v1::Finding out;
   const std::string bogus = std::string("\x28\xB5\x2F\xFD", 4) + "not a frame";
-  EXPECT_EQ(store.Parse(conn_, bogus, &out).code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(store.Parse(conn_, "bogus", bogus, &out).code(), absl::StatusCode::kDataLoss);
   c.Stop();
 }
 

@@ -112,14 +112,28 @@ std::vector<std::vector<std::string>> FindingsStore::SaveCommands(std::vector<To
   return out;
 }
 
+absl::Status FindingsStore::Parse(redis::Connection& conn, std::string_view id, std::string_view stored,
+                                  v1::Finding* out) const {
+  thread_local std::string buf;
+  if (IsCompressedValue(stored)) {
+    if (auto s = dictionaries_->Decompress(conn, stored, &buf); !s.ok()) {
+      if (s.code() != absl::StatusCode::kDataLoss) return s;
+      return absl::DataLossError("finding " + std::string(id) + ": " + std::string(s.message()));
+    }
+    stored = buf;
+  }
+  if (!out->ParseFromArray(stored.data(), static_cast<int>(stored.size()))) {
+    return absl::DataLossError("finding " + std::string(id) + " in Redis does not parse");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::optional<v1::Finding>> FindingsStore::Get(redis::Connection& conn, const std::string& id) const {
   auto r = conn.CommandOk({"GET", FindingKey(id)});
   if (!r.ok()) return r.status();
   if (r->is_nil()) return std::optional<v1::Finding>();
   v1::Finding f;
-  if (auto s = Parse(conn, r->str, &f); !s.ok()) {
-    return s.code() == absl::StatusCode::kDataLoss ? absl::DataLossError("finding " + id + ": " + std::string(s.message())) : s;
-  }
+  if (auto s = Parse(conn, id, r->str, &f); !s.ok()) return s;
   return std::optional<v1::Finding>(std::move(f));
 }
 
@@ -135,7 +149,7 @@ absl::StatusOr<std::vector<std::optional<v1::Finding>>> FindingsStore::GetMany(r
   for (size_t i = 0; i < ids.size() && i < r->elements.size(); ++i) {
     if (r->elements[i].is_nil()) continue;
     v1::Finding f;
-    auto s = Parse(conn, r->elements[i].str, &f);
+    auto s = Parse(conn, ids[i], r->elements[i].str, &f);
     if (s.ok()) out[i] = std::move(f);
     else if (s.code() != absl::StatusCode::kDataLoss) return s;  // Redis, loading a dictionary
   }

@@ -73,13 +73,9 @@ class FindingsStore {
   // Where the dictionaries of finding records are (DictionaryKey, CurrentDictionaryKey).
   std::string DictionaryPrefix() const { return prefix_ + ":fdict"; }
 
-  // A finding's stored bytes (either form) into *out; DATA_LOSS when they do not decode.
-  absl::Status Parse(redis::Connection& conn, std::string_view stored, v1::Finding* out) const {
-    thread_local std::string buf;
-    if (auto s = dictionaries_->Decompress(conn, stored, &buf); !s.ok()) return s;
-    if (!out->ParseFromString(buf)) return absl::DataLossError("a stored finding does not parse");
-    return absl::OkStatus();
-  }
+  // Finding `id`'s stored bytes (either form) into *out: DATA_LOSS naming it when they do not
+  // decode; a storage error when its dictionary cannot be read.
+  absl::Status Parse(redis::Connection& conn, std::string_view id, std::string_view stored, v1::Finding* out) const;
   // Which of these ids are already stored.
   absl::StatusOr<std::vector<bool>> Exists(redis::Connection& conn, const std::vector<std::string>& ids) const;
   // A new finding to store, already serialized (the processor serializes each one once).

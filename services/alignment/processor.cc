@@ -479,38 +479,9 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
     cmds.push_back(std::move(own));
     auto replies = redis_.Pipeline(cmds);
     if (replies.ok() && replies->back().is_error()) replies = absl::UnavailableError(replies->back().str);
-    size_t restored = 0, unreadable = 0;
-    if (replies.ok()) {
-      // Checkpoints may be compressed with the deployment's dictionary (Writer); one that
-      // cannot be read leaves its customer to start afresh, as it always has.
-      std::string buf;
-      auto p = numbers.begin();
-      for (size_t i = 0; i < numbers.size() && replies.ok(); ++i, ++p) {
-        const auto& el = (*replies)[i].elements;
-        for (size_t j = 0; j + 1 < el.size(); j += 2) {
-          std::string_view bytes = el[j + 1].str;
-          if (IsCompressedValue(bytes)) {
-            auto s = checkpoint_dictionaries_.Decompress(redis_, bytes, &buf);
-            if (!s.ok() && s.code() != absl::StatusCode::kDataLoss) {
-              replies = s;  // Redis, loading the dictionary: try the whole restore again
-              break;
-            }
-            if (!s.ok()) {
-              ++unreadable;
-              continue;
-            }
-            bytes = buf;
-          }
-          if (engine_.Restore(el[j].str, bytes, *p).ok()) ++restored;
-          else ++unreadable;
-        }
-      }
-    }
-    if (unreadable > 0 && replies.ok()) {
-      log::Error("alignment checkpoints that could not be read; those customers start afresh",
-                 {{"unreadable", unreadable}, {"restored", restored}});
-    }
-    if (replies.ok()) {
+    const absl::StatusOr<size_t> restored =
+        replies.ok() ? RestoreCustomers(*replies, numbers) : absl::StatusOr<size_t>(replies.status());
+    if (restored.ok()) {
       const auto& offsets = (*replies)[numbers.size()].elements;
       const auto& handover = (*replies)[numbers.size() + 1].elements;
       for (size_t i = 0; i < partitions.size() && i < offsets.size() && i < handover.size(); ++i) {
@@ -526,13 +497,40 @@ void Processor::OnAssigned(std::vector<kafka::TopicPartition>& partitions) {
       caught_up_metric_->Set(0);
       // Partitions whose earlier owners are accounted for: their backlog is not looked up in Redis.
       log::Info("alignment partitions restored",
-                {{"partitions", numbers.size()}, {"customers", restored}, {"handed_over", handed_over_at_.size()}});
+                {{"partitions", numbers.size()}, {"customers", *restored}, {"handed_over", handed_over_at_.size()}});
       return;
     }
     if (stop_) return;
-    log::Warn("cannot restore alignment state yet; retrying", {{"error", replies.status().ToString()}, {"attempt", attempt}});
+    log::Warn("cannot restore alignment state yet; retrying", {{"error", restored.status().ToString()}, {"attempt", attempt}});
     std::this_thread::sleep_for(500ms);
   }
+}
+
+absl::StatusOr<size_t> Processor::RestoreCustomers(const std::vector<redis::Reply>& state,
+                                                   const std::set<int32_t>& partitions) {
+  // Checkpoints may be compressed with the deployment's dictionary (Writer); one that cannot be
+  // read leaves its customer to start afresh, as it always has.
+  size_t restored = 0, unreadable = 0;
+  std::string buf;
+  auto p = partitions.begin();
+  for (size_t i = 0; i < partitions.size(); ++i, ++p) {
+    const auto& el = state[i].elements;  // HGETALL: customer, checkpoint, ...
+    for (size_t j = 0; j + 1 < el.size(); j += 2) {
+      std::string_view bytes = el[j + 1].str;
+      if (IsCompressedValue(bytes)) {
+        auto s = checkpoint_dictionaries_.Decompress(redis_, bytes, &buf);
+        if (!s.ok() && s.code() != absl::StatusCode::kDataLoss) return s;  // Redis: the restore is tried again
+        bytes = s.ok() ? std::string_view(buf) : std::string_view();
+      }
+      if (!bytes.empty() && engine_.Restore(el[j].str, bytes, *p).ok()) ++restored;
+      else ++unreadable;
+    }
+  }
+  if (unreadable > 0) {
+    log::Error("alignment checkpoints that could not be read; those customers start afresh",
+               {{"unreadable", unreadable}, {"restored", restored}});
+  }
+  return restored;
 }
 
 void Processor::ForgetHeld() {

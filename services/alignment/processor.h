@@ -181,6 +181,9 @@ class Processor : public kafka::RebalanceListener {
   // After a clean revocation: each partition's handover field set to its checkpointed offset
   // (0 if none was ever checkpointed).
   void MarkHandedOver(const std::vector<kafka::TopicPartition>& partitions);
+  // Each partition's HGETALL of checkpoints (in `partitions` order) into the engine; how many
+  // customers were restored, or a Redis error (reading a dictionary) to try again on.
+  absl::StatusOr<size_t> RestoreCustomers(const std::vector<redis::Reply>& state, const std::set<int32_t>& partitions);
   void DropPartitions(const std::vector<kafka::TopicPartition>& partitions);
 
   ProcessorOptions options_;

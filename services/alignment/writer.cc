@@ -78,21 +78,25 @@ Writer::Writer(WriterOptions options, redis::Options redis, kafka::Producer& pro
                             "bytes; bounded by --max-inflight-mib)",
                             {})
                    .With({});
-  auto& finding_bytes = reg.AddCounter("concord_alignment_finding_bytes_total",
-                                       "Bytes of the findings written to Redis: serialized, and as stored (compressed "
-                                       "with the deployment's dictionary once it has one)",
-                                       {"form"});
-  finding_bytes_serialized_ = &finding_bytes.With({"serialized"});
-  finding_bytes_stored_ = &finding_bytes.With({"stored"});
-  auto& checkpoint_bytes = reg.AddCounter("concord_alignment_checkpoint_bytes_total",
-                                          "Bytes of the customer checkpoints written to Redis: serialized, and as stored "
-                                          "(compressed with the deployment's dictionary once it has one)",
-                                          {"form"});
-  checkpoint_bytes_serialized_ = &checkpoint_bytes.With({"serialized"});
-  checkpoint_bytes_stored_ = &checkpoint_bytes.With({"stored"});
+  finding_bytes_ = StoredBytes::Add(reg, "concord_alignment_finding_bytes_total", "findings");
+  checkpoint_bytes_ = StoredBytes::Add(reg, "concord_alignment_checkpoint_bytes_total", "customer checkpoints");
   inflight_waits_ = &reg.AddCounter("concord_alignment_inflight_wait_seconds_total",
                                     "Time reading waited for the writer: in-flight memory (--max-inflight-mib) or hand-overs queued", {})
                          .With({});
+}
+
+Writer::StoredBytes Writer::StoredBytes::Add(metrics::Registry& reg, const std::string& name, const std::string& values) {
+  auto& family = reg.AddCounter(name,
+                                "Bytes of the " + values + " written to Redis: serialized, and as stored (compressed "
+                                "with the deployment's dictionary once it has one)",
+                                {"form"});
+  return {&family.With({"serialized"}), &family.With({"stored"})};
+}
+
+void Writer::StoredBytes::Compress(DictionaryCompressor& c, std::string& value) const {
+  serialized->Inc(static_cast<double>(value.size()));
+  value = c.Compress(std::move(value));
+  stored->Inc(static_cast<double>(value.size()));
 }
 
 Writer::~Writer() { Stop(); }
@@ -392,25 +396,14 @@ void Writer::CheckpointLoop() {
 }
 
 void Writer::Compress(Epoch& e) {
-  auto compress = [](DictionaryCompressor& c, std::string& value, size_t& before, size_t& after) {
-    before += value.size();
-    value = c.Compress(std::move(value));
-    after += value.size();
-  };
-  size_t serialized = 0, stored = 0;
   if (e.findings_command != SIZE_MAX) {
     auto& mset = e.commands[e.findings_command];  // MSET key value key value ...
-    for (size_t i = 2; i < mset.size(); i += 2) compress(finding_compressor_, mset[i], serialized, stored);
-    finding_bytes_serialized_->Inc(static_cast<double>(serialized));
-    finding_bytes_stored_->Inc(static_cast<double>(stored));
+    for (size_t i = 2; i < mset.size(); i += 2) finding_bytes_.Compress(finding_compressor_, mset[i]);
   }
-  serialized = stored = 0;
   for (size_t c = e.state_begin; c < e.state_end; ++c) {
     auto& cmd = e.commands[c];  // HSET key customer checkpoint, or HDEL
-    if (cmd.size() == 4 && cmd[0] == "HSET") compress(checkpoint_compressor_, cmd[3], serialized, stored);
+    if (cmd.size() == 4 && cmd[0] == "HSET") checkpoint_bytes_.Compress(checkpoint_compressor_, cmd[3]);
   }
-  checkpoint_bytes_serialized_->Inc(static_cast<double>(serialized));
-  checkpoint_bytes_stored_->Inc(static_cast<double>(stored));
   e.findings_command = SIZE_MAX;  // once, not again on a retry
   e.state_begin = e.state_end = 0;
 }

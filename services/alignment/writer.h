@@ -213,10 +213,15 @@ class Writer {
   metrics::Counter* already_stored_;  // raised again, found by EXISTS: not published twice
   metrics::Gauge* inflight_;          // sealed_bytes_
   metrics::Counter* inflight_waits_;  // seconds Enqueue waited for room
-  metrics::Counter* finding_bytes_serialized_;  // findings to Redis, before compression
-  metrics::Counter* finding_bytes_stored_;      // and as stored
-  metrics::Counter* checkpoint_bytes_serialized_;
-  metrics::Counter* checkpoint_bytes_stored_;
+  // What one kind of value took when written to Redis: serialized, and as stored (compressed).
+  struct StoredBytes {
+    metrics::Counter* serialized;
+    metrics::Counter* stored;
+    static StoredBytes Add(metrics::Registry& reg, const std::string& name, const std::string& values);
+    // Compresses `value` with `c` in place, counting it.
+    void Compress(DictionaryCompressor& c, std::string& value) const;
+  };
+  StoredBytes finding_bytes_, checkpoint_bytes_;
 };
 
 }  // namespace concord::alignment

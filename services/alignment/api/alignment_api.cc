@@ -352,9 +352,8 @@ absl::Status AlignmentApi::ChangeStatus(const StatusRequest& r, const Deadline& 
     if (raw.is_error()) return writes::StorageError(absl::InternalError(raw.str));
     if (raw.is_nil()) return writes::NotFound("finding", r.finding_id);
     v1::Finding cur;
-    if (auto s = store_.Parse(conn, raw.str, &cur); !s.ok()) {
-      if (s.code() != absl::StatusCode::kDataLoss) return writes::StorageError(s);
-      return absl::DataLossError("finding " + r.finding_id + ": " + std::string(s.message()));
+    if (auto s = store_.Parse(conn, r.finding_id, raw.str, &cur); !s.ok()) {
+      return s.code() == absl::StatusCode::kDataLoss ? s : writes::StorageError(s);
     }
     uint64_t version = std::max<uint64_t>(cur.version(), 1);
     if (r.expected_version != 0 && r.expected_version != version) return writes::VersionMismatch(r.expected_version, version);

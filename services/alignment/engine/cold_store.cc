@@ -8,9 +8,6 @@
 #include <new>
 #include <utility>
 
-#include <sys/resource.h>
-#include <unistd.h>
-#include <zdict.h>
 #include <zstd.h>
 
 #include "common/malloc/heap.h"
@@ -35,10 +32,6 @@ void ColdStore::Delete::operator()(Entry* e) const {
   e->~Entry();
   heap::FreeLongLived(e, bytes);
 }
-void ColdStore::FreeCCtx::operator()(ZSTD_CCtx_s* p) const { ZSTD_freeCCtx(p); }
-void ColdStore::FreeDCtx::operator()(ZSTD_DCtx_s* p) const { ZSTD_freeDCtx(p); }
-void ColdStore::FreeCDict::operator()(ZSTD_CDict_s* p) const { ZSTD_freeCDict(p); }
-void ColdStore::FreeDDict::operator()(ZSTD_DDict_s* p) const { ZSTD_freeDDict(p); }
 
 static_assert(sizeof(ColdStore::Entry) == 32, "the partition sits in what was the summary's padding");
 
@@ -133,16 +126,13 @@ void ColdStore::StartTraining() {
     sizes->push_back(one.size());
   }
   auto train = [samples, sizes, background = background_]() -> Trained {
-    // At the lowest priority: on a small machine the training's ~0.1 s of CPU would otherwise
-    // be taken from the caller's thread and the broker beside it.
-    if (background) setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
-    std::string dict(kDictionaryBytes, '\0');
-    const size_t n =
-        ZDICT_trainFromBuffer(dict.data(), dict.size(), samples->data(), sizes->data(), static_cast<unsigned>(sizes->size()));
+    // ~0.1 s of CPU, not taken from the caller's thread.
+    if (background) LowestPriority();
+    const std::string dict = TrainDictionary(*samples, *sizes, kDictionaryBytes);
     Trained t;
-    if (ZDICT_isError(n)) return t;  // too little to learn from: as before
-    t.cdict.reset(ZSTD_createCDict(dict.data(), n, kLevel));
-    t.ddict.reset(ZSTD_createDDict(dict.data(), n));
+    if (dict.empty()) return t;  // too little to learn from: as before
+    t.cdict.reset(ZSTD_createCDict(dict.data(), dict.size(), kLevel));
+    t.ddict.reset(ZSTD_createDDict(dict.data(), dict.size()));
     return t;
   };
   if (background_) {

@@ -19,11 +19,7 @@
 #include <absl/container/flat_hash_set.h>
 
 #include "services/alignment/engine/util.h"
-
-struct ZSTD_CCtx_s;
-struct ZSTD_DCtx_s;
-struct ZSTD_CDict_s;
-struct ZSTD_DDict_s;
+#include "services/alignment/engine/zstd_util.h"
 
 namespace concord::alignment::engine {
 
@@ -116,22 +112,9 @@ class ColdStore {
     static std::string_view K(std::string_view k) { return k; }
     static std::string_view K(const Ptr& e) { return e->key(); }
   };
-  struct FreeCCtx {
-    void operator()(ZSTD_CCtx_s* p) const;
-  };
-  struct FreeDCtx {
-    void operator()(ZSTD_DCtx_s* p) const;
-  };
-  struct FreeCDict {
-    void operator()(ZSTD_CDict_s* p) const;
-  };
-  struct FreeDDict {
-    void operator()(ZSTD_DDict_s* p) const;
-  };
-
   struct Trained {
-    std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict;
-    std::unique_ptr<ZSTD_DDict_s, FreeDDict> ddict;
+    ZstdPtr<ZSTD_CDict_s> cdict;
+    ZstdPtr<ZSTD_DDict_s> ddict;
   };
   void Store(std::string_view key, Micros timer_due, std::string_view checkpoint, const Summary& summary);
   void StartTraining();
@@ -146,10 +129,10 @@ class ColdStore {
   size_t next_training_ = kFirstTraining;  // 0: no more
   int trainings_ = 0;
   std::future<Trained> training_;
-  std::unique_ptr<ZSTD_CCtx_s, FreeCCtx> cctx_;  // compresses with the newest dictionary
-  std::unique_ptr<ZSTD_CDict_s, FreeCDict> cdict_;
-  std::vector<std::unique_ptr<ZSTD_DDict_s, FreeDDict>> ddicts_;  // every dictionary trained (<= 3), oldest first
-  mutable std::unique_ptr<ZSTD_DCtx_s, FreeDCtx> dctx_;
+  ZstdPtr<ZSTD_CCtx_s> cctx_;  // compresses with the newest dictionary
+  ZstdPtr<ZSTD_CDict_s> cdict_;
+  std::vector<ZstdPtr<ZSTD_DDict_s>> ddicts_;  // every dictionary trained (<= 3), oldest first
+  mutable ZstdPtr<ZSTD_DCtx_s> dctx_;
   std::vector<std::string> uncompressed_;  // keys stored before the first dictionary (CompressSome)
   size_t uncompressed_at_ = 0;
 };
