@@ -252,16 +252,33 @@ void PrintLatency(const char* extra, Percentiles& p, long long produced, double 
 // Paces `total` calls of send(i) at `rate` per second, waking at most once per `tick`: a
 // sleep per record (10k wake-ups a second) cost this tool ~45% of a core, taken from the broker
 // and the service it measures. Each record's time is still taken when it is sent.
+// `late` (optional) gets how late each sleep ended, in ms: time the thread waited for a core
+// after its timer fired. It measures the machine, not Kafka: a stall that every process on it
+// saw, the broker's and the service's threads included.
 template <typename F>
-double Paced(long long total, double rate, F send, std::chrono::microseconds tick = std::chrono::milliseconds(1)) {
+double Paced(long long total, double rate, F send, Percentiles* late = nullptr,
+             std::chrono::microseconds tick = std::chrono::milliseconds(1)) {
   auto t0 = Clock::now();
   for (long long i = 0; i < total; ++i) {
     auto due = t0 + std::chrono::nanoseconds(static_cast<long long>(i * 1e9 / rate));
     auto now = Clock::now();
-    if (due > now) std::this_thread::sleep_until(std::max(due, now + tick));
+    if (due > now) {
+      const auto wake = std::max(due, now + tick);
+      std::this_thread::sleep_until(wake);
+      if (late) late->v.push_back(std::chrono::duration<double, std::milli>(Clock::now() - wake).count());
+    }
     send(i);
   }
   return Seconds(Clock::now() - t0);
+}
+
+// The pacing thread's late wake-ups as JSON fields (a trailing comma, for PrintLatency's extra).
+std::string PacerFields(Percentiles& late) {
+  const auto over = std::count_if(late.v.begin(), late.v.end(), [](double ms) { return ms >= 5; });
+  char out[160];
+  std::snprintf(out, sizeof out, "\"pacer_late_p99_ms\":%.3f,\"pacer_late_max_ms\":%.3f,\"pacer_late_over_5ms\":%lld,",
+                late.At(0.99), late.At(1.0), static_cast<long long>(over));
+  return out;
 }
 
 std::unique_ptr<kafka::Consumer> TailConsumer(const std::string& brokers, std::vector<std::string> topics,
@@ -309,8 +326,10 @@ int Latency(const Args& a) {
   long long warmup = 0;
   Percentiles lat, in_service, after_publish;
   std::map<std::string, Percentiles> by_type;  // diagnostics on stderr: which detector is slow
-  // CONCORD_BENCH_LATENCY_DUMP=<file>: "<evidence time since start, s> <latency, ms>" per finding.
+  // CONCORD_BENCH_LATENCY_DUMP=<file>: "<evidence time since start, s> <latency, ms> <evidence ->
+  // published, ms> <published -> read, ms>" per finding (the last two -1 without a detected_at).
   FILE* dump = std::getenv("CONCORD_BENCH_LATENCY_DUMP") ? std::fopen(std::getenv("CONCORD_BENCH_LATENCY_DUMP"), "w") : nullptr;
+  if (dump) std::fprintf(dump, "# start %.6f (wall clock, s)\n", start_us / 1e6);  // to line it up with other traces
   long long findings_seen = 0;
   std::thread reader([&] {
     auto quiet_since = Clock::now();
@@ -335,27 +354,34 @@ int Latency(const Args& a) {
       ++findings_seen;
       lat.v.push_back((now - ev_us) / 1000.0);
       // The split: evidence -> the service publishes (its detected_at), and publish -> read here.
+      double to_publish = -1, after = -1;
       if (f.has_detected_at()) {
         int64_t at_us = eng::ToMicros(f.detected_at());
-        in_service.v.push_back((at_us - ev_us) / 1000.0);
-        after_publish.v.push_back((now - at_us) / 1000.0);
+        to_publish = (at_us - ev_us) / 1000.0;
+        after = (now - at_us) / 1000.0;
+        in_service.v.push_back(to_publish);
+        after_publish.v.push_back(after);
       }
       by_type[concord::alignment::v1::FindingType_Name(f.type())].v.push_back((now - ev_us) / 1000.0);
-      if (dump) std::fprintf(dump, "%.3f %.3f\n", (ev_us - start_us) / 1e6, (now - ev_us) / 1000.0);
+      if (dump) std::fprintf(dump, "%.3f %.3f %.3f %.3f\n", (ev_us - start_us) / 1e6, (now - ev_us) / 1000.0, to_publish, after);
     }
   });
   std::vector<ev::Event> story;
   size_t step = 0;
   long long customer = first_customer;
-  double secs = Paced(total, rate, [&](long long) {
-    if (step >= story.size()) {
-      story = Story(static_cast<size_t>(customer++), [](int) { return eng::Micros(0); });
-      step = 0;
-    }
-    auto& e = story[step++];
-    eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
-    Produce(*producer, Encode(e, mkt, sales), d);
-  });
+  Percentiles late;
+  double secs = Paced(
+      total, rate,
+      [&](long long) {
+        if (step >= story.size()) {
+          story = Story(static_cast<size_t>(customer++), [](int) { return eng::Micros(0); });
+          step = 0;
+        }
+        auto& e = story[step++];
+        eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
+        Produce(*producer, Encode(e, mkt, sales), d);
+      },
+      &late);
   (void)producer->Flush(30s);
   done = true;
   reader.join();
@@ -371,7 +397,7 @@ int Latency(const Args& a) {
                 "\"to_publish_p99_ms\":%.3f,\"after_publish_p50_ms\":%.3f,\"after_publish_p99_ms\":%.3f,",
                 findings_seen, warmup, customer - first_customer, in_service.At(0.5), in_service.At(0.99),
                 after_publish.At(0.5), after_publish.At(0.99));
-  PrintLatency(extra, lat, total, secs);
+  PrintLatency((extra + PacerFields(late)).c_str(), lat, total, secs);
   return 0;
 }
 
@@ -418,24 +444,28 @@ int Roundtrip(const Args& a) {
   std::vector<ev::Event> story;
   size_t step = 0;
   long long customer = 20000000;
-  double secs = Paced(total, rate, [&](long long) {
-    if (step >= story.size()) {
-      story = Story(static_cast<size_t>(customer++), [](int) { return eng::Micros(0); });
-      step = 0;
-    }
-    auto& e = story[step++];
-    eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
-    auto r = Encode(e, mkt, sales);
-    r.headers.push_back({"bench_ts_us", std::to_string(WallMicros())});
-    Produce(*producer, r, d);
-  });
+  Percentiles late;
+  double secs = Paced(
+      total, rate,
+      [&](long long) {
+        if (step >= story.size()) {
+          story = Story(static_cast<size_t>(customer++), [](int) { return eng::Micros(0); });
+          step = 0;
+        }
+        auto& e = story[step++];
+        eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
+        auto r = Encode(e, mkt, sales);
+        r.headers.push_back({"bench_ts_us", std::to_string(WallMicros())});
+        Produce(*producer, r, d);
+      },
+      &late);
   (void)producer->Flush(30s);
   done = true;
   reader.join();
   (void)tail->Close();
   char extra[64];
   std::snprintf(extra, sizeof extra, "\"warmup_samples\":%lld,", warmup);
-  PrintLatency(extra, lat, total, secs);
+  PrintLatency((extra + PacerFields(late)).c_str(), lat, total, secs);
   return 0;
 }
 

@@ -8,6 +8,7 @@ shared broker on 9092 and its topics are never touched. Redis: the shared local 
 key under a run-unique prefix (concord:bench:<run>), deleted at the end.
 """
 import argparse
+import datetime
 import json
 import os
 import re
@@ -112,6 +113,19 @@ class BenchKafka:
     def stop(self):
         subprocess.run([str(ROOT / "scripts/infra"), "stop-kafka"], env=self.env, stdout=sys.stderr, stderr=sys.stderr)
         shutil.rmtree(OUT / "infra", ignore_errors=True)
+
+    def gc_cycles(self, t0, t1):
+        """The broker's garbage collections that ended between two time.time() readings (its JVM
+        logs them, scripts/infra): ZGC's cycles, or another collector's pauses."""
+        n = 0
+        for log in sorted((OUT / "infra" / "kafka").glob("gc.log*")):
+            for line in log.read_text(errors="replace").splitlines():
+                m = re.match(r"\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)([+-]\d{4})\]", line)
+                if not m or not ("Garbage Collection (" in line or " Pause " in line):
+                    continue
+                at = datetime.datetime.strptime(m.group(1) + m.group(2), "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
+                n += t0 <= at <= t1
+        return n
 
     def create(self, *names, partitions=None):
         from confluent_kafka.admin import NewTopic
@@ -504,8 +518,10 @@ def bench_latency(a, kafka, redis, run, logs):
     # first tens of seconds, which would otherwise land on whichever run comes first.
     tool("roundtrip", "--brokers", kafka.brokers, "--topic", rt_topic, "--rate", a.rate, "--seconds",
          min(10, a.latency_seconds), "--group", f"concord-bench-{run}-warmup")
+    t0 = time.time()
     rt = tool("roundtrip", "--brokers", kafka.brokers, "--topic", rt_topic, "--rate", a.rate, "--seconds",
               a.latency_seconds, "--group", f"concord-bench-{run}-rt")
+    rt["broker_gcs"] = kafka.gc_cycles(t0, time.time())
     for grace in a.graces:
         tag = f"{run}-lat{grace}"
         findings = f"concord.bench.{run}.findings.lat{grace}"
@@ -518,10 +534,12 @@ def bench_latency(a, kafka, redis, run, logs):
             time.sleep(0.5)
             rewrite_aof_now(redis, a.timeout)  # as in the other stages: a fork in the window is counted
             forks0 = redis_stats(redis)
+            t0 = time.time()
             lt = tool("latency", "--brokers", kafka.brokers, "--marketing", MKT, "--sales", SALES, "--findings", findings,
                       "--rate", a.rate, "--seconds", a.latency_seconds, "--group", f"concord-bench-{tag}-tail",
                       "--first-customer", 10_000_000 + grace * 100_000)
             lt["redis_forks"] = forks_between(forks0, redis_stats(redis))
+            lt["broker_gcs"] = kafka.gc_cycles(t0, time.time())
             res[grace] = lt
             # Where the time went, from the service's own histograms: the event's age when the
             # engine ran it (input side), and last evidence -> publication (whole path).
@@ -549,6 +567,14 @@ def bench_latency(a, kafka, redis, run, logs):
                          f", published -> read {lt['after_publish_p50_ms']:.1f} / {lt['after_publish_p99_ms']:.1f} ms")
                 note += "; " + "; ".join(f"{k}: {shares(h)}" for k, h in splits[grace].items())
                 note += f"; Redis forks (AOF rewrites) meanwhile: {lt['redis_forks']}"
+                # The machine's stalls, beside the round trip's: how late the load tool's pacing
+                # thread woke (it waits for a core like every other thread), and the broker's
+                # garbage collections (a ZGC cycle keeps one of the cores busy for ~50-100 ms).
+                note += (f"; machine stalls (the load tool's pacing thread woke late) p99 / max "
+                         f"{lt['pacer_late_p99_ms']:.1f} / {lt['pacer_late_max_ms']:.1f} ms, {lt['pacer_late_over_5ms']} "
+                         f"times by >= 5 ms, broker GC cycles {lt['broker_gcs']} (round trip run: "
+                         f"{rt['pacer_late_p99_ms']:.1f} / {rt['pacer_late_max_ms']:.1f} ms, {rt['pacer_late_over_5ms']} "
+                         f"times, {rt['broker_gcs']} GC cycles)")
             result(f"{label} {q}", lt[key], "ms", rt[rt_key], f"produce->consume {q}", target, passed, note=note)
     return rt
 
