@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "common/logging/log.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::auth {
 
@@ -168,6 +169,7 @@ void Authorizer::Reload() {
 void Authorizer::Start() {
   if (!enabled() || reloader_.joinable()) return;
   reloader_ = std::thread([this] {
+    thread::SetName("authz-reload");
     std::unique_lock lock(mu_);
     while (!stop_) {
       cv_.wait_for(lock, options_.reload_interval, [this] { return stop_; });

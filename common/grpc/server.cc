@@ -6,6 +6,7 @@
 #include <absl/synchronization/mutex.h>
 
 #include "common/logging/log.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::grpcserver {
 
@@ -48,6 +49,7 @@ absl::Status Server::Start() {
   log::Info("grpc server listening", {{"address", options_.listen}, {"port", port_}});
   CheckReadiness();
   readiness_thread_ = std::thread([this] {
+    thread::SetName("grpc-readiness");
     std::unique_lock lock(mu_);
     while (!shutting_down_.load()) {
       cv_.wait_for(lock, options_.readiness_interval);

@@ -4,6 +4,7 @@
 
 #include "common/kafka/security.h"
 #include "common/logging/log.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::kafka {
 
@@ -38,6 +39,7 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(const ProducerOptions
   if (!rk.ok()) return absl::Status(rk.status().code(), absl::StrCat("kafka producer: ", rk.status().message()));
   p->rk_ = std::move(*rk);
   p->poller_ = std::thread([raw = p.get()] {
+    thread::SetName("kafka-reports");  // delivery reports
     while (!raw->stop_.load()) rd_kafka_poll(raw->rk_.get(), 100);
   });
   return p;

@@ -1,4 +1,5 @@
 #include "common/metrics/admin_server.h"
+#include "common/thread/thread_name.h"
 
 #include <httplib.h>
 
@@ -32,7 +33,10 @@ bool AdminServer::Start(const std::string& listen) {
     if (!server_->bind_to_port(host, port)) return false;
     port_ = port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    thread::SetName("admin-http");
+    server_->listen_after_bind();
+  });
   return true;
 }
 

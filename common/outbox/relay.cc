@@ -6,6 +6,7 @@
 
 #include "common/logging/log.h"
 #include "common/outbox/store.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::outbox {
 namespace {
@@ -64,7 +65,10 @@ void Relay::Start() {
     log::Warn("outbox relay disabled: events stay in Redis until a relay runs", {{"prefix", options_.prefix}});
     return;
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    thread::SetName("outbox-relay");
+    Run();
+  });
 }
 
 void Relay::Stop(std::chrono::milliseconds drain) {

@@ -1,7 +1,7 @@
 #include "common/redis/async_client.h"
+#include "common/thread/thread_name.h"
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -225,7 +225,7 @@ absl::Status AsyncClient::ReadRepliesLocked(std::deque<Group>& finished) {
 }
 
 void AsyncClient::Run() {
-  pthread_setname_np(pthread_self(), "redis-io");
+  thread::SetName("redis-io");
   while (true) {
     std::deque<Group> finished;  // answered: their callbacks run after the lock is released
     std::deque<Group> failed;

@@ -1,4 +1,5 @@
 #include "common/writes/executor.h"
+#include "common/thread/thread_name.h"
 
 #include <algorithm>
 
@@ -7,6 +8,7 @@ namespace concord::writes {
 Executor::Executor(int threads) {
   for (int i = 0; i < std::max(1, threads); ++i) {
     threads_.emplace_back([this] {
+      thread::SetName("writes-worker");
       while (true) {
         std::function<void()> task;
         {

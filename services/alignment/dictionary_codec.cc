@@ -8,6 +8,7 @@
 #include <zstd.h>
 
 #include "common/logging/log.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::alignment {
 
@@ -132,7 +133,10 @@ void DictionaryCompressor::Start() {
     stop_ = false;
     collecting_ = !ready_.load();
   }
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    thread::SetName("align-dict");  // obtains or trains the compression dictionary
+    Run();
+  });
 }
 
 void DictionaryCompressor::Stop() {

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "common/logging/log.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::alignment {
 
@@ -37,6 +38,7 @@ absl::Status PlaybookWatcher::Sync() {
 
 void PlaybookWatcher::Start() {
   thread_ = std::thread([this] {
+    thread::SetName("playbook-watch");
     while (!stop_) {
       for (auto waited = std::chrono::milliseconds(0); waited < interval_ && !stop_; waited += std::chrono::milliseconds(100)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -12,6 +12,7 @@
 #include "common/kafka/cloudevents.h"
 #include "common/logging/log.h"
 #include "common/malloc/heap.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::alignment {
 
@@ -125,7 +126,10 @@ absl::Status Processor::Start() {
   consumer_ = std::move(*c);
   running_ = true;
   writer_.Start();
-  thread_ = std::thread([this] { Run(); });
+  thread_ = std::thread([this] {
+    thread::SetName("align-read");
+    Run();
+  });
   return absl::OkStatus();
 }
 

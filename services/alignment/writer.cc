@@ -9,6 +9,7 @@
 
 #include "common/kafka/cloudevents.h"
 #include "common/logging/log.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::alignment {
 
@@ -105,8 +106,14 @@ void Writer::Start() {
   quit_ = false;
   finding_compressor_.Start();
   checkpoint_compressor_.Start();
-  publisher_ = std::thread([this] { PublishLoop(); });
-  checkpointer_ = std::thread([this] { CheckpointLoop(); });
+  publisher_ = std::thread([this] {
+    thread::SetName("align-publish");
+    PublishLoop();
+  });
+  checkpointer_ = std::thread([this] {
+    thread::SetName("align-checkpt");
+    CheckpointLoop();
+  });
 }
 
 void Writer::Stop() {

@@ -13,6 +13,7 @@
 #include "common/writes/status.h"
 #include "common/writes/strings.h"
 #include "common/writes/validation.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::alignment::api {
 
@@ -164,7 +165,12 @@ absl::Status AlignmentApi::Start() {
     }
   }
   stopping_ = false;
-  if (!relay_.joinable()) relay_ = std::thread([this] { RelayLoop(); });
+  if (!relay_.joinable()) {
+    relay_ = std::thread([this] {
+      thread::SetName("api-relay");
+      RelayLoop();
+    });
+  }
   return absl::OkStatus();
 }
 

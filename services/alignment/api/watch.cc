@@ -12,6 +12,7 @@
 #include "common/writes/strings.h"
 #include "common/writes/validation.h"
 #include "services/alignment/api/alignment_api.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::alignment::api {
 
@@ -61,7 +62,10 @@ class WatchReactor final : public grpc::ServerWriteReactor<v1::WatchFindingsResp
     }
     counted_ = true;
     api_->watchers_gauge_->Set(api_->watchers_.load());
-    worker_ = std::thread([this] { Run(); });
+    worker_ = std::thread([this] {
+      thread::SetName("watch-findings");
+      Run();
+    });
   }
 
   void OnWriteDone(bool ok) override {

@@ -11,6 +11,7 @@
 #include <zstd.h>
 
 #include "common/malloc/heap.h"
+#include "common/thread/thread_name.h"
 
 namespace concord::alignment::engine {
 namespace {
@@ -127,7 +128,10 @@ void ColdStore::StartTraining() {
   }
   auto train = [samples, sizes, background = background_]() -> Trained {
     // ~0.1 s of CPU, not taken from the caller's thread.
-    if (background) LowestPriority();
+    if (background) {
+      thread::SetName("cold-train");
+      LowestPriority();
+    }
     const std::string dict = TrainDictionary(*samples, *sizes, kDictionaryBytes);
     Trained t;
     if (dict.empty()) return t;  // too little to learn from: as before
