@@ -281,6 +281,28 @@ std::string PacerFields(Percentiles& late) {
   return out;
 }
 
+// The latency runs' records: one customer's story after another, each event stamped with the
+// time it is sent (as live events are).
+class LiveStories {
+ public:
+  explicit LiveStories(long long first_customer) : first_(first_customer), next_(first_customer) {}
+  ev::Event& Next() {
+    if (step_ >= story_.size()) {
+      story_ = Story(static_cast<size_t>(next_++), [](int) { return eng::Micros(0); });
+      step_ = 0;
+    }
+    auto& e = story_[step_++];
+    eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
+    return e;
+  }
+  long long customers() const { return next_ - first_; }
+
+ private:
+  long long first_, next_;
+  std::vector<ev::Event> story_;
+  size_t step_ = 0;
+};
+
 std::unique_ptr<kafka::Consumer> TailConsumer(const std::string& brokers, std::vector<std::string> topics,
                                               const std::string& group) {
   auto c = kafka::Consumer::Create({.brokers = brokers,
@@ -366,22 +388,9 @@ int Latency(const Args& a) {
       if (dump) std::fprintf(dump, "%.3f %.3f %.3f %.3f\n", (ev_us - start_us) / 1e6, (now - ev_us) / 1000.0, to_publish, after);
     }
   });
-  std::vector<ev::Event> story;
-  size_t step = 0;
-  long long customer = first_customer;
+  LiveStories stories(first_customer);
   Percentiles late;
-  double secs = Paced(
-      total, rate,
-      [&](long long) {
-        if (step >= story.size()) {
-          story = Story(static_cast<size_t>(customer++), [](int) { return eng::Micros(0); });
-          step = 0;
-        }
-        auto& e = story[step++];
-        eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
-        Produce(*producer, Encode(e, mkt, sales), d);
-      },
-      &late);
+  double secs = Paced(total, rate, [&](long long) { Produce(*producer, Encode(stories.Next(), mkt, sales), d); }, &late);
   (void)producer->Flush(30s);
   done = true;
   reader.join();
@@ -395,7 +404,7 @@ int Latency(const Args& a) {
   std::snprintf(extra, sizeof extra,
                 "\"findings\":%lld,\"warmup_samples\":%lld,\"customers\":%lld,\"to_publish_p50_ms\":%.3f,"
                 "\"to_publish_p99_ms\":%.3f,\"after_publish_p50_ms\":%.3f,\"after_publish_p99_ms\":%.3f,",
-                findings_seen, warmup, customer - first_customer, in_service.At(0.5), in_service.At(0.99),
+                findings_seen, warmup, stories.customers(), in_service.At(0.5), in_service.At(0.99),
                 after_publish.At(0.5), after_publish.At(0.99));
   PrintLatency((extra + PacerFields(late)).c_str(), lat, total, secs);
   return 0;
@@ -441,20 +450,12 @@ int Roundtrip(const Args& a) {
       lat.v.push_back((now - sent_us) / 1000.0);
     }
   });
-  std::vector<ev::Event> story;
-  size_t step = 0;
-  long long customer = 20000000;
+  LiveStories stories(20000000);
   Percentiles late;
   double secs = Paced(
       total, rate,
       [&](long long) {
-        if (step >= story.size()) {
-          story = Story(static_cast<size_t>(customer++), [](int) { return eng::Micros(0); });
-          step = 0;
-        }
-        auto& e = story[step++];
-        eng::SetTimestamp(WallMicros(), e.mutable_occurred_at());
-        auto r = Encode(e, mkt, sales);
+        auto r = Encode(stories.Next(), mkt, sales);
         r.headers.push_back({"bench_ts_us", std::to_string(WallMicros())});
         Produce(*producer, r, d);
       },

@@ -7,24 +7,24 @@
 namespace concord::thread {
 namespace {
 
-TEST(ThreadNameTest, NamesTheCallingThreadOnly) {
-  const std::string before = Name();
+// The name a new thread has after SetName(name).
+std::string NamedInANewThread(std::string_view name) {
   std::string inside;
   std::thread([&] {
-    SetName("align-read");
+    SetName(name);
     inside = Name();
   }).join();
-  EXPECT_EQ(inside, "align-read");
+  return inside;
+}
+
+TEST(ThreadNameTest, NamesTheCallingThreadOnly) {
+  const std::string before = Name();
+  EXPECT_EQ(NamedInANewThread("align-read"), "align-read");
   EXPECT_EQ(Name(), before);
 }
 
 TEST(ThreadNameTest, KeepsTheFirstFifteenBytesOfALongerName) {
-  std::string inside;
-  std::thread([&] {
-    SetName("a-name-longer-than-fifteen-bytes");
-    inside = Name();
-  }).join();
-  EXPECT_EQ(inside, "a-name-longer-t");
+  EXPECT_EQ(NamedInANewThread("a-name-longer-than-fifteen-bytes"), "a-name-longer-t");
 }
 
 }  // namespace
