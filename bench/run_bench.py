@@ -806,13 +806,28 @@ class WriteService:
 
 
 class Noop:
-    """The baseline: `concord-write-bench noop`, the same RPCs on common/grpc answering at once."""
+    """The baseline: `concord-write-bench noop`, the same RPCs on common/grpc answering at once.
+    `extra` selects the grpc-api stage's variants (--api async, --finish-via thread)."""
 
-    def __init__(self, log_dir, name):
+    def __init__(self, log_dir, name, extra=()):
         self.port = free_port()
         self.log = open(log_dir / f"noop-{name}.log", "ab")
-        self.proc = subprocess.Popen([str(BIN / "concord-write-bench"), "noop", "--listen", f"127.0.0.1:{self.port}"],
-                                     stdout=subprocess.DEVNULL, stderr=self.log)
+        self.proc = subprocess.Popen([str(BIN / "concord-write-bench"), "noop", "--listen", f"127.0.0.1:{self.port}",
+                                      *extra], stdout=subprocess.DEVNULL, stderr=self.log)
+
+    def cpu_and_switches(self):
+        """(CPU seconds, context switches of all threads) so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        switches = 0
+        for t in os.listdir(f"/proc/{self.proc.pid}/task"):
+            try:
+                with open(f"/proc/{self.proc.pid}/task/{t}/status") as f:
+                    switches += sum(int(l.split()[1]) for l in f if "_ctxt_switches" in l)
+            except OSError:
+                pass  # a thread that just ended
+        return cpu, switches
 
     @property
     def address(self):
@@ -892,8 +907,8 @@ def rewrite_aof_now(redis, timeout):
     t0 = time.monotonic()
     try:
         redis.cmd("BGREWRITEAOF")
-    except RuntimeError as e:  # one already running (or scheduled): wait for it instead
-        log(f"BGREWRITEAOF: {e}")
+    except RuntimeError as e:  # one already running (or scheduled): its AOF is as compact; wait for it
+        log(f"BGREWRITEAOF: a rewrite was already running, waiting for it to end ({e})")
     while time.monotonic() - t0 < timeout:
         p = redis_stats(redis, "persistence")
         if p.get("aof_rewrite_in_progress") == "0" and p.get("aof_rewrite_scheduled") == "0":
@@ -994,6 +1009,42 @@ def bench_write(a, kafka, redis, run, logs):
                 f"{check['duplicates']} duplicates read")
 
 
+GRPC_API_VARIANTS = (
+    ("callback API, finished in the handler", ()),
+    ("callback API, finished from another thread", ("--finish-via", "thread")),
+    ("async CQ API (1 thread), finished in the handler", ("--api", "async")),
+    ("async CQ API (1 thread), finished from another thread", ("--api", "async", "--finish-via", "thread")),
+)
+
+
+def bench_grpc_api(a, run, logs):
+    """Not a target: what one call costs the server on each gRPC API this build can use, with the
+    response sent from the handler's thread or from another one (as the services send theirs from
+    their Redis I/O thread). The same no-op RPCs and load client as the write path's baseline; CPU
+    and context switches of the two no-op servers per call, at saturation and at a fixed rate."""
+    base = {}
+    for mode, rate in (("saturate", None), ("rate", a.grpc_api_rate)):
+        for label, extra in GRPC_API_VARIANTS:
+            noops = [Noop(logs, f"{run}-api-{n}", extra) for n in ("marketing", "sales")]
+            try:
+                time.sleep(0.5)  # the servers bind their ports
+                before = [n.cpu_and_switches() for n in noops]
+                r = write_load(a, noops[0].address, noops[1].address, mode, f"{run}-api-{mode}", rate=rate)
+                after = [n.cpu_and_switches() for n in noops]
+            finally:
+                for n in noops:
+                    n.stop()
+            calls = r["sent"] or 1  # the counters span warm-up and window alike
+            cpu_us = sum(x[0] - b[0] for x, b in zip(after, before)) * 1e6 / calls
+            switches = sum(x[1] - b[1] for x, b in zip(after, before)) / calls
+            at = "saturation" if rate is None else f"{rate:,} req/s"
+            base.setdefault(at, cpu_us)
+            result(f"grpc api: {label}, server CPU per call at {at}", cpu_us, "us", base[at],
+                   "callback API, finished in the handler",
+                   note=f"{r['req_per_s']:,.0f} req/s, p99 {r['p99_ms']:.2f} ms, {switches:.1f} context switches "
+                        f"per call (both servers, all threads); {r['errors']} errors")
+
+
 PRE_FILL_ENDS = {}
 # A private copy: other people's builds in the same build dir may relink the binary mid-run.
 ALIGNMENT_BIN = OUT / "concord-alignment"
@@ -1027,7 +1078,10 @@ def main():
     ap.add_argument("--write-rate", type=float, default=0,
                     help="req/s of the fixed-rate write run (default 0: half the saturation rate); to compare two "
                          "builds' tails at the same load")
-    ap.add_argument("--only", default="engine,latency,throughput,write", help="comma-separated subset")
+    ap.add_argument("--grpc-api-rate", type=int, default=10000, help="req/s of the grpc-api stage's fixed-rate runs")
+    ap.add_argument("--only", default="engine,latency,throughput,write",
+                    help="comma-separated subset; grpc-api (what a call costs on each gRPC API, no target) runs "
+                         "only when named")
     ap.add_argument("--timeout", type=int, default=600)
     a = ap.parse_args()
     if a.smoke:
@@ -1052,6 +1106,8 @@ def main():
                          OUT / f"concord-{name}")
     if "engine" in only:
         bench_engine(a)
+    if "grpc-api" in only:
+        bench_grpc_api(a, run, logs)
     kafka = redis = None
     if only & {"latency", "throughput", "write"}:
         global REDIS_PORT

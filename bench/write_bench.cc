@@ -7,6 +7,8 @@
 //           event id of every acknowledged write to --ids-out.
 //   noop    the baseline: MarketingService and SalesService on common/grpc's server (callback
 //           API, same message types) answering the same RPCs at once, without storage.
+//           --api async (gRPC's completion-queue API) and --finish-via thread (the response
+//           sent from another thread) are the grpc-api stage's variants.
 //   verify  reads the two event topics (a consumer group the harness placed where the run
 //           began) until every event id of --ids is found, or nothing new arrives for --idle-s.
 // load and verify print ONE JSON object on stdout (the harness parses it); logs go to stderr.
@@ -18,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -27,6 +30,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include <absl/synchronization/mutex.h>
 #include <grpcpp/grpcpp.h>
 #include <nlohmann/json.hpp>
 
@@ -464,69 +468,232 @@ int LoadCmd(const Args& a) {
 // noop: the same RPCs answered at once (a response of the same shape, built from the request)
 // =============================================================================================
 
+// --finish-via thread: every call is finished from one other thread, as the services finish
+// theirs from their Redis I/O thread (the grpc-api stage measures what that hand-over costs).
+class Finisher {
+ public:
+  void Start() {
+    thread_ = std::thread([this] {
+      std::vector<std::function<void()>> batch;
+      for (;;) {
+        {
+          std::unique_lock lock(mu_);
+          cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+          if (stop_ && queue_.empty()) return;
+          batch.swap(queue_);
+        }
+        for (auto& f : batch) f();
+        batch.clear();
+      }
+    });
+    on_ = true;
+  }
+  void Stop() {
+    if (!on_) return;
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  bool on() const { return on_; }
+  void Push(std::function<void()> f) {
+    bool wake;
+    {
+      std::lock_guard lock(mu_);
+      wake = queue_.empty();
+      queue_.push_back(std::move(f));
+    }
+    if (wake) cv_.notify_one();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::function<void()>> queue_;
+  bool stop_ = false, on_ = false;
+  std::thread thread_;
+};
+Finisher g_finisher;
+
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx) {
   auto* r = ctx->DefaultReactor();
-  r->Finish(grpc::Status::OK);
+  if (g_finisher.on()) {
+    g_finisher.Push([r] { r->Finish(grpc::Status::OK); });
+  } else {
+    r->Finish(grpc::Status::OK);
+  }
   return r;
+}
+
+void Answer(const mv1::CaptureLeadRequest* req, mv1::CaptureLeadResponse* resp) {
+  auto* l = resp->mutable_lead();
+  l->set_id("lead-" + req->request_id());
+  *l->mutable_person() = req->person();
+  l->set_industry(req->industry());
+  l->set_region(req->region());
+  l->set_country(req->country());
+  l->set_version(1);
+  resp->set_event_id(req->request_id());
+}
+
+void Answer(const mv1::ScoreLeadRequest* req, mv1::ScoreLeadResponse* resp) {
+  auto* l = resp->mutable_lead();
+  l->set_id(req->lead_id());
+  l->set_score(req->score());
+  *l->mutable_score_reasons() = req->reasons();
+  resp->set_event_id(req->request_id());
+}
+
+void Answer(const sv1::CreateAccountRequest* req, sv1::CreateAccountResponse* resp) {
+  auto* acct = resp->mutable_account();
+  acct->set_id("acct-" + req->request_id());
+  acct->set_name(req->name());
+  acct->set_website(req->website());
+  acct->set_industry(req->industry());
+  acct->set_region(req->region());
+  acct->set_country(req->country());
+  acct->set_employee_count(req->employee_count());
+  acct->set_version(1);
+  resp->set_event_id(req->request_id());
+}
+
+void Answer(const sv1::UpdateAccountRequest* req, sv1::UpdateAccountResponse* resp) {
+  auto* acct = resp->mutable_account();
+  acct->set_id(req->account_id());
+  acct->set_industry(req->industry());
+  acct->set_employee_count(req->employee_count());
+  resp->set_event_id(req->request_id());
 }
 
 class NoopMarketing final : public mv1::MarketingService::CallbackService {
  public:
   grpc::ServerUnaryReactor* CaptureLead(grpc::CallbackServerContext* ctx, const mv1::CaptureLeadRequest* req,
                                         mv1::CaptureLeadResponse* resp) override {
-    auto* l = resp->mutable_lead();
-    l->set_id("lead-" + req->request_id());
-    *l->mutable_person() = req->person();
-    l->set_industry(req->industry());
-    l->set_region(req->region());
-    l->set_country(req->country());
-    l->set_version(1);
-    resp->set_event_id(req->request_id());
+    Answer(req, resp);
     return Done(ctx);
   }
   grpc::ServerUnaryReactor* ScoreLead(grpc::CallbackServerContext* ctx, const mv1::ScoreLeadRequest* req,
                                       mv1::ScoreLeadResponse* resp) override {
-    auto* l = resp->mutable_lead();
-    l->set_id(req->lead_id());
-    l->set_score(req->score());
-    *l->mutable_score_reasons() = req->reasons();
-    resp->set_event_id(req->request_id());
+    Answer(req, resp);
     return Done(ctx);
   }
-
 };
 
 class NoopSales final : public sv1::SalesService::CallbackService {
  public:
   grpc::ServerUnaryReactor* CreateAccount(grpc::CallbackServerContext* ctx, const sv1::CreateAccountRequest* req,
                                           sv1::CreateAccountResponse* resp) override {
-    auto* acct = resp->mutable_account();
-    acct->set_id("acct-" + req->request_id());
-    acct->set_name(req->name());
-    acct->set_website(req->website());
-    acct->set_industry(req->industry());
-    acct->set_region(req->region());
-    acct->set_country(req->country());
-    acct->set_employee_count(req->employee_count());
-    acct->set_version(1);
-    resp->set_event_id(req->request_id());
+    Answer(req, resp);
     return Done(ctx);
   }
   grpc::ServerUnaryReactor* UpdateAccount(grpc::CallbackServerContext* ctx, const sv1::UpdateAccountRequest* req,
                                           sv1::UpdateAccountResponse* resp) override {
-    auto* acct = resp->mutable_account();
-    acct->set_id(req->account_id());
-    acct->set_industry(req->industry());
-    acct->set_employee_count(req->employee_count());
-    resp->set_event_id(req->request_id());
+    Answer(req, resp);
     return Done(ctx);
   }
-
 };
 
 std::atomic<bool> g_stop{false};
 
+// --api async: the same no-op on gRPC's asynchronous completion-queue API, served by
+// --cq-threads threads of its own (no callback threads handing the poller to each other), with
+// the server options of common/grpc that bear on speed (Abseil's deadlock detection off).
+class AsyncNoop {
+ public:
+  struct Tag {
+    virtual ~Tag() = default;
+    virtual void Proceed(bool ok) = 0;
+  };
+
+  template <typename Service, typename Req, typename Resp>
+  using RequestFn = void (Service::*)(grpc::ServerContext*, Req*, grpc::ServerAsyncResponseWriter<Resp>*,
+                                      grpc::CompletionQueue*, grpc::ServerCompletionQueue*, void*);
+
+  template <typename Service, typename Req, typename Resp>
+  struct Call final : Tag {
+    Call(Service* service, RequestFn<Service, Req, Resp> request, grpc::ServerCompletionQueue* cq)
+        : service(service), request(request), cq(cq), writer(&ctx) {
+      (service->*request)(&ctx, &req, &writer, cq, cq, this);
+    }
+    void Proceed(bool ok) override {
+      if (finished || !ok) {
+        delete this;
+        return;
+      }
+      new Call(service, request, cq);  // the next call of this method
+      Answer(&req, &resp);
+      finished = true;
+      if (g_finisher.on()) {
+        g_finisher.Push([this] { writer.Finish(resp, grpc::Status::OK, this); });
+      } else {
+        writer.Finish(resp, grpc::Status::OK, this);
+      }
+    }
+    Service* service;
+    RequestFn<Service, Req, Resp> request;
+    grpc::ServerCompletionQueue* cq;
+    grpc::ServerContext ctx;
+    Req req;
+    Resp resp;
+    grpc::ServerAsyncResponseWriter<Resp> writer;
+    bool finished = false;
+  };
+
+  int Run(const std::string& listen, int threads, int posted) {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);  // as grpcserver::Server
+    grpc::ServerBuilder b;
+    int port = 0;
+    b.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(&marketing_);
+    b.RegisterService(&sales_);
+    std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> cqs;
+    for (int i = 0; i < threads; ++i) cqs.push_back(b.AddCompletionQueue());
+    auto server = b.BuildAndStart();
+    if (!server) Die("cannot listen on " + listen);
+    for (auto& cq : cqs) {
+      for (int i = 0; i < posted; ++i) {
+        using M = mv1::MarketingService::AsyncService;
+        using S = sv1::SalesService::AsyncService;
+        new Call<M, mv1::CaptureLeadRequest, mv1::CaptureLeadResponse>(&marketing_, &M::RequestCaptureLead, cq.get());
+        new Call<M, mv1::ScoreLeadRequest, mv1::ScoreLeadResponse>(&marketing_, &M::RequestScoreLead, cq.get());
+        new Call<S, sv1::CreateAccountRequest, sv1::CreateAccountResponse>(&sales_, &S::RequestCreateAccount, cq.get());
+        new Call<S, sv1::UpdateAccountRequest, sv1::UpdateAccountResponse>(&sales_, &S::RequestUpdateAccount, cq.get());
+      }
+    }
+    std::vector<std::thread> workers;
+    for (auto& cq : cqs) {
+      workers.emplace_back([q = cq.get()] {
+        void* tag;
+        bool ok;
+        while (q->Next(&tag, &ok)) static_cast<Tag*>(tag)->Proceed(ok);
+      });
+    }
+    std::printf("{\"port\":%d}\n", port);
+    std::fflush(stdout);
+    while (!g_stop) std::this_thread::sleep_for(50ms);
+    server->Shutdown(std::chrono::system_clock::now() + 1s);
+    g_finisher.Stop();
+    for (auto& cq : cqs) cq->Shutdown();
+    for (auto& t : workers) t.join();
+    return 0;
+  }
+
+ private:
+  mv1::MarketingService::AsyncService marketing_;
+  sv1::SalesService::AsyncService sales_;
+};
+
+
+
 int NoopCmd(const Args& a) {
+  std::signal(SIGTERM, [](int) { g_stop = true; });
+  std::signal(SIGINT, [](int) { g_stop = true; });
+  if (a.Get("finish-via", "handler") == "thread") g_finisher.Start();
+  if (a.Get("api", "callback") == "async") {
+    return AsyncNoop().Run(a.Get("listen", "127.0.0.1:0"), a.Int("cq-threads", 1), a.Int("posted", 16));
+  }
   NoopMarketing marketing;
   NoopSales sales;
   concord::grpcserver::Server server({.listen = a.Get("listen", "127.0.0.1:0")});
@@ -535,10 +702,9 @@ int NoopCmd(const Args& a) {
   if (auto s = server.Start(); !s.ok()) Die(s.ToString());
   std::printf("{\"port\":%d}\n", server.port());
   std::fflush(stdout);
-  std::signal(SIGTERM, [](int) { g_stop = true; });
-  std::signal(SIGINT, [](int) { g_stop = true; });
   while (!g_stop) std::this_thread::sleep_for(50ms);
   server.Shutdown(1s);
+  g_finisher.Stop();
   return 0;
 }
 
