@@ -851,6 +851,9 @@ def write_load(a, marketing, sales, mode, tag, ids=None, rate=None, seconds=None
         cmd += ["--rate", f"{rate:.0f}"]
     if ids:
         cmd += ["--ids-out", ids]
+    if rate and os.environ.get("CONCORD_BENCH_WRITE_DUMP"):
+        # Diagnostics: every measured call's intended time and latency, to see when the tail happens.
+        cmd += ["--latency-dump", OUT / f"write-{tag}.lat"]
     r = subprocess.run(list(map(str, cmd)), stdout=subprocess.PIPE, stderr=sys.stderr, timeout=600)
     if r.returncode != 0:
         raise RuntimeError(f"concord-write-bench load {mode} exited {r.returncode}")
@@ -888,6 +891,14 @@ def redis_calls_between(before, after, per):
             d.append((usec - u0, k, calls - c0))
     d.sort(reverse=True)
     return ", ".join(f"{k.upper()} {n / per:.2f} ({u / n:.1f} us)" for u, k, n in d[:6])
+
+
+def sender_stalls(load):
+    """How late the open-loop load client's sender woke (a runnable thread waiting for a core)."""
+    if "sender_late_p99_ms" not in load:
+        return "not measured"
+    return (f"the load client's sender late p99 {load['sender_late_p99_ms']:.2f} / max {load['sender_late_max_ms']:.1f} ms, "
+            f"{load['sender_late_over_5ms']} times >= 5 ms")
 
 
 def forks_between(before, after):
@@ -1002,7 +1013,8 @@ def bench_write(a, kafka, redis, run, logs):
                note=f"open loop {rate:,.0f} req/s, latency from the intended send time; {errs(fixed)}; Redis forks "
                     f"(AOF rewrites) meanwhile: {forks_between(forks0, forks1)}"
                     f", latest {int(forks1.get('latest_fork_usec', 0)) / 1000:.1f} ms (AOF rewritten just before, "
-                    f"{rewrites[1]:.1f}s)")
+                    f"{rewrites[1]:.1f}s); machine stalls: {sender_stalls(fixed)} (no-op run: "
+                    f"{sender_stalls(base_fixed)})")
     result("write: acknowledged writes with their event on the topic", float(check["found"]), "events",
            float(check["expected"]), "acknowledged writes", "= all", check["missing"] == 0 and check["expected"] > 0,
            note=f"outbox drained {drained:.1f}s after the load (pending {pending}); "

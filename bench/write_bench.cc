@@ -3,8 +3,9 @@
 //           ScoreLead, CreateAccount, UpdateAccount; half creates, half updates of entities
 //           seeded first), closed loop (--mode saturate: --concurrency calls in flight) or open
 //           loop (--mode rate: --rate calls/s, latency from each call's INTENDED send time, so a
-//           stall is charged to every call it delayed: no coordinated omission). Writes the
-//           event id of every acknowledged write to --ids-out.
+//           stall is charged to every call it delayed: no coordinated omission; it also reports
+//           how late its sender woke). Writes the event id of every acknowledged write to
+//           --ids-out, and each measured call's intended time and latency to --latency-dump.
 //   noop    the baseline: MarketingService and SalesService on common/grpc's server (callback
 //           API, same message types) answering the same RPCs at once, without storage.
 //           --api async (gRPC's completion-queue API) and --finish-via thread (the response
@@ -93,6 +94,17 @@ struct Recorder {
   uint64_t ok = 0;
   uint64_t by_kind[kKinds] = {};
   std::vector<std::string> marketing_events, sales_events;
+  // Open loop: how late the sender woke for each call of the window that it slept for, in us.
+  // Its timer had fired, so this is time spent waiting for a core: the machine's stalls, which
+  // every process on it (the services, Redis, the broker) saw too.
+  std::vector<float> sender_late_us;
+  // --latency-dump: each measured call's intended time (ms into the window), latency (ms), kind.
+  bool timeline = false;
+  struct Point {
+    float at_ms, latency_ms;
+    Kind kind;
+  };
+  std::vector<Point> points;
 };
 
 class Load;
@@ -178,7 +190,13 @@ class Load {
     for (uint64_t i = 0; i < total; ++i) {
       auto due = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rate));
       auto now = Clock::now();
-      if (due > now) std::this_thread::sleep_until(due);
+      if (due > now) {
+        std::this_thread::sleep_until(due);
+        if (due >= window_start_ && due < window_end_) {
+          rec_->sender_late_us.push_back(
+              static_cast<float>(std::chrono::duration<double, std::micro>(Clock::now() - due).count()));
+        }
+      }
       if (in_flight_.load() >= max_in_flight) {
         if (due >= window_start_ && due < window_end_) {
           std::lock_guard lock(rec_->mu);
@@ -353,6 +371,10 @@ class Load {
       if (s.ok()) (marketing ? rec_->marketing_events : rec_->sales_events).push_back(std::move(event_id));
       if (c->measured) {
         rec_->latency_us.push_back(static_cast<float>(std::chrono::duration<double, std::micro>(now - c->intended).count()));
+        if (rec_->timeline) {
+          rec_->points.push_back({static_cast<float>(std::chrono::duration<double, std::milli>(c->intended - window_start_).count()),
+                                  rec_->latency_us.back() / 1000.0f, c->kind});
+        }
         if (s.ok()) {
           rec_->ok++;
           rec_->by_kind[c->kind]++;
@@ -413,6 +435,8 @@ int LoadCmd(const Args& a) {
   if (seed.errors.size()) Die("seeding failed: " + seed.errors.begin()->first);
 
   Recorder rec;
+  const std::string dump = a.Get("latency-dump");
+  rec.timeline = !dump.empty();
   auto t0 = Clock::now();
   if (mode == "saturate") {
     load.Saturate(static_cast<int>(a.Int("concurrency", 64)), warmup, seconds, &rec);
@@ -432,6 +456,11 @@ int LoadCmd(const Args& a) {
   nlohmann::json kinds = nlohmann::json::object();
   for (int k = 0; k < kKinds; ++k) kinds[kKindName[k]] = rec.by_kind[k];
 
+  if (!dump.empty()) {
+    std::ofstream out(dump);
+    out << "# intended_ms latency_ms kind (ms from the measured window's start)\n";
+    for (const auto& p : rec.points) out << p.at_ms << " " << p.latency_ms << " " << kKindName[p.kind] << "\n";
+  }
   if (auto path = a.Get("ids-out"); !path.empty()) {
     std::ofstream out(path, std::ios::app);
     for (auto* v : {&seed.marketing_events, &rec.marketing_events}) for (auto& id : *v) out << "m " << id << "\n";
@@ -458,7 +487,13 @@ int LoadCmd(const Args& a) {
       {"acked_events", acked},
       {"sent", load.sent()},
   };
-  if (mode == "rate") j["rate"] = a.Num("rate", 1000);
+  if (mode == "rate") {
+    j["rate"] = a.Num("rate", 1000);
+    auto& late = rec.sender_late_us;
+    j["sender_late_p99_ms"] = Quantile(late, 0.99);
+    j["sender_late_max_ms"] = Quantile(late, 1.0);
+    j["sender_late_over_5ms"] = std::count_if(late.begin(), late.end(), [](float us) { return us >= 5000; });
+  }
   if (mode == "saturate") j["concurrency"] = a.Int("concurrency", 64);
   std::printf("%s\n", j.dump().c_str());
   return 0;
