@@ -232,6 +232,42 @@ int Relay(const Args& a) {
   return d.ok.load() >= expect ? 0 : 1;
 }
 
+// consume: what the relay does without producing: both topics from the start (own group), each
+// record read and its offset stored, with the consumer settings of the alignment service's
+// read-ahead (--queued-kbytes, 16384). Rate = records from the first to the last read. The
+// ceiling of any reader of these topics on this machine (the relay adds the produce side).
+int Consume(const Args& a) {
+  const long long expect = a.Int("expect", 0);
+  std::vector<std::string> topics = SplitTopics(a.Get("in"));
+  if (topics.empty() || expect <= 0) Die("consume needs --in a,b --expect N --group g");
+  auto consumer = kafka::Consumer::Create(
+      {.brokers = a.Get("brokers", "127.0.0.1:9092"),
+       .group_id = a.Get("group", "concord-bench-consume"),
+       .client_id = "concord-bench-consume",
+       .topics = topics,
+       .properties = {{"partition.assignment.strategy", "range"},
+                      {"queued.max.messages.kbytes", std::to_string(a.Int("queued-kbytes", 16384))}}});
+  if (!consumer.ok()) Die(consumer.status().ToString());
+  long long consumed = 0, bytes = 0;
+  Clock::time_point first{}, last{};
+  auto deadline = Clock::now() + std::chrono::seconds(a.Int("timeout-s", 300));
+  while (consumed < expect && Clock::now() < deadline) {
+    auto m = (*consumer)->Poll(50ms);
+    if (!m || m->error()) continue;
+    if (consumed == 0) first = Clock::now();
+    ++consumed;
+    bytes += static_cast<long long>(m->value().size());
+    last = Clock::now();
+    (void)(*consumer)->Store(*m);
+  }
+  (void)(*consumer)->Commit();
+  (void)(*consumer)->Close();
+  double secs = Seconds(last - first);
+  std::printf("{\"consumed\":%lld,\"value_bytes\":%lld,\"seconds\":%.3f,\"events_per_s\":%.1f}\n", consumed, bytes,
+              secs, consumed / secs);
+  return consumed >= expect ? 0 : 1;
+}
+
 struct Percentiles {
   std::vector<double> v;
   double At(double q) {
@@ -473,10 +509,11 @@ int Roundtrip(const Args& a) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  auto a = concord::bench::ParseArgs(argc, argv, "concord-kafka-bench fill|relay|latency|roundtrip --key value ...");
+  auto a = concord::bench::ParseArgs(argc, argv, "concord-kafka-bench fill|relay|consume|latency|roundtrip --key value ...");
   const std::string& cmd = a.command;
   if (cmd == "fill") return Fill(a);
   if (cmd == "relay") return Relay(a);
+  if (cmd == "consume") return Consume(a);
   if (cmd == "latency") return Latency(a);
   if (cmd == "roundtrip") return Roundtrip(a);
   Die("unknown subcommand " + cmd);

@@ -595,6 +595,11 @@ def bench_throughput(a, kafka, redis, run, logs):
     relay = tool("relay", "--brokers", kafka.brokers, "--in", f"{MKT},{SALES}", "--out", relay_out, "--expect",
                  fill["produced"], "--group", relay_group)
     log(f"relay: {relay}")
+    consume_group = f"concord-bench-{run}-consume"
+    commit_group(kafka, consume_group, PRE_FILL_ENDS)
+    consume = tool("consume", "--brokers", kafka.brokers, "--in", f"{MKT},{SALES}", "--expect", fill["produced"],
+                   "--group", consume_group)
+    log(f"consume: {consume}")
 
     tag = f"{run}-tput"
     findings = f"concord.bench.{run}.findings.tput"
@@ -672,6 +677,9 @@ def bench_throughput(a, kafka, redis, run, logs):
                 f"the metric now {al.metric('concord_alignment_findings_total')}")
         result("relay baseline: consume->produce, events/s", relay["events_per_s"], "events/s",
                note=f"{relay['delivered']} records, {kafka.partitions} partitions x 2 topics")
+        result("read-only baseline: consume, events/s", consume["events_per_s"], "events/s",
+               note=f"{consume['consumed']} records, the alignment service's read-ahead (16 MiB), nothing produced: "
+                    f"what any reader of these topics does here")
         result("alignment: throughput, events/s", rate, "events/s", relay["events_per_s"], "relay baseline",
                ">= 50% of relay and >= 150k/s", rate >= 0.5 * relay["events_per_s"] and rate >= 150_000,
                note=f"{n} records, {customers} customers, {int(on_topic)} findings published; service CPU "
