@@ -1,6 +1,8 @@
 // concord-kafka-bench: the Kafka side of scripts/bench (issue 7). Subcommands:
 //   fill       fill the two input topics with a realistic event mix (CloudEvents, keyed by customer)
-//   relay      plain librdkafka consume -> produce loop over those topics (the limit)
+//   relay      plain librdkafka consume -> produce loop over those topics (the issue's baseline)
+//   consume    the same records read with the service's read-ahead, nothing produced (what any
+//              reader of these topics does on this machine)
 //   latency    steady-rate producer of complete customer stories; reads the findings topic and
 //              reports produce -> finding latency (finding.last_evidence_at = produce time)
 //   roundtrip  steady-rate produce -> consume on one topic (the latency baseline)
