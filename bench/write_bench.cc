@@ -532,8 +532,12 @@ class Finisher {
     cv_.notify_one();
     thread_.join();
   }
-  bool on() const { return on_; }
-  void Push(std::function<void()> f) {
+  // Runs f on the finisher's thread when it was started, here otherwise.
+  void Run(std::function<void()> f) {
+    if (!on_) {
+      f();
+      return;
+    }
     bool wake;
     {
       std::lock_guard lock(mu_);
@@ -554,11 +558,7 @@ Finisher g_finisher;
 
 grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* ctx) {
   auto* r = ctx->DefaultReactor();
-  if (g_finisher.on()) {
-    g_finisher.Push([r] { r->Finish(grpc::Status::OK); });
-  } else {
-    r->Finish(grpc::Status::OK);
-  }
+  g_finisher.Run([r] { r->Finish(grpc::Status::OK); });
   return r;
 }
 
@@ -660,11 +660,7 @@ class AsyncNoop {
       new Call(service, request, cq);  // the next call of this method
       Answer(&req, &resp);
       finished = true;
-      if (g_finisher.on()) {
-        g_finisher.Push([this] { writer.Finish(resp, grpc::Status::OK, this); });
-      } else {
-        writer.Finish(resp, grpc::Status::OK, this);
-      }
+      g_finisher.Run([this] { writer.Finish(resp, grpc::Status::OK, this); });
     }
     Service* service;
     RequestFn<Service, Req, Resp> request;
@@ -719,8 +715,6 @@ class AsyncNoop {
   mv1::MarketingService::AsyncService marketing_;
   sv1::SalesService::AsyncService sales_;
 };
-
-
 
 int NoopCmd(const Args& a) {
   std::signal(SIGTERM, [](int) { g_stop = true; });
