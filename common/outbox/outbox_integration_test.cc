@@ -57,6 +57,23 @@ TEST_F(OutboxTest, CommitWritesEntityEventAndIndexTogether) {
   EXPECT_EQ(*store_.OutboxLength(), 1);
 }
 
+// The pipelining counters: calls and writes at each scrape; a scrape after the Store is gone
+// reads nothing (the registry outlives it).
+TEST_F(OutboxTest, ExportedMetricsCountCallsAndWritesAndOutliveTheStore) {
+  metrics::Registry registry;
+  {
+    Store store(pool_, Unique("concord:test:outbox-metrics"));
+    store.ExportMetrics(registry);
+    ASSERT_TRUE(store.Commit(Write("req-m", "M1", 0, "v1")).ok());
+    ASSERT_TRUE(store.Get(store.EntityKey("lead", "M1")).ok());
+    const std::string text = registry.Render();
+    // SCRIPT LOAD, EVALSHA, then the read: one at a time, so each its own write.
+    EXPECT_NE(text.find("concord_store_redis_calls_total 3\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("concord_store_redis_writes_total 3\n"), std::string::npos) << text;
+  }
+  EXPECT_NE(registry.Render().find("concord_store_redis_calls_total 3\n"), std::string::npos);
+}
+
 TEST_F(OutboxTest, RetryWithTheSameRequestIdReplaysTheAnswerAndWritesNothing) {
   ASSERT_EQ(store_.Commit(Write("req-1", "L1", 0, "v1"))->outcome, CommitResult::Outcome::kCommitted);
   auto again = store_.Commit(Write("req-1", "L1", 0, "v1"));

@@ -180,7 +180,40 @@ std::string Fingerprint(std::string_view bytes) {
   return out;
 }
 
-Store::Store(redis::Pool& pool, std::string prefix) : prefix_(std::move(prefix)), client_(pool.options()) {}
+struct Store::MetricsLink {
+  std::mutex mu;
+  const redis::AsyncClient* client = nullptr;  // null once the Store is gone
+  uint64_t calls = 0, writes = 0;               // already counted
+};
+
+Store::Store(redis::Pool& pool, std::string prefix)
+    : prefix_(std::move(prefix)), metrics_link_(std::make_shared<MetricsLink>()), client_(pool.options()) {
+  metrics_link_->client = &client_;
+}
+
+Store::~Store() {
+  std::lock_guard lock(metrics_link_->mu);
+  metrics_link_->client = nullptr;
+}
+
+void Store::ExportMetrics(metrics::Registry& registry) {
+  auto& calls = registry.AddCounter("concord_store_redis_calls_total",
+                                    "Redis round trips the record store asked for (a group of commands each)")
+                    .With({});
+  auto& writes = registry.AddCounter("concord_store_redis_writes_total",
+                                     "write()s on the record store's Redis connection: calls sent while one is "
+                                     "unanswered share the next")
+                     .With({});
+  registry.AddCollectHook([link = metrics_link_, &calls, &writes] {
+    std::lock_guard lock(link->mu);
+    if (!link->client) return;
+    const uint64_t c = link->client->groups_written(), w = link->client->flights();
+    calls.Inc(static_cast<double>(c - link->calls));
+    writes.Inc(static_cast<double>(w - link->writes));
+    link->calls = c;
+    link->writes = w;
+  });
+}
 
 std::string Store::EntityKey(std::string_view type, std::string_view id) const {
   return prefix_ + ":e:" + std::string(type) + ":" + std::string(id);

@@ -6,6 +6,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <optional>
@@ -45,8 +46,8 @@ void FdCloser::operator()(int* fd) const {
   delete fd;
 }
 
-AsyncClient::AsyncClient(Options options)
-    : options_(std::move(options)), wake_(new int(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) {
+AsyncClient::AsyncClient(Options options, size_t max_flights)
+    : options_(std::move(options)), max_flights_(std::max<size_t>(1, max_flights)), wake_(new int(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) {
   thread_ = std::thread([this] { Run(); });
   io_id_ = thread_.get_id();
 }
@@ -69,6 +70,16 @@ AsyncClient::~AsyncClient() {
 uint64_t AsyncClient::connects() const {
   std::lock_guard lock(mu_);
   return connects_;
+}
+
+uint64_t AsyncClient::groups_written() const {
+  std::lock_guard lock(mu_);
+  return groups_written_;
+}
+
+uint64_t AsyncClient::flights() const {
+  std::lock_guard lock(mu_);
+  return flights_written_;
 }
 
 void AsyncClient::Send(const std::vector<Args>& commands, RepliesCallback done) {
@@ -105,12 +116,15 @@ void AsyncClient::Enqueue(Group g) {
     }
     if (ctx_ && queued_.empty() && !broken_) {
       // Connected: written on the caller's thread, at once (no hand-over to the I/O thread,
-      // which only reads). The I/O thread is woken only when it must change what it waits for:
-      // bytes the socket did not take, a broken socket. Not for a first group in flight: the
-      // reply wakes it, and an idle I/O thread sleeps at most command_timeout, so it still
+      // which only reads), or gathered behind an unanswered flight, whose reply wakes the I/O
+      // thread to write it. The I/O thread is woken only when it must change what it waits
+      // for: bytes the socket did not take, a broken socket. Not for a first group in flight:
+      // the reply wakes it, and an idle I/O thread sleeps at most command_timeout, so it still
       // sees this group's deadline (one wake-up less per call at low load).
-      if (auto s = AppendAndFlushLocked(std::move(g)); !s.ok()) broken_ = true;
-      wake = broken_ || ctx_->obuf[0] != '\0';
+      AppendLocked(std::move(g));
+      const bool write_now = flights_.size() < max_flights_;
+      if (write_now && !FlushGatheredLocked().ok()) broken_ = true;
+      wake = broken_ || (write_now && ctx_->obuf[0] != '\0');
     } else {
       queued_.push_back(std::move(g));  // the I/O thread connects first
       wake = true;
@@ -124,11 +138,21 @@ void AsyncClient::Enqueue(Group g) {
   }
 }
 
-absl::Status AsyncClient::AppendAndFlushLocked(Group g) {
+void AsyncClient::AppendLocked(Group g) {
   redisAppendFormattedCommand(ctx_.get(), g.wire.data(), g.wire.size());
   g.wire = std::string();
-  g.deadline = std::chrono::steady_clock::now() + options_.command_timeout;
+  g.deadline = std::chrono::steady_clock::now() + options_.command_timeout;  // from the call, not the write
   in_flight_.push_back(std::move(g));
+  ++gathered_;
+}
+
+absl::Status AsyncClient::FlushGatheredLocked() {
+  if (gathered_ > 0) {
+    flights_.push_back(gathered_);
+    groups_written_ += gathered_;
+    ++flights_written_;
+    gathered_ = 0;
+  }
   return Flush();
 }
 
@@ -188,6 +212,8 @@ absl::Status AsyncClient::Connect() {
 std::deque<AsyncClient::Group> AsyncClient::DropLocked() {
   ctx_.reset();  // the protocol state is unknown: the next group reconnects
   broken_ = false;
+  flights_.clear();
+  gathered_ = 0;
   std::deque<Group> failed;
   failed.swap(in_flight_);
   return failed;
@@ -220,6 +246,7 @@ absl::Status AsyncClient::ReadRepliesLocked(std::deque<Group>& finished) {
     if (g.replies.size() == g.commands) {
       finished.push_back(std::move(g));
       in_flight_.pop_front();
+      if (!flights_.empty() && --flights_.front() == 0) flights_.pop_front();
     }
   }
 }
@@ -272,11 +299,11 @@ void AsyncClient::Run() {
         failed.swap(queued_);
         failure = s;
       } else {
-        while (!queued_.empty() && !broken_) {
-          Group g = std::move(queued_.front());
+        while (!queued_.empty()) {
+          AppendLocked(std::move(queued_.front()));
           queued_.pop_front();
-          if (!AppendAndFlushLocked(std::move(g)).ok()) broken_ = true;
         }
+        if (!FlushGatheredLocked().ok()) broken_ = true;  // one flight
       }
       // (released before the callbacks run)
     }
@@ -302,8 +329,11 @@ void AsyncClient::Run() {
             failed = DropLocked();
           }
         }
-        if (ctx_ && (fds[1].revents & POLLOUT)) {
-          if (auto s = Flush(); !s.ok()) {
+        // A flight landed: what was gathered meanwhile goes now, before the callbacks run. (A
+        // POLLOUT flush writes the gathered bytes too, so they become a flight as well.)
+        const bool gathered_due = gathered_ > 0 && flights_.size() < max_flights_;
+        if (ctx_ && ((fds[1].revents & POLLOUT) || gathered_due)) {
+          if (auto s = FlushGatheredLocked(); !s.ok()) {
             failure = s;
             failed = DropLocked();
           }

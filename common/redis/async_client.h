@@ -5,6 +5,13 @@
 // call it finds answered) and runs each group's callback. No caller thread sleeps on the
 // socket (the blocking Call() is a thin wait on top, for code that must block).
 //
+// Auto-pipelining: while `max_flights` writes are unanswered, a new group is only appended to
+// the output buffer, and the I/O thread writes everything gathered meanwhile as soon as a
+// flight's replies are in (before it runs their callbacks). An idle connection writes at
+// once, so a lone call waits for nothing; a busy one pays one write() and one Redis read per
+// flight instead of per call (on loopback each write() also runs Redis' side of TCP and wakes
+// it). A gathered group waits at most for one reply to come back.
+//
 // hiredis is used as a framer and parser only (a non-blocking redisContext: redisBufferWrite,
 // redisBufferRead, redisReaderGetReply); the queue of callbacks is ours. redisAsyncContext was
 // not used: it frees itself on a disconnect (which fights RAII ownership) and hiredis 0.14 has
@@ -45,7 +52,9 @@ using FdPtr = std::unique_ptr<int, FdCloser>;
 
 class AsyncClient {
  public:
-  explicit AsyncClient(Options options);
+  // Writes on the socket that may be unanswered before new groups wait to be gathered (above).
+  static constexpr size_t kDefaultMaxFlights = 1;
+  explicit AsyncClient(Options options, size_t max_flights = kDefaultMaxFlights);
   // Stops taking work, lets what was sent finish (bounded by command_timeout) and joins.
   ~AsyncClient();
   AsyncClient(const AsyncClient&) = delete;
@@ -66,6 +75,9 @@ class AsyncClient {
 
   // Counters for tests and diagnostics (I/O thread writes, anyone reads).
   uint64_t connects() const;
+  // Groups written and writes made: groups / flights is how many calls shared a write().
+  uint64_t groups_written() const;
+  uint64_t flights() const;
 
  private:
   struct Group {
@@ -80,12 +92,15 @@ class AsyncClient {
   void Run();
   absl::Status Connect();
   // The rest with mu_ held.
-  absl::Status AppendAndFlushLocked(Group g);
+  // Appends the group to the output buffer (gathered: not a flight yet, not written).
+  void AppendLocked(Group g);
+  absl::Status FlushGatheredLocked();  // what was appended becomes a flight, and is written
   absl::Status Flush();  // writes what is buffered, as far as the socket takes it
   absl::Status ReadRepliesLocked(std::deque<Group>& finished);
   std::deque<Group> DropLocked();  // closes; returns the groups in flight, to be failed
 
   const Options options_;
+  const size_t max_flights_;
   FdPtr wake_;  // eventfd: a Send() to a sleeping I/O thread
   std::thread::id io_id_;
 
@@ -95,6 +110,11 @@ class AsyncClient {
   ContextPtr ctx_;               // guarded by mu_ (connected and non-blocking, or null)
   std::deque<Group> in_flight_;  // guarded by mu_: written, in order
   std::deque<Group> queued_;     // guarded by mu_: waiting for a connection
+  // guarded by mu_: per unanswered flight, its groups not yet answered (in_flight_'s order:
+  // the flights' groups, then the `gathered_` ones appended but not handed to the socket).
+  std::deque<size_t> flights_;
+  size_t gathered_ = 0;
+  uint64_t groups_written_ = 0, flights_written_ = 0;  // guarded by mu_
   bool broken_ = false;          // guarded by mu_: a caller's write failed; the I/O thread drops
   bool stop_ = false;            // guarded by mu_
   bool sleeping_ = false;        // guarded by mu_: the I/O thread is (about to be) in poll()

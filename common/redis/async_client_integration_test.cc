@@ -56,6 +56,73 @@ TEST(AsyncClientTest, ManyThreadsShareOneConnection) {
   for (int t = 0; t < kThreads; ++t) (void)c.Command({"DEL", key + ":" + std::to_string(t)});
 }
 
+// Auto-pipelining: groups sent while a write is unanswered are gathered and go out together
+// when its reply is in, in order. BLPOP holds the first flight open for 200 ms, so the
+// gathering is certain, not a race.
+TEST(AsyncClientTest, GroupsSentWhileAFlightIsOutGoInOneWrite) {
+  AsyncClient c({.port = RedisPort()}, 1);
+  const std::string key = UniqueKey("async-gather");
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<long long> seen;
+  bool blpop_nil = false;
+  int answered = 0;
+  constexpr int kCalls = 200;
+  ASSERT_TRUE(c.Command({"PING"}).ok());  // connected: groups sent before that go out together anyway
+  c.Send({{"BLPOP", UniqueKey("async-gather-never"), "0.2"}}, [&](Replies r) {
+    std::lock_guard lock(mu);
+    blpop_nil = r.ok() && (*r)[0].is_nil();
+    ++answered;
+    cv.notify_one();
+  });
+  for (int i = 0; i < kCalls; ++i) {
+    c.SendCommand({"INCR", key}, [&](Replies r) {
+      std::lock_guard lock(mu);
+      seen.push_back(r.ok() ? (*r)[0].integer : -1);
+      ++answered;
+      cv.notify_one();
+    });
+  }
+  {
+    std::unique_lock lock(mu);
+    ASSERT_TRUE(cv.wait_for(lock, 5s, [&] { return answered == kCalls + 1; }));
+  }
+  EXPECT_TRUE(blpop_nil);
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kCalls));
+  for (int i = 0; i < kCalls; ++i) EXPECT_EQ(seen[i], i + 1) << "in the order sent";
+  EXPECT_EQ(c.groups_written(), kCalls + 2u);
+  EXPECT_EQ(c.flights(), 3u) << "the PING, the BLPOP alone, then everything gathered behind it";
+  (void)c.Command({"DEL", key});
+}
+
+TEST(AsyncClientTest, MoreFlightsAllowedWriteAtOnce) {
+  AsyncClient c({.port = RedisPort()}, 3);
+  ASSERT_TRUE(c.Command({"PING"}).ok());
+  std::atomic<int> nil{0};
+  // Three BLPOPs are three flights (each written at once); the fourth group waits for the first.
+  for (int i = 0; i < 4; ++i) {
+    c.Send({{"BLPOP", UniqueKey("async-flights-never"), "0.1"}}, [&](Replies r) {
+      if (r.ok() && (*r)[0].is_nil()) ++nil;
+    });
+  }
+  EXPECT_TRUE(c.Command({"PING"}).ok());
+  EXPECT_EQ(nil.load(), 4);
+  EXPECT_EQ(c.groups_written(), 6u);
+  EXPECT_EQ(c.flights(), 5u) << "the first PING, three BLPOPs at once, then the fourth and the PING together";
+}
+
+// A gathered group's deadline runs from its call, not from when it is written.
+TEST(AsyncClientTest, AGatheredGroupTimesOutFromItsCall) {
+  AsyncClient c({.port = RedisPort(), .command_timeout = 300ms}, 1);
+  c.Send({{"BLPOP", UniqueKey("async-gather-slow"), "2"}}, [](Replies) {});
+  auto start = std::chrono::steady_clock::now();
+  auto r = c.Command({"PING"});  // gathered behind the BLPOP, which is not answered in time
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(absl::IsDeadlineExceeded(r.status())) << r.status();
+  EXPECT_LT(took, 1000ms);
+  EXPECT_TRUE(c.Command({"PING"}).ok()) << "reconnects for the next group";
+}
+
 TEST(AsyncClientTest, CallbacksChainWithoutBlocking) {
   AsyncClient c({.port = RedisPort()});
   std::string key = UniqueKey("async-chain");

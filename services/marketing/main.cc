@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<outbox::Relay> relay;
   return app.Run(argc, argv, [&](runtime::Runtime& rt) {
     store = std::make_unique<outbox::Store>(rt.redis(), store_prefix);
+    store->ExportMetrics(rt.metrics());
     writes::EventSource source;
     source.team = events::v1::TEAM_MARKETING;
     source.service = "marketing";

@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   std::unique_ptr<outbox::Relay> relay;
   return app.Run(argc, argv, [&](runtime::Runtime& rt) {
     store = std::make_unique<outbox::Store>(rt.redis(), store_prefix);
+    store->ExportMetrics(rt.metrics());
     service = std::make_unique<sales::SalesService>(
         *store, sales::ServiceOptions{.instance = rt.config().instance_id,
                                       .version = CONCORD_VERSION,
