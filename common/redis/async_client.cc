@@ -47,7 +47,9 @@ void FdCloser::operator()(int* fd) const {
 }
 
 AsyncClient::AsyncClient(Options options, size_t max_flights)
-    : options_(std::move(options)), max_flights_(std::max<size_t>(1, max_flights)), wake_(new int(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) {
+    : options_(std::move(options)),
+      max_flights_(std::max<size_t>(1, max_flights)),
+      wake_(new int(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK))) {
   thread_ = std::thread([this] { Run(); });
   io_id_ = thread_.get_id();
 }
