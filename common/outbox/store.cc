@@ -180,21 +180,7 @@ std::string Fingerprint(std::string_view bytes) {
   return out;
 }
 
-struct Store::MetricsLink {
-  std::mutex mu;
-  const redis::AsyncClient* client = nullptr;  // null once the Store is gone
-  uint64_t calls = 0, writes = 0;               // already counted
-};
-
-Store::Store(redis::Pool& pool, std::string prefix)
-    : prefix_(std::move(prefix)), metrics_link_(std::make_shared<MetricsLink>()), client_(pool.options()) {
-  metrics_link_->client = &client_;
-}
-
-Store::~Store() {
-  std::lock_guard lock(metrics_link_->mu);
-  metrics_link_->client = nullptr;
-}
+Store::Store(redis::Pool& pool, std::string prefix) : prefix_(std::move(prefix)), client_(pool.options()) {}
 
 void Store::ExportMetrics(metrics::Registry& registry) {
   auto& calls = registry.AddCounter("concord_store_redis_calls_total",
@@ -204,14 +190,14 @@ void Store::ExportMetrics(metrics::Registry& registry) {
                                      "write()s on the record store's Redis connection: calls sent while one is "
                                      "unanswered share the next")
                      .With({});
-  registry.AddCollectHook([link = metrics_link_, &calls, &writes] {
-    std::lock_guard lock(link->mu);
-    if (!link->client) return;
-    const uint64_t c = link->client->groups_written(), w = link->client->flights();
-    calls.Inc(static_cast<double>(c - link->calls));
-    writes.Inc(static_cast<double>(w - link->writes));
-    link->calls = c;
-    link->writes = w;
+  // The client's stats outlive the Store; hooks run one at a time (under the registry's lock).
+  registry.AddCollectHook([stats = client_.stats(), &calls, &writes, counted_calls = uint64_t{0},
+                           counted_writes = uint64_t{0}]() mutable {
+    const uint64_t c = stats->groups_written, w = stats->writes;
+    calls.Inc(static_cast<double>(c - counted_calls));
+    writes.Inc(static_cast<double>(w - counted_writes));
+    counted_calls = c;
+    counted_writes = w;
   });
 }
 

@@ -99,10 +99,6 @@ class Store {
  public:
   // `pool` gives the connection options only.
   explicit Store(redis::Pool& pool, std::string prefix);
-  ~Store();
-  Store(const Store&) = delete;
-  Store& operator=(const Store&) = delete;
-
   // concord_store_redis_calls_total and concord_store_redis_writes_total: Redis round trips
   // asked for and write()s made on the connection (their ratio is how many calls shared one
   // write: redis::AsyncClient's auto-pipelining). Read at each scrape.
@@ -157,8 +153,6 @@ class Store {
   std::string prefix_;
   std::mutex script_mu_;
   std::string script_sha_;  // of kCommitScript once loaded (SCRIPT LOAD); guarded by script_mu_
-  struct MetricsLink;  // what a scrape reads; outlives the Store (the registry keeps its hook)
-  std::shared_ptr<MetricsLink> metrics_link_;
   redis::AsyncClient client_;  // last: its I/O thread stops first
 };
 

@@ -74,16 +74,6 @@ uint64_t AsyncClient::connects() const {
   return connects_;
 }
 
-uint64_t AsyncClient::groups_written() const {
-  std::lock_guard lock(mu_);
-  return groups_written_;
-}
-
-uint64_t AsyncClient::flights() const {
-  std::lock_guard lock(mu_);
-  return flights_written_;
-}
-
 void AsyncClient::Send(const std::vector<Args>& commands, RepliesCallback done) {
   Group g;
   // RESP formatted on the caller's thread (keeps the I/O thread's turn short).
@@ -151,8 +141,8 @@ void AsyncClient::AppendLocked(Group g) {
 absl::Status AsyncClient::FlushGatheredLocked() {
   if (gathered_ > 0) {
     flights_.push_back(gathered_);
-    groups_written_ += gathered_;
-    ++flights_written_;
+    stats_->groups_written += gathered_;
+    ++stats_->writes;
     gathered_ = 0;
   }
   return Flush();

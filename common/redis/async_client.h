@@ -23,10 +23,12 @@
 // protocol state is unknown) and the next group reconnects. An error *reply* (WRONGTYPE,
 // NOSCRIPT...) is a Reply of type kError in its place; the other replies of the group are fine.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -75,9 +77,14 @@ class AsyncClient {
 
   // Counters for tests and diagnostics (I/O thread writes, anyone reads).
   uint64_t connects() const;
-  // Groups written and writes made: groups / flights is how many calls shared a write().
-  uint64_t groups_written() const;
-  uint64_t flights() const;
+  // Groups written and writes made (groups / writes is how many calls shared a write()).
+  // Shared, so that a metrics hook may still read them after the client is gone.
+  struct Stats {
+    std::atomic<uint64_t> groups_written{0}, writes{0};
+  };
+  std::shared_ptr<const Stats> stats() const { return stats_; }
+  uint64_t groups_written() const { return stats_->groups_written; }
+  uint64_t flights() const { return stats_->writes; }
 
  private:
   struct Group {
@@ -114,11 +121,12 @@ class AsyncClient {
   // the flights' groups, then the `gathered_` ones appended but not handed to the socket).
   std::deque<size_t> flights_;
   size_t gathered_ = 0;
-  uint64_t groups_written_ = 0, flights_written_ = 0;  // guarded by mu_
   bool broken_ = false;          // guarded by mu_: a caller's write failed; the I/O thread drops
   bool stop_ = false;            // guarded by mu_
   bool sleeping_ = false;        // guarded by mu_: the I/O thread is (about to be) in poll()
   uint64_t connects_ = 0;        // guarded by mu_
+
+  const std::shared_ptr<Stats> stats_ = std::make_shared<Stats>();  // written under mu_
 
   std::thread thread_;  // last: started when everything above exists
 };
