@@ -187,8 +187,8 @@ void Store::ExportMetrics(metrics::Registry& registry) {
                                     "Redis round trips the record store asked for (a group of commands each)")
                     .With({});
   auto& writes = registry.AddCounter("concord_store_redis_writes_total",
-                                     "write()s on the record store's Redis connection: calls sent while one is "
-                                     "unanswered share the next")
+                                     "Writes on the record store's Redis connection, each carrying the calls "
+                                     "gathered while the previous one was unanswered")
                      .With({});
   // The client's stats outlive the Store; hooks run one at a time (under the registry's lock).
   registry.AddCollectHook([stats = client_.stats(), &calls, &writes, counted_calls = uint64_t{0},

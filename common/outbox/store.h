@@ -100,8 +100,10 @@ class Store {
   // `pool` gives the connection options only.
   explicit Store(redis::Pool& pool, std::string prefix);
   // concord_store_redis_calls_total and concord_store_redis_writes_total: Redis round trips
-  // asked for and write()s made on the connection (their ratio is how many calls shared one
-  // write: redis::AsyncClient's auto-pipelining). Read at each scrape.
+  // asked for and the writes that carried them, each every call gathered while the previous
+  // one was unanswered (redis::AsyncClient's flights; a write the socket does not take whole
+  // finishes in more than one write()). Their ratio is how many calls shared a write. Read at
+  // each scrape.
   void ExportMetrics(metrics::Registry& registry);
 
   std::string EntityKey(std::string_view type, std::string_view id) const;
